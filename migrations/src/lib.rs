@@ -1,0 +1,15 @@
+//! Database schema of anaspoc, one migration per change; the same migrations run on SQLite and
+//! PostgreSQL. Never edit a released migration: add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_users;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_create_users::Migration)]
+    }
+}

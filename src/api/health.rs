@@ -1,0 +1,44 @@
+//! Liveness and readiness probes.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+use crate::auth::TokenValidator;
+
+/// The process is up and serving HTTP.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Ready to serve requests: database reachable with migrations applied, issuer keys loaded.
+pub async fn readyz(
+    db: web::Data<DatabaseConnection>,
+    validator: web::Data<TokenValidator>,
+) -> HttpResponse {
+    let mut checks = BTreeMap::new();
+    checks.insert("database", crate::db::check_ready(&db).await);
+    checks.insert(
+        "identity_provider",
+        validator
+            .keys()
+            .ensure_loaded()
+            .await
+            .map_err(|e| e.to_string()),
+    );
+    let ready = checks.values().all(Result::is_ok);
+    let body = json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "checks": checks
+            .into_iter()
+            .map(|(name, result)| (name, result.err().unwrap_or_else(|| "ok".into())))
+            .collect::<BTreeMap<_, _>>(),
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}

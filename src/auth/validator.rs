@@ -1,0 +1,158 @@
+//! Strict validation of bearer access tokens (JWT, RFC 9068 profile): asymmetric algorithm from
+//! an allow-list, key chosen by `kid` from the issuer's JWKS and matching the algorithm's family,
+//! `iss`, `aud`, `exp`/`nbf` with a small leeway, required claims; then claim mapping.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::Value;
+
+use super::claims::ClaimMapper;
+use super::jwks::{JwksCache, JwksError, KeyFamily};
+use super::{AuthError, Principal};
+use crate::config::OidcSettings;
+
+/// The JWS algorithms the platform may accept: asymmetric only. `none` and HS* never parse here.
+pub fn parse_allowed_algorithm(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+fn family_of(algorithm: Algorithm) -> Option<KeyFamily> {
+    match algorithm {
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => Some(KeyFamily::Rsa),
+        Algorithm::ES256 | Algorithm::ES384 => Some(KeyFamily::Ec),
+        Algorithm::EdDSA => Some(KeyFamily::Okp),
+        _ => None,
+    }
+}
+
+/// Header `typ` values of access tokens; ID tokens and other JWTs are refused.
+const ACCEPTED_TYPES: [&str; 3] = ["jwt", "at+jwt", "application/at+jwt"];
+
+pub struct TokenValidator {
+    issuer: String,
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    leeway_secs: u64,
+    keys: JwksCache,
+    mapper: ClaimMapper,
+}
+
+impl TokenValidator {
+    pub fn new(
+        oidc: &OidcSettings,
+        issuer: String,
+        http: reqwest::Client,
+        mapper: ClaimMapper,
+    ) -> Self {
+        let keys = JwksCache::new(
+            http,
+            issuer.clone(),
+            Duration::from_secs(oidc.jwks_min_refresh_secs),
+            Duration::from_secs(oidc.jwks_max_age_secs),
+        );
+        Self {
+            issuer,
+            audience: oidc.audience.clone(),
+            algorithms: oidc
+                .algorithms
+                .iter()
+                .filter_map(|a| parse_allowed_algorithm(a))
+                .collect(),
+            leeway_secs: oidc.leeway_secs,
+            keys,
+            mapper,
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn keys(&self) -> &JwksCache {
+        &self.keys
+    }
+
+    /// The principal a valid token stands for, or why it is refused.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        let invalid = |reason: String| AuthError::InvalidToken(reason);
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("header: {e}")))?;
+        if !self.algorithms.contains(&header.alg) {
+            return Err(invalid(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        if let Some(typ) = &header.typ
+            && !ACCEPTED_TYPES.contains(&typ.to_ascii_lowercase().as_str())
+        {
+            return Err(invalid(format!(
+                "token type `{typ}` is not an access token"
+            )));
+        }
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or_else(|| invalid("no `kid` in the header".into()))?;
+        let key = self.keys.key(kid).await.map_err(|error| match error {
+            JwksError::UnknownKey(_) => invalid(error.to_string()),
+            other => AuthError::IssuerUnavailable(other.to_string()),
+        })?;
+        if family_of(header.alg) != Some(key.family)
+            || key.algorithm.is_some_and(|a| a != header.alg)
+        {
+            return Err(invalid(format!(
+                "algorithm {:?} does not match key `{kid}`",
+                header.alg
+            )));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = self.leeway_secs;
+        let data = jsonwebtoken::decode::<Value>(token, &key.key, &validation)
+            .map_err(|e| invalid(e.to_string()))?;
+        self.mapper
+            .map(&data.claims)
+            .map_err(|e| invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn only_asymmetric_algorithms_are_allowed() {
+        for name in ["HS256", "HS384", "HS512", "none", "None", "rs256", ""] {
+            assert!(parse_allowed_algorithm(name).is_none(), "{name}");
+        }
+        for name in ["RS256", "PS256", "ES256", "ES384", "EdDSA"] {
+            let alg = parse_allowed_algorithm(name).expect(name);
+            assert!(family_of(alg).is_some());
+        }
+        let accepted: HashSet<_> = ACCEPTED_TYPES.into_iter().collect();
+        assert!(!accepted.contains("id+jwt"));
+    }
+}

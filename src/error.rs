@@ -1,0 +1,168 @@
+//! The one mapping from errors to HTTP: `application/problem+json` (RFC 9457) with a stable
+//! `type` per kind of problem. Modules keep their own error enums; [`ApiError`] wraps them and
+//! [`ApiError::problem`] is the only place that decides what a client sees. Internal details are
+//! logged, never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+
+/// Base of problem `type` URIs; the suffix is the stable code clients match on.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:anaspoc:problem:";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The request field at fault (a form part, JSON key or query parameter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, title: &'static str) -> Self {
+        Self {
+            kind: format!("{PROBLEM_TYPE_PREFIX}{code}"),
+            title,
+            status: status.as_u16(),
+            detail: None,
+            field: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    pub fn response(&self) -> HttpResponse {
+        HttpResponse::build(self.status())
+            .content_type("application/problem+json")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(self)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("not found")]
+    NotFound,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn internal(reason: impl Into<String>) -> Self {
+        Self::Internal(reason.into())
+    }
+
+    /// What the client sees. Keep every `type` code stable: clients and tests match on them.
+    pub fn problem(&self) -> Problem {
+        match self {
+            ApiError::Auth(AuthError::MissingToken) => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required")
+                    .detail("Send an access token from the configured identity provider as `Authorization: Bearer <token>`.")
+            }
+            ApiError::Auth(AuthError::InvalidToken(_)) => {
+                Problem::new(StatusCode::UNAUTHORIZED, "invalid-token", "Invalid access token")
+                    .detail("The access token is malformed, expired, not yet valid, or not issued for this service.")
+            }
+            ApiError::Auth(AuthError::IssuerUnavailable(_)) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "identity-provider-unavailable", "Identity provider unavailable")
+                    .detail("The identity provider's keys could not be retrieved; try again shortly.")
+            }
+            ApiError::Auth(AuthError::MissingCapability(capability)) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted")
+                    .detail(format!("This action needs the `{capability}` capability."))
+            }
+            ApiError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::Internal(_) => {
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+                    .detail("The request could not be completed. Quote the X-Request-Id header when reporting this.")
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.problem().status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(reason) => tracing::error!(%reason, "internal error"),
+            ApiError::Auth(AuthError::IssuerUnavailable(reason)) => {
+                tracing::error!(%reason, "identity provider unavailable")
+            }
+            ApiError::Auth(AuthError::InvalidToken(reason)) => {
+                tracing::info!(%reason, "refused an access token")
+            }
+            other => tracing::debug!(error = %other, "request refused"),
+        }
+        let mut response = self.problem().response();
+        // RFC 6750 §3: a missing token gets a bare challenge; a bad one says invalid_token.
+        let challenge = match self {
+            ApiError::Auth(AuthError::MissingToken) => Some("Bearer realm=\"anaspoc\""),
+            ApiError::Auth(AuthError::InvalidToken(_)) => {
+                Some("Bearer realm=\"anaspoc\", error=\"invalid_token\"")
+            }
+            ApiError::Auth(AuthError::MissingCapability(_)) => {
+                Some("Bearer realm=\"anaspoc\", error=\"insufficient_scope\"")
+            }
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}
+
+/// Problem responses for errors raised by actix itself (bad JSON, bad query, unknown route).
+pub fn json_config() -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default().error_handler(|err, _| {
+        let problem = Problem::new(StatusCode::BAD_REQUEST, "invalid-json", "Invalid JSON body")
+            .detail(err.to_string());
+        actix_web::error::InternalError::from_response(err, problem.response()).into()
+    })
+}
+
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default().error_handler(|err, _| {
+        let problem = Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query parameters",
+        )
+        .detail(err.to_string());
+        actix_web::error::InternalError::from_response(err, problem.response()).into()
+    })
+}
+
+/// Default service: unknown routes answer with a problem document, not an empty body.
+pub async fn route_not_found() -> HttpResponse {
+    ApiError::NotFound.problem().response()
+}

@@ -1,0 +1,12 @@
+//! anaspoc: the secure analysis-sharing platform of the Western Balkans Analysis Network.
+//! See DESIGN.md for the architecture; each concept lives in the module named after it.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod metrics;
+pub mod policy;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,131 @@
+//! The `anaspoc` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anaspoc::config::{Profile, Settings};
+use anaspoc::startup::Application;
+use clap::{Parser, Subcommand};
+
+/// Secure analysis-sharing platform of the Western Balkans Analysis Network (ANASPOC).
+///
+/// Configuration is layered: built-in defaults (config/default.toml) < config/<profile>.toml
+/// or --config FILE < environment variables ANASPOC__SECTION__KEY (e.g. ANASPOC__DATABASE__URL).
+#[derive(Parser)]
+#[command(name = "anaspoc", version, about, long_about)]
+struct Cli {
+    /// Configuration file to layer over the defaults (instead of config/<profile>.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Profile whose config/<profile>.toml is layered over the defaults.
+    #[arg(long, global = true, env = "ANASPOC_PROFILE", value_name = "NAME")]
+    profile: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform as configured: OIDC issuer, database, storage, TLS (profile `production`).
+    Serve,
+    /// Run on embedded defaults (SQLite and files under ./data) with the built-in development
+    /// identity provider and demo personas; loopback only, never for real documents.
+    Demo,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+fn profile(cli: &Cli, default: &str) -> Profile {
+    match (&cli.config, &cli.profile) {
+        (Some(file), _) => Profile::File(file.clone()),
+        (None, Some(name)) => Profile::Named(name.clone()),
+        (None, None) => Profile::Named(default.to_owned()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("anaspoc: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("anaspoc: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Serve => {
+            let settings = Settings::load_valid(&profile(&cli, "production"))?;
+            anaspoc::telemetry::init(&settings.log);
+            serve(Application::build(settings).await?).await
+        }
+        Command::Demo => {
+            let mut settings = Settings::load(&profile(&cli, "demo"))?;
+            settings.demo.enabled = true;
+            settings.validate()?;
+            anaspoc::telemetry::init(&settings.log);
+            let app = Application::build(settings).await?;
+            if let Some(idp) = app.demo_idp() {
+                println!("\n{}", idp.usage(app.public_url()));
+            }
+            serve(app).await
+        }
+        Command::Migrate => {
+            let settings = Settings::load_valid(&profile(&cli, "production"))?;
+            anaspoc::telemetry::init(&settings.log);
+            let db = anaspoc::db::connect(&settings.database).await?;
+            anaspoc::db::migrate(&db).await?;
+            anaspoc::db::check_ready(&db).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+    }
+}
+
+/// Serve until Ctrl-C or SIGTERM, then stop gracefully.
+async fn serve(app: Application) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = app.handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        handle.stop(true).await;
+    });
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

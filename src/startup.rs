@@ -1,0 +1,255 @@
+//! Build the application from configuration. `anaspoc serve`, `anaspoc demo` and the integration
+//! tests all start the platform through [`Application::build`].
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, web};
+use sea_orm::DatabaseConnection;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::demo_idp::{self, DemoIdp};
+use crate::auth::{ClaimMapper, TokenValidator, discovery};
+use crate::config::{ConfigError, Settings};
+use crate::error;
+use crate::metrics::{self, Metrics};
+use crate::policy::Ladder;
+use crate::{api, db};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Database(#[from] db::DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error(transparent)]
+    IdentityProvider(#[from] discovery::DiscoveryError),
+    #[error("demo identity provider: {0}")]
+    DemoIdp(#[from] demo_idp::KeyError),
+}
+
+/// Choose aws-lc-rs as the process-wide rustls provider (the only one compiled in). Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+pub struct Application {
+    server: Server,
+    local_addr: SocketAddr,
+    public_url: String,
+    db: DatabaseConnection,
+    validator: web::Data<TokenValidator>,
+    demo_idp: Option<web::Data<DemoIdp>>,
+}
+
+impl Application {
+    /// Validate the settings, bind, connect and migrate the database, wire the services, and
+    /// return a server ready to be driven by [`Application::run_until_stopped`].
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        settings.validate()?;
+        install_crypto_provider();
+
+        let addr = settings.bind_addr()?;
+        let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let public_url = if addr.port() == 0 {
+            let scheme = if settings.tls_enabled() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{local_addr}")
+        } else {
+            settings.server.public_url.trim_end_matches('/').to_owned()
+        };
+
+        let db = db::connect(&settings.database).await?;
+        if settings.database.auto_migrate {
+            db::migrate(&db).await?;
+        }
+
+        let demo_idp = if settings.demo.enabled {
+            let issuer = format!("{public_url}{}", demo_idp::MOUNT_PATH);
+            tracing::warn!(
+                %issuer,
+                "DEMO MODE: the built-in development identity provider issues tokens to anyone on this \
+                 machine. Never expose this instance beyond loopback or load real documents into it."
+            );
+            Some(web::Data::new(DemoIdp::new(
+                issuer,
+                settings.oidc.audience.clone(),
+            )?))
+        } else {
+            None
+        };
+        let issuer = match (&demo_idp, settings.oidc.issuer_url.is_empty()) {
+            (Some(idp), true) => idp.issuer().to_owned(),
+            _ => settings.oidc.issuer_url.trim_end_matches('/').to_owned(),
+        };
+        let ladder = Ladder::new(&settings.policy.levels, &settings.policy.max_classification)
+            .ok_or(ConfigError::Invalid {
+                key: "policy.levels",
+                problem: "is not a valid ladder".into(),
+            })?;
+        let mapper = ClaimMapper::new(settings.oidc.claims.clone(), ladder, &settings.policy);
+        let http = discovery::identity_provider_client(&settings.oidc)?;
+        let validator = web::Data::new(TokenValidator::new(&settings.oidc, issuer, http, mapper));
+        let metrics = web::Data::new(Metrics::new());
+
+        let server = {
+            let db = web::Data::new(db.clone());
+            let validator = validator.clone();
+            let demo_idp = demo_idp.clone();
+            let shared_settings = web::Data::new(settings.clone());
+            let http = HttpServer::new(move || {
+                let mut app = App::new()
+                    .app_data(db.clone())
+                    .app_data(validator.clone())
+                    .app_data(metrics.clone())
+                    .app_data(shared_settings.clone())
+                    .app_data(error::json_config())
+                    .app_data(error::query_config())
+                    .wrap(from_fn(metrics::record))
+                    .wrap(
+                        DefaultHeaders::new()
+                            .add(("X-Content-Type-Options", "nosniff"))
+                            .add(("Referrer-Policy", "no-referrer")),
+                    )
+                    .wrap(from_fn(request_id_header))
+                    .wrap(TracingLogger::default())
+                    .configure(api::operations)
+                    .configure(api::v1);
+                if let Some(idp) = &demo_idp {
+                    app = app.service(DemoIdp::scope(idp.clone(), demo_idp::MOUNT_PATH));
+                }
+                app.default_service(web::to(error::route_not_found))
+            });
+            let http = if settings.server.workers > 0 {
+                http.workers(settings.server.workers)
+            } else {
+                http
+            };
+            let http = if settings.tls_enabled() {
+                let tls = tls_config(&settings.server.tls_cert, &settings.server.tls_key)?;
+                http.listen_rustls_0_23(listener, tls)
+            } else {
+                http.listen(listener)
+            };
+            http.map_err(|source| StartupError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?
+            .disable_signals()
+            .run()
+        };
+        tracing::info!(%local_addr, %public_url, tls = settings.tls_enabled(), "anaspoc listening");
+        Ok(Self {
+            server,
+            local_addr,
+            public_url,
+            db,
+            validator,
+            demo_idp,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// Base URL of the platform, without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn validator(&self) -> Arc<TokenValidator> {
+        self.validator.clone().into_inner()
+    }
+
+    /// The built-in identity provider, in demo mode.
+    pub fn demo_idp(&self) -> Option<Arc<DemoIdp>> {
+        self.demo_idp.clone().map(web::Data::into_inner)
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serve until the server is stopped through its handle.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let validator = self.validator.clone();
+        // Load the issuer's keys early so the first request does not pay for discovery; failures
+        // are retried on demand (and reported by /readyz).
+        tokio::spawn(async move {
+            if let Err(error) = validator.keys().ensure_loaded().await {
+                tracing::warn!(%error, issuer = validator.issuer(), "issuer keys not loaded yet");
+            }
+        });
+        self.server.await
+    }
+}
+
+/// Echo the request id of the tracing span as `X-Request-Id`, so a user can quote it.
+async fn request_id_header(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    let request_id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|id| id.to_string());
+    let mut res = next.call(req).await?;
+    if let Some(id) = request_id
+        && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id)
+    {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    Ok(res)
+}
+
+fn tls_config(cert_path: &str, key_path: &str) -> Result<rustls::ServerConfig, StartupError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert_path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| StartupError::Tls(format!("reading server.tls_cert `{cert_path}`: {e}")))?;
+    if certs.is_empty() {
+        return Err(StartupError::Tls(format!(
+            "server.tls_cert `{cert_path}` holds no certificate"
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_path)
+        .map_err(|e| StartupError::Tls(format!("reading server.tls_key `{key_path}`: {e}")))?;
+    rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| StartupError::Tls(format!("server.tls_cert/tls_key: {e}")))
+}
