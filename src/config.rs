@@ -585,7 +585,8 @@ mod tests {
 
     #[test]
     fn each_broken_key_is_named() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Settings)>)> = vec![
+        type Breakage = Box<dyn Fn(&mut Settings)>;
+        let cases: Vec<(&str, Breakage)> = vec![
             (
                 "server.bind",
                 Box::new(|s| s.server.bind = "localhost".into()),
@@ -675,6 +676,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
     fn environment_overrides_files_and_unknown_keys_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_dir("config")?;

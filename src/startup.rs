@@ -131,7 +131,7 @@ impl Application {
                             .add(("Referrer-Policy", "no-referrer")),
                     )
                     .wrap(from_fn(request_id_header))
-                    .wrap(TracingLogger::default())
+                    .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                     .configure(api::operations)
                     .configure(api::v1);
                 if let Some(idp) = &demo_idp {

@@ -24,3 +24,34 @@ pub fn init(settings: &LogSettings) {
         LogFormat::Pretty => builder.with_target(false).try_init(),
     };
 }
+
+/// The root span of every request (request id, route, principal once known) and one access-log
+/// event when it ends: `info` for answered requests, `error` for 5xx.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        tracing_actix_web::root_span!(
+            level = tracing::Level::INFO,
+            request,
+            principal = tracing::field::Empty
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        let status = match outcome {
+            Ok(response) => response.status(),
+            Err(error) => error.as_response_error().status_code(),
+        };
+        span.record("http.status_code", status.as_u16());
+        let _entered = span.enter();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), "request completed");
+        }
+    }
+}

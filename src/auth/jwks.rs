@@ -115,12 +115,12 @@ impl JwksCache {
         if let Some(key) = self.cached(kid, false).await {
             return Ok(key);
         }
-        if self.may_refresh().await {
-            if let Err(error) = self.refresh_now().await {
-                // Keep serving with the keys we have (the issuer may be briefly down).
-                tracing::warn!(issuer = %self.issuer, %error, "JWKS refresh failed");
-                return self.cached(kid, true).await.ok_or(error);
-            }
+        if self.may_refresh().await
+            && let Err(error) = self.refresh_now().await
+        {
+            // Keep serving with the keys we have (the issuer may be briefly down).
+            tracing::warn!(issuer = %self.issuer, %error, "JWKS refresh failed");
+            return self.cached(kid, true).await.ok_or(error);
         }
         self.cached(kid, true)
             .await

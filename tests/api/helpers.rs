@@ -1,0 +1,213 @@
+//! Test harness: start the real application on port 0 with embedded defaults in a temporary
+//! directory, talk to it over HTTP, and reach the real peers the environment names.
+
+use std::sync::Arc;
+
+use anaspoc::auth::demo_idp::DemoIdp;
+use anaspoc::config::{Profile, Settings};
+use anaspoc::startup::Application;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+
+/// Environment variables that switch on tests against real peers.
+pub const OIDC_ISSUER_VAR: &str = "ANASPOC_TEST_OIDC_ISSUER";
+pub const DATABASE_URL_VAR: &str = "ANASPOC_TEST_DATABASE_URL";
+
+/// The peer's URL from `var`, or `None` to skip. With `ANASPOC_TEST_REQUIRE_PEERS=1` (CI) a
+/// missing peer fails the test instead of skipping it.
+pub fn peer(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => Some(value.trim().to_owned()),
+        _ => {
+            assert!(
+                std::env::var("ANASPOC_TEST_REQUIRE_PEERS").as_deref() != Ok("1"),
+                "{var} is not set, but ANASPOC_TEST_REQUIRE_PEERS=1 requires this peer"
+            );
+            eprintln!("skipping: {var} is not set");
+            None
+        }
+    }
+}
+
+/// Settings for a test instance: the demo profile (built-in identity provider), port 0,
+/// everything under `dir`, quiet logs, one worker.
+pub fn test_settings(dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::load(&Profile::Named("demo".into())).expect("demo settings load");
+    settings.demo.enabled = true;
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.workers = 1;
+    settings.database.url = format!("sqlite://{}/anaspoc.db?mode=rwc", dir.display());
+    settings.storage.path = dir.join("objects").display().to_string();
+    settings.search.index_dir = dir.join("index").display().to_string();
+    settings.oidc.jwks_min_refresh_secs = 0;
+    settings.log.level = std::env::var("ANASPOC_TEST_LOG").unwrap_or_else(|_| "warn".into());
+    settings
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub demo_idp: Option<Arc<DemoIdp>>,
+    pub settings: Settings,
+    handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Embedded defaults with the built-in identity provider.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Embedded defaults, adjusted by `configure` before start.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = test_settings(dir.path());
+        configure(&mut settings);
+        anaspoc::telemetry::init(&settings.log);
+        let app = Application::build(settings.clone())
+            .await
+            .expect("application starts");
+        let base = app.public_url().to_owned();
+        let db = app.db().clone();
+        let demo_idp = app.demo_idp();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            client: client(),
+            db,
+            demo_idp,
+            settings,
+            handle,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn idp(&self) -> &DemoIdp {
+        self.demo_idp
+            .as_deref()
+            .expect("demo identity provider running")
+    }
+
+    /// A token for a demo persona, from the built-in provider's token endpoint over HTTP.
+    pub async fn token(&self, persona: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/demo-idp/token"))
+            .form(&[("grant_type", "password"), ("username", persona)])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), 200, "token for {persona}");
+        let body: Value = response.json().await.expect("token json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// GET `path` with `token` as bearer.
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { handle.stop(false).await });
+        }
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The claims of a JWT, without verifying it (to build forged variants of a real token).
+pub fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("jwt has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
+        .expect("json claims")
+}
+
+/// The SubjectPublicKeyInfo PEM of an RSA private key in PKCS#8 PEM (for the HS256 confusion).
+pub fn public_key_pem(private_pem: &str) -> String {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair as _;
+    let body: String = private_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = STANDARD.decode(body).expect("pem body");
+    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).expect("pkcs8 rsa key");
+    let spki = pair.public_key().as_der().expect("spki");
+    let encoded = STANDARD.encode(spki.as_ref());
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for chunk in encoded.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(chunk).expect("ascii"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    pem
+}
+
+/// Assert a 401 problem response that serves nothing but the problem.
+pub async fn assert_refused(response: reqwest::Response, case: &str) {
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .unwrap_or_default();
+    let content_type = response.headers().get("content-type").cloned();
+    let body: Value = response
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{case}: body is not JSON: {e}"));
+    assert_eq!(status, 401, "{case}: {body}");
+    assert!(
+        challenge.starts_with("Bearer"),
+        "{case}: WWW-Authenticate is `{challenge}`"
+    );
+    assert_eq!(
+        content_type.as_ref().and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "{case}"
+    );
+    let kind = body["type"].as_str().unwrap_or_default();
+    assert!(
+        kind == "urn:anaspoc:problem:invalid-token"
+            || kind == "urn:anaspoc:problem:unauthenticated",
+        "{case}: {body}"
+    );
+    if kind.ends_with("invalid-token") {
+        assert!(
+            challenge.contains("error=\"invalid_token\""),
+            "{case}: {challenge}"
+        );
+    }
+    let keys: Vec<&String> = body.as_object().expect("object").keys().collect();
+    assert_eq!(
+        keys,
+        ["detail", "status", "title", "type"],
+        "{case}: only the problem is served"
+    );
+}

@@ -1,0 +1,12 @@
+//! The integration test binary: every module starts the real application (port 0, embedded
+//! defaults in a temporary directory) and talks to it over HTTP. Tests against real peers run
+//! when the peer's environment variable is set (see README.md, "Tests").
+
+mod cli;
+mod database;
+mod health;
+mod helpers;
+mod identity;
+mod oidc_peer;
+mod tls;
+mod token_hardening;
