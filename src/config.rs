@@ -241,10 +241,7 @@ impl Settings {
                 "must be an http or https URL",
             ));
         }
-        match (
-            self.server.tls_cert.is_empty(),
-            self.server.tls_key.is_empty(),
-        ) {
+        match (self.server.tls_cert.is_empty(), self.server.tls_key.is_empty()) {
             (true, false) => {
                 return Err(ConfigError::invalid(
                     "server.tls_cert",
@@ -264,10 +261,7 @@ impl Settings {
             ("server.tls_key", &self.server.tls_key),
         ] {
             if !path.is_empty() && !Path::new(path).is_file() {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("file `{path}` does not exist"),
-                ));
+                return Err(ConfigError::invalid(key, format!("file `{path}` does not exist")));
             }
         }
         if !self.tls_enabled() && !addr.ip().is_loopback() && !self.server.allow_plain_http {
@@ -282,9 +276,7 @@ impl Settings {
         if self.demo.enabled && !addr.ip().is_loopback() {
             return Err(ConfigError::invalid(
                 "server.bind",
-                format!(
-                    "is {addr}: demo mode (built-in identity provider) only runs on a loopback address"
-                ),
+                format!("is {addr}: demo mode (built-in identity provider) only runs on a loopback address"),
             ));
         }
         Ok(())
@@ -292,10 +284,7 @@ impl Settings {
 
     fn validate_database(&self) -> Result<(), ConfigError> {
         let url = &self.database.url;
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ConfigError::invalid(
                 "database.url",
                 "must start with sqlite: (embedded) or postgres:// (production)",
@@ -328,9 +317,8 @@ impl Settings {
                     ));
                 }
                 if self.storage.allow_http && !self.storage.endpoint.is_empty() {
-                    let endpoint = url::Url::parse(&self.storage.endpoint).map_err(|e| {
-                        ConfigError::invalid("storage.endpoint", format!("is not a URL: {e}"))
-                    })?;
+                    let endpoint = url::Url::parse(&self.storage.endpoint)
+                        .map_err(|e| ConfigError::invalid("storage.endpoint", format!("is not a URL: {e}")))?;
                     if endpoint.scheme() == "http" && !is_loopback_host(&endpoint) {
                         return Err(ConfigError::invalid(
                             "storage.allow_http",
@@ -359,12 +347,9 @@ impl Settings {
                 ));
             }
         } else {
-            let issuer = url::Url::parse(&oidc.issuer_url).map_err(|e| {
-                ConfigError::invalid("oidc.issuer_url", format!("is not a URL: {e}"))
-            })?;
-            if issuer.scheme() != "https"
-                && !(issuer.scheme() == "http" && is_loopback_host(&issuer))
-            {
+            let issuer = url::Url::parse(&oidc.issuer_url)
+                .map_err(|e| ConfigError::invalid("oidc.issuer_url", format!("is not a URL: {e}")))?;
+            if issuer.scheme() != "https" && !(issuer.scheme() == "http" && is_loopback_host(&issuer)) {
                 return Err(ConfigError::invalid(
                     "oidc.issuer_url",
                     "must use https (plain http only on loopback)",
@@ -392,10 +377,7 @@ impl Settings {
             }
         }
         if oidc.leeway_secs > 300 {
-            return Err(ConfigError::invalid(
-                "oidc.leeway_secs",
-                "must be at most 300 seconds",
-            ));
+            return Err(ConfigError::invalid("oidc.leeway_secs", "must be at most 300 seconds"));
         }
         if !oidc.ca_file.is_empty() && !Path::new(&oidc.ca_file).is_file() {
             return Err(ConfigError::invalid(
@@ -415,9 +397,7 @@ impl Settings {
             if !pointer.starts_with('/') {
                 return Err(ConfigError::invalid(
                     key,
-                    format!(
-                        "`{pointer}` is not a JSON pointer (it must start with `/`, e.g. \"/realm_access/roles\")"
-                    ),
+                    format!("`{pointer}` is not a JSON pointer (it must start with `/`, e.g. \"/realm_access/roles\")"),
                 ));
             }
         }
@@ -433,8 +413,7 @@ impl Settings {
             ));
         }
         for country in &policy.countries {
-            let well_formed =
-                (2..=3).contains(&country.len()) && country.chars().all(|c| c.is_ascii_uppercase());
+            let well_formed = (2..=3).contains(&country.len()) && country.chars().all(|c| c.is_ascii_uppercase());
             if !well_formed || country == "ALL" {
                 return Err(ConfigError::invalid(
                     "policy.countries",
@@ -443,10 +422,7 @@ impl Settings {
             }
         }
         if has_duplicates(&policy.countries) {
-            return Err(ConfigError::invalid(
-                "policy.countries",
-                "lists a country twice",
-            ));
+            return Err(ConfigError::invalid("policy.countries", "lists a country twice"));
         }
         if policy.levels.is_empty() || policy.levels.len() > 16 {
             return Err(ConfigError::invalid(
@@ -466,17 +442,10 @@ impl Settings {
         if !policy.levels.contains(&policy.max_classification) {
             return Err(ConfigError::invalid(
                 "policy.max_classification",
-                format!(
-                    "`{}` is not one of policy.levels",
-                    policy.max_classification
-                ),
+                format!("`{}` is not one of policy.levels", policy.max_classification),
             ));
         }
-        if let Some(level) = policy
-            .level_names
-            .keys()
-            .find(|l| !policy.levels.contains(l))
-        {
+        if let Some(level) = policy.level_names.keys().find(|l| !policy.levels.contains(l)) {
             return Err(ConfigError::invalid(
                 "policy.level_names",
                 format!("`{level}` is not one of policy.levels"),
@@ -578,19 +547,14 @@ mod tests {
         settings.oidc.issuer_url = "http://idp.example/realms/x".into();
         assert_eq!(invalid_key(&settings), "oidc.issuer_url");
         settings.oidc.issuer_url = "http://127.0.0.1:9090".into();
-        settings
-            .validate()
-            .expect("loopback http is fine for tests");
+        settings.validate().expect("loopback http is fine for tests");
     }
 
     #[test]
     fn each_broken_key_is_named() {
         type Breakage = Box<dyn Fn(&mut Settings)>;
         let cases: Vec<(&str, Breakage)> = vec![
-            (
-                "server.bind",
-                Box::new(|s| s.server.bind = "localhost".into()),
-            ),
+            ("server.bind", Box::new(|s| s.server.bind = "localhost".into())),
             (
                 "server.public_url",
                 Box::new(|s| s.server.public_url = "not a url".into()),
@@ -599,10 +563,7 @@ mod tests {
                 "server.tls_cert",
                 Box::new(|s| s.server.tls_key = "/etc/key.pem".into()),
             ),
-            (
-                "database.url",
-                Box::new(|s| s.database.url = "mysql://x".into()),
-            ),
+            ("database.url", Box::new(|s| s.database.url = "mysql://x".into())),
             ("storage.kind", Box::new(|s| s.storage.kind = "ftp".into())),
             ("storage.bucket", Box::new(|s| s.storage.kind = "s3".into())),
             ("oidc.audience", Box::new(|s| s.oidc.audience = " ".into())),
@@ -610,26 +571,14 @@ mod tests {
                 "oidc.algorithms",
                 Box::new(|s| s.oidc.algorithms = vec!["HS256".into()]),
             ),
-            (
-                "oidc.algorithms",
-                Box::new(|s| s.oidc.algorithms = vec!["none".into()]),
-            ),
+            ("oidc.algorithms", Box::new(|s| s.oidc.algorithms = vec!["none".into()])),
             (
                 "oidc.claims.roles",
                 Box::new(|s| s.oidc.claims.roles = "realm_access.roles".into()),
             ),
-            (
-                "policy.countries",
-                Box::new(|s| s.policy.countries = vec!["al".into()]),
-            ),
-            (
-                "policy.countries",
-                Box::new(|s| s.policy.countries.push("AL".into())),
-            ),
-            (
-                "policy.levels",
-                Box::new(|s| s.policy.levels.push("SENSITIVE".into())),
-            ),
+            ("policy.countries", Box::new(|s| s.policy.countries = vec!["al".into()])),
+            ("policy.countries", Box::new(|s| s.policy.countries.push("AL".into()))),
+            ("policy.levels", Box::new(|s| s.policy.levels.push("SENSITIVE".into()))),
             (
                 "policy.max_classification",
                 Box::new(|s| s.policy.max_classification = "SECRET".into()),
@@ -637,15 +586,10 @@ mod tests {
             (
                 "policy.roles",
                 Box::new(|s| {
-                    s.policy
-                        .roles
-                        .insert("analyst".into(), vec!["document:delete".into()]);
+                    s.policy.roles.insert("analyst".into(), vec!["document:delete".into()]);
                 }),
             ),
-            (
-                "limits.max_upload_bytes",
-                Box::new(|s| s.limits.max_upload_bytes = 0),
-            ),
+            ("limits.max_upload_bytes", Box::new(|s| s.limits.max_upload_bytes = 0)),
         ];
         for (key, breakage) in cases {
             let mut settings = defaults();
@@ -660,9 +604,7 @@ mod tests {
         settings.server.bind = "0.0.0.0:8080".into();
         assert_eq!(invalid_key(&settings), "server.bind");
         settings.server.allow_plain_http = true;
-        settings
-            .validate()
-            .expect("explicitly allowed behind a TLS proxy");
+        settings.validate().expect("explicitly allowed behind a TLS proxy");
     }
 
     #[test]
@@ -702,8 +644,7 @@ mod tests {
 
     #[test]
     fn a_missing_config_file_is_an_error() {
-        let err = Settings::load(&Profile::File("/nonexistent/anaspoc.toml".into()))
-            .expect_err("missing");
+        let err = Settings::load(&Profile::File("/nonexistent/anaspoc.toml".into())).expect_err("missing");
         assert!(matches!(err, ConfigError::MissingFile { .. }));
     }
 

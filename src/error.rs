@@ -9,6 +9,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth::AuthError;
+use crate::documents::DocumentsError;
+use crate::policy::Reason;
 
 /// Base of problem `type` URIs; the suffix is the stable code clients match on.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:anaspoc:problem:";
@@ -64,6 +66,8 @@ impl Problem {
 pub enum ApiError {
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Documents(#[from] DocumentsError),
     #[error("not found")]
     NotFound,
     #[error("internal error: {0}")]
@@ -79,26 +83,67 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         match self {
             ApiError::Auth(AuthError::MissingToken) => {
-                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required")
-                    .detail("Send an access token from the configured identity provider as `Authorization: Bearer <token>`.")
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required").detail(
+                    "Send an access token from the configured identity provider as `Authorization: Bearer <token>`.",
+                )
             }
             ApiError::Auth(AuthError::InvalidToken(_)) => {
                 Problem::new(StatusCode::UNAUTHORIZED, "invalid-token", "Invalid access token")
                     .detail("The access token is malformed, expired, not yet valid, or not issued for this service.")
             }
-            ApiError::Auth(AuthError::IssuerUnavailable(_)) => {
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "identity-provider-unavailable", "Identity provider unavailable")
-                    .detail("The identity provider's keys could not be retrieved; try again shortly.")
-            }
+            ApiError::Auth(AuthError::IssuerUnavailable(_)) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "identity-provider-unavailable",
+                "Identity provider unavailable",
+            )
+            .detail("The identity provider's keys could not be retrieved; try again shortly."),
             ApiError::Auth(AuthError::MissingCapability(capability)) => {
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted")
                     .detail(format!("This action needs the `{capability}` capability."))
             }
-            ApiError::NotFound => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found"),
-            ApiError::Internal(_) => {
+            // A hidden document answers exactly like a missing one: this same problem.
+            ApiError::NotFound | ApiError::Documents(DocumentsError::NotFound) => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+            }
+            ApiError::Documents(DocumentsError::VersionNotFound(n)) => {
+                Problem::new(StatusCode::NOT_FOUND, "version-not-found", "Version not found")
+                    .detail(format!("The document has no version {n}."))
+                    .field("version")
+            }
+            ApiError::Documents(DocumentsError::Forbidden(reason)) => {
+                let detail = match reason {
+                    Reason::NoWriteCapability => "This action needs the `document:write` capability.",
+                    _ => "Only the originating organisation can change this document.",
+                };
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted").detail(detail)
+            }
+            ApiError::Documents(DocumentsError::Invalid { field, problem }) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
+                    .detail(format!("{field}: {problem}"))
+                    .field(field)
+            }
+            ApiError::Documents(DocumentsError::Malformed { field, problem }) => {
+                Problem::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request")
+                    .detail(format!("{field}: {problem}"))
+                    .field(field)
+            }
+            ApiError::Documents(DocumentsError::TooLarge { limit }) => {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "file-too-large", "File too large")
+                    .detail(format!("Files may be at most {limit} bytes; nothing was stored."))
+                    .field("file")
+            }
+            ApiError::Documents(DocumentsError::RangeNotSatisfiable { size }) => Problem::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range-not-satisfiable",
+                "Range not satisfiable",
+            )
+            .detail(format!("The content is {size} bytes long.")),
+            ApiError::Documents(DocumentsError::Storage(_) | DocumentsError::Database(_)) => {
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
                     .detail("The request could not be completed. Quote the X-Request-Id header when reporting this.")
             }
+            ApiError::Internal(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+                .detail("The request could not be completed. Quote the X-Request-Id header when reporting this."),
         }
     }
 }
@@ -111,6 +156,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Internal(reason) => tracing::error!(%reason, "internal error"),
+            ApiError::Documents(error @ (DocumentsError::Storage(_) | DocumentsError::Database(_))) => {
+                tracing::error!(%error, "document request failed")
+            }
             ApiError::Auth(AuthError::IssuerUnavailable(reason)) => {
                 tracing::error!(%reason, "identity provider unavailable")
             }
@@ -123,19 +171,16 @@ impl ResponseError for ApiError {
         // RFC 6750 §3: a missing token gets a bare challenge; a bad one says invalid_token.
         let challenge = match self {
             ApiError::Auth(AuthError::MissingToken) => Some("Bearer realm=\"anaspoc\""),
-            ApiError::Auth(AuthError::InvalidToken(_)) => {
-                Some("Bearer realm=\"anaspoc\", error=\"invalid_token\"")
-            }
+            ApiError::Auth(AuthError::InvalidToken(_)) => Some("Bearer realm=\"anaspoc\", error=\"invalid_token\""),
             ApiError::Auth(AuthError::MissingCapability(_)) => {
                 Some("Bearer realm=\"anaspoc\", error=\"insufficient_scope\"")
             }
             _ => None,
         };
         if let Some(challenge) = challenge {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
     }
@@ -144,20 +189,16 @@ impl ResponseError for ApiError {
 /// Problem responses for errors raised by actix itself (bad JSON, bad query, unknown route).
 pub fn json_config() -> actix_web::web::JsonConfig {
     actix_web::web::JsonConfig::default().error_handler(|err, _| {
-        let problem = Problem::new(StatusCode::BAD_REQUEST, "invalid-json", "Invalid JSON body")
-            .detail(err.to_string());
+        let problem =
+            Problem::new(StatusCode::BAD_REQUEST, "invalid-json", "Invalid JSON body").detail(err.to_string());
         actix_web::error::InternalError::from_response(err, problem.response()).into()
     })
 }
 
 pub fn query_config() -> actix_web::web::QueryConfig {
     actix_web::web::QueryConfig::default().error_handler(|err, _| {
-        let problem = Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query parameters",
-        )
-        .detail(err.to_string());
+        let problem =
+            Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query parameters").detail(err.to_string());
         actix_web::error::InternalError::from_response(err, problem.response()).into()
     })
 }

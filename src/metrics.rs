@@ -54,12 +54,7 @@ impl Metrics {
     }
 
     /// Let another module register its own metric.
-    pub fn register(
-        &self,
-        name: &str,
-        help: &str,
-        metric: impl prometheus_client::registry::Metric,
-    ) {
+    pub fn register(&self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
         self.registry
             .lock()
             .unwrap_or_else(|p| p.into_inner())

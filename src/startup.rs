@@ -15,8 +15,9 @@ use crate::auth::{ClaimMapper, TokenValidator, discovery};
 use crate::config::{ConfigError, Settings};
 use crate::error;
 use crate::metrics::{self, Metrics};
-use crate::policy::Ladder;
-use crate::{api, db};
+use crate::policy::PolicyConfig;
+use crate::storage::Storage;
+use crate::{api, db, documents};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -25,16 +26,15 @@ pub enum StartupError {
     #[error(transparent)]
     Database(#[from] db::DbError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { addr: String, source: std::io::Error },
     #[error("TLS: {0}")]
     Tls(String),
     #[error(transparent)]
     IdentityProvider(#[from] discovery::DiscoveryError),
     #[error("demo identity provider: {0}")]
     DemoIdp(#[from] demo_idp::KeyError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
 }
 
 /// Choose aws-lc-rs as the process-wide rustls provider (the only one compiled in). Idempotent.
@@ -68,11 +68,7 @@ impl Application {
             source,
         })?;
         let public_url = if addr.port() == 0 {
-            let scheme = if settings.tls_enabled() {
-                "https"
-            } else {
-                "http"
-            };
+            let scheme = if settings.tls_enabled() { "https" } else { "http" };
             format!("{scheme}://{local_addr}")
         } else {
             settings.server.public_url.trim_end_matches('/').to_owned()
@@ -90,10 +86,7 @@ impl Application {
                 "DEMO MODE: the built-in development identity provider issues tokens to anyone on this \
                  machine. Never expose this instance beyond loopback or load real documents into it."
             );
-            Some(web::Data::new(DemoIdp::new(
-                issuer,
-                settings.oidc.audience.clone(),
-            )?))
+            Some(web::Data::new(DemoIdp::new(issuer, settings.oidc.audience.clone())?))
         } else {
             None
         };
@@ -101,15 +94,24 @@ impl Application {
             (Some(idp), true) => idp.issuer().to_owned(),
             _ => settings.oidc.issuer_url.trim_end_matches('/').to_owned(),
         };
-        let ladder = Ladder::new(&settings.policy.levels, &settings.policy.max_classification)
-            .ok_or(ConfigError::Invalid {
+        let policy = Arc::new(
+            PolicyConfig::from_settings(&settings.policy).ok_or(ConfigError::Invalid {
                 key: "policy.levels",
                 problem: "is not a valid ladder".into(),
-            })?;
-        let mapper = ClaimMapper::new(settings.oidc.claims.clone(), ladder, &settings.policy);
+            })?,
+        );
+        let mapper = ClaimMapper::new(settings.oidc.claims.clone(), policy.ladder.clone(), &settings.policy);
         let http = discovery::identity_provider_client(&settings.oidc)?;
         let validator = web::Data::new(TokenValidator::new(&settings.oidc, issuer, http, mapper));
         let metrics = web::Data::new(Metrics::new());
+        let storage = Storage::from_settings(&settings.storage)?;
+        let documents = web::Data::new(documents::Service::new(
+            db.clone(),
+            storage.clone(),
+            policy.clone(),
+            settings.limits.max_upload_bytes,
+        ));
+        let storage = web::Data::new(storage);
 
         let server = {
             let db = web::Data::new(db.clone());
@@ -121,6 +123,8 @@ impl Application {
                     .app_data(db.clone())
                     .app_data(validator.clone())
                     .app_data(metrics.clone())
+                    .app_data(storage.clone())
+                    .app_data(documents.clone())
                     .app_data(shared_settings.clone())
                     .app_data(error::json_config())
                     .app_data(error::query_config())
@@ -227,10 +231,8 @@ async fn request_id_header(
     if let Some(id) = request_id
         && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id)
     {
-        res.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static("x-request-id"),
-            value,
-        );
+        res.headers_mut()
+            .insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
 }

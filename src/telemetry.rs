@@ -10,17 +10,12 @@ use crate::config::{LogFormat, LogSettings};
 /// Install the global subscriber. `RUST_LOG` overrides `[log] level`. A second call (tests)
 /// keeps the first subscriber.
 pub fn init(settings: &LogSettings) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::NONE);
     let _ = match settings.format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Pretty => builder.with_target(false).try_init(),
     };
 }
@@ -31,11 +26,7 @@ pub struct RequestSpan;
 
 impl tracing_actix_web::RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
-        tracing_actix_web::root_span!(
-            level = tracing::Level::INFO,
-            request,
-            principal = tracing::field::Empty
-        )
+        tracing_actix_web::root_span!(level = tracing::Level::INFO, request, principal = tracing::field::Empty)
     }
 
     fn on_request_end<B: actix_web::body::MessageBody>(

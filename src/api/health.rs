@@ -7,26 +7,26 @@ use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 use crate::auth::TokenValidator;
+use crate::storage::Storage;
 
 /// The process is up and serving HTTP.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready to serve requests: database reachable with migrations applied, issuer keys loaded.
+/// Ready to serve requests: database reachable with migrations applied, object store reachable,
+/// issuer keys loaded.
 pub async fn readyz(
     db: web::Data<DatabaseConnection>,
+    storage: web::Data<Storage>,
     validator: web::Data<TokenValidator>,
 ) -> HttpResponse {
     let mut checks = BTreeMap::new();
     checks.insert("database", crate::db::check_ready(&db).await);
+    checks.insert("storage", storage.check_ready().await);
     checks.insert(
         "identity_provider",
-        validator
-            .keys()
-            .ensure_loaded()
-            .await
-            .map_err(|e| e.to_string()),
+        validator.keys().ensure_loaded().await.map_err(|e| e.to_string()),
     );
     let ready = checks.values().all(Result::is_ok);
     let body = json!({

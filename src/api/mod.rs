@@ -1,5 +1,6 @@
 //! HTTP routes: thin handlers that authenticate, call a service and shape the response.
 
+mod documents;
 mod health;
 mod me;
 
@@ -14,5 +15,9 @@ pub fn operations(cfg: &mut web::ServiceConfig) {
 
 /// The JSON API under `/api/v1`.
 pub fn v1(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/api/v1").route("/me", web::get().to(me::me)));
+    cfg.service(
+        web::scope("/api/v1")
+            .route("/me", web::get().to(me::me))
+            .configure(documents::routes),
+    );
 }

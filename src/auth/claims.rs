@@ -12,10 +12,7 @@ use crate::policy::Ladder;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClaimError {
     #[error("required claim `{claim}` (at {pointer}) is missing or empty")]
-    Missing {
-        claim: &'static str,
-        pointer: String,
-    },
+    Missing { claim: &'static str, pointer: String },
     #[error("claim `{claim}` (at {pointer}) is not valid: {problem}")]
     Invalid {
         claim: &'static str,
@@ -38,18 +35,9 @@ impl ClaimMapper {
         let roles = policy
             .roles
             .iter()
-            .map(|(role, caps)| {
-                (
-                    role.clone(),
-                    caps.iter().filter_map(|c| c.parse().ok()).collect(),
-                )
-            })
+            .map(|(role, caps)| (role.clone(), caps.iter().filter_map(|c| c.parse().ok()).collect()))
             .collect();
-        Self {
-            paths,
-            ladder,
-            roles,
-        }
+        Self { paths, ladder, roles }
     }
 
     pub fn map(&self, claims: &Value) -> Result<Principal, ClaimError> {
@@ -106,9 +94,9 @@ impl ClaimMapper {
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|item| {
-                    item.as_str().map(str::to_owned).ok_or_else(|| {
-                        self.invalid("roles", pointer, "must be an array of strings".into())
-                    })
+                    item.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| self.invalid("roles", pointer, "must be an array of strings".into()))
                 })
                 .collect::<Result<_, _>>()?,
             Some(_) => {
@@ -120,12 +108,7 @@ impl ClaimMapper {
         Ok(roles)
     }
 
-    fn required(
-        &self,
-        claim: &'static str,
-        pointer: &str,
-        claims: &Value,
-    ) -> Result<String, ClaimError> {
+    fn required(&self, claim: &'static str, pointer: &str, claims: &Value) -> Result<String, ClaimError> {
         self.optional(claim, pointer, claims)?
             .ok_or_else(|| ClaimError::Missing {
                 claim,
@@ -135,12 +118,7 @@ impl ClaimMapper {
 
     /// A string claim; a one-element array is accepted too (Keycloak's multi-valued user
     /// attributes). Empty strings count as absent.
-    fn optional(
-        &self,
-        claim: &'static str,
-        pointer: &str,
-        claims: &Value,
-    ) -> Result<Option<String>, ClaimError> {
+    fn optional(&self, claim: &'static str, pointer: &str, claims: &Value) -> Result<Option<String>, ClaimError> {
         let value = match claims.pointer(pointer) {
             None | Some(Value::Null) => return Ok(None),
             Some(Value::Array(items)) if items.len() == 1 => &items[0],
@@ -180,8 +158,7 @@ mod tests {
         let settings = settings();
         let mut claim_paths = settings.oidc.claims.clone();
         paths(&mut claim_paths);
-        let ladder = Ladder::new(&settings.policy.levels, &settings.policy.max_classification)
-            .expect("ladder");
+        let ladder = Ladder::new(&settings.policy.levels, &settings.policy.max_classification).expect("ladder");
         ClaimMapper::new(claim_paths, ladder, &settings.policy)
     }
 
@@ -206,15 +183,9 @@ mod tests {
         assert_eq!(principal.sub, "5f0c9d1e-analyst");
         assert_eq!(principal.name, "Đorđe Petrović");
         assert_eq!(principal.organisation, "RS-MUP");
-        assert_eq!(
-            principal.country, "RS",
-            "country is normalised to upper case"
-        );
+        assert_eq!(principal.country, "RS", "country is normalised to upper case");
         assert_eq!(principal.clearance.name(), "CONFIDENTIAL");
-        assert_eq!(
-            principal.roles,
-            ["analyst", "offline_access", "uma_authorization"]
-        );
+        assert_eq!(principal.roles, ["analyst", "offline_access", "uma_authorization"]);
         assert_eq!(
             principal.capabilities,
             BTreeSet::from([Capability::DocumentRead, Capability::DocumentWrite])
@@ -274,10 +245,7 @@ mod tests {
             let mut claims = keycloak_claims();
             claims[claim] = value.clone();
             let err = mapper().map(&claims).expect_err("refused");
-            assert!(
-                matches!(err, ClaimError::Invalid { .. }),
-                "{claim}={value}: {err}"
-            );
+            assert!(matches!(err, ClaimError::Invalid { .. }), "{claim}={value}: {err}");
         }
         let mut claims = keycloak_claims();
         claims["realm_access"]["roles"] = json!([1, 2]);

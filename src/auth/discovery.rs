@@ -38,17 +38,15 @@ pub fn identity_provider_client(oidc: &OidcSettings) -> Result<reqwest::Client, 
         .timeout(Duration::from_secs(10))
         .user_agent(concat!("anaspoc/", env!("CARGO_PKG_VERSION")));
     if !oidc.ca_file.is_empty() {
-        let pem = std::fs::read(&oidc.ca_file)
-            .map_err(|e| DiscoveryError::Client(format!("reading oidc.ca_file: {e}")))?;
+        let pem =
+            std::fs::read(&oidc.ca_file).map_err(|e| DiscoveryError::Client(format!("reading oidc.ca_file: {e}")))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| DiscoveryError::Client(format!("parsing oidc.ca_file: {e}")))?;
         for cert in certs {
             builder = builder.add_root_certificate(cert);
         }
     }
-    builder
-        .build()
-        .map_err(|e| DiscoveryError::Client(e.to_string()))
+    builder.build().map_err(|e| DiscoveryError::Client(e.to_string()))
 }
 
 type HttpFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send>>;
@@ -72,20 +70,14 @@ pub fn oidc_http_client(client: &reqwest::Client) -> impl Fn(HttpRequest) -> Htt
             if let Some(map) = builder.headers_mut() {
                 *map = headers;
             }
-            builder
-                .body(body)
-                .map_err(|e| HttpError::Response(e.to_string()))
+            builder.body(body).map_err(|e| HttpError::Response(e.to_string()))
         }) as HttpFuture
     }
 }
 
 /// Fetch and check the issuer's discovery document (its `issuer` must equal ours exactly).
-pub async fn discover(
-    client: &reqwest::Client,
-    issuer: &str,
-) -> Result<CoreProviderMetadata, DiscoveryError> {
-    let issuer_url = IssuerUrl::new(issuer.to_owned())
-        .map_err(|_| DiscoveryError::IssuerUrl(issuer.to_owned()))?;
+pub async fn discover(client: &reqwest::Client, issuer: &str) -> Result<CoreProviderMetadata, DiscoveryError> {
+    let issuer_url = IssuerUrl::new(issuer.to_owned()).map_err(|_| DiscoveryError::IssuerUrl(issuer.to_owned()))?;
     let http = oidc_http_client(client);
     CoreProviderMetadata::discover_async(issuer_url, &http)
         .await

@@ -59,12 +59,7 @@ pub struct JwksCache {
 }
 
 impl JwksCache {
-    pub fn new(
-        http: reqwest::Client,
-        issuer: String,
-        min_refresh: Duration,
-        max_age: Duration,
-    ) -> Self {
+    pub fn new(http: reqwest::Client, issuer: String, min_refresh: Duration, max_age: Duration) -> Self {
         Self {
             http,
             issuer,
@@ -158,9 +153,7 @@ impl JwksCache {
 
     async fn cached(&self, kid: &str, accept_stale: bool) -> Option<Arc<VerificationKey>> {
         let state = self.state.read().await;
-        let fresh = state
-            .fetched_at
-            .is_some_and(|at| at.elapsed() < self.max_age);
+        let fresh = state.fetched_at.is_some_and(|at| at.elapsed() < self.max_age);
         if fresh || accept_stale {
             state.keys.get(kid).cloned()
         } else {
@@ -181,12 +174,7 @@ impl JwksCache {
             uri: uri.to_owned(),
             reason,
         };
-        let response = self
-            .http
-            .get(uri)
-            .send()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let response = self.http.get(uri).send().await.map_err(|e| failed(e.to_string()))?;
         if !response.status().is_success() {
             return Err(failed(format!("HTTP {}", response.status())));
         }
@@ -221,14 +209,7 @@ fn usable_keys(set: &JwkSet) -> HashMap<String, Arc<VerificationKey>> {
         };
         match DecodingKey::from_jwk(jwk) {
             Ok(key) => {
-                keys.insert(
-                    kid,
-                    Arc::new(VerificationKey {
-                        key,
-                        family,
-                        algorithm,
-                    }),
-                );
+                keys.insert(kid, Arc::new(VerificationKey { key, family, algorithm }));
             }
             Err(error) => {
                 tracing::warn!(%kid, %error, "skipping an unusable key in the issuer's JWKS")

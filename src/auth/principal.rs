@@ -101,8 +101,7 @@ impl FromRequest for Principal {
         let validator = req.app_data::<web::Data<TokenValidator>>().cloned();
         let token = bearer_token(req);
         Box::pin(async move {
-            let validator =
-                validator.ok_or_else(|| ApiError::internal("token validator not configured"))?;
+            let validator = validator.ok_or_else(|| ApiError::internal("token validator not configured"))?;
             let token = token.ok_or(AuthError::MissingToken)?;
             let principal = validator.authenticate(&token).await?;
             tracing::Span::current().record("principal", principal.sub.as_str());

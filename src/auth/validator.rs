@@ -55,12 +55,7 @@ pub struct TokenValidator {
 }
 
 impl TokenValidator {
-    pub fn new(
-        oidc: &OidcSettings,
-        issuer: String,
-        http: reqwest::Client,
-        mapper: ClaimMapper,
-    ) -> Self {
+    pub fn new(oidc: &OidcSettings, issuer: String, http: reqwest::Client, mapper: ClaimMapper) -> Self {
         let keys = JwksCache::new(
             http,
             issuer.clone(),
@@ -92,20 +87,14 @@ impl TokenValidator {
     /// The principal a valid token stands for, or why it is refused.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
         let invalid = |reason: String| AuthError::InvalidToken(reason);
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("header: {e}")))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("header: {e}")))?;
         if !self.algorithms.contains(&header.alg) {
-            return Err(invalid(format!(
-                "algorithm {:?} is not accepted",
-                header.alg
-            )));
+            return Err(invalid(format!("algorithm {:?} is not accepted", header.alg)));
         }
         if let Some(typ) = &header.typ
             && !ACCEPTED_TYPES.contains(&typ.to_ascii_lowercase().as_str())
         {
-            return Err(invalid(format!(
-                "token type `{typ}` is not an access token"
-            )));
+            return Err(invalid(format!("token type `{typ}` is not an access token")));
         }
         let kid = header
             .kid
@@ -115,9 +104,7 @@ impl TokenValidator {
             JwksError::UnknownKey(_) => invalid(error.to_string()),
             other => AuthError::IssuerUnavailable(other.to_string()),
         })?;
-        if family_of(header.alg) != Some(key.family)
-            || key.algorithm.is_some_and(|a| a != header.alg)
-        {
+        if family_of(header.alg) != Some(key.family) || key.algorithm.is_some_and(|a| a != header.alg) {
             return Err(invalid(format!(
                 "algorithm {:?} does not match key `{kid}`",
                 header.alg
@@ -129,11 +116,8 @@ impl TokenValidator {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway_secs;
-        let data = jsonwebtoken::decode::<Value>(token, &key.key, &validation)
-            .map_err(|e| invalid(e.to_string()))?;
-        self.mapper
-            .map(&data.claims)
-            .map_err(|e| invalid(e.to_string()))
+        let data = jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(|e| invalid(e.to_string()))?;
+        self.mapper.map(&data.claims).map_err(|e| invalid(e.to_string()))
     }
 }
 

@@ -2,6 +2,7 @@
 //! readiness, and the repositories. Entities live in [`entities`]; each repository is a module
 //! named after what it stores.
 
+pub mod documents;
 pub mod entities;
 pub mod users;
 
@@ -17,10 +18,7 @@ use crate::config::DatabaseSettings;
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot create the database directory {path}: {source}")]
-    Directory {
-        path: String,
-        source: std::io::Error,
-    },
+    Directory { path: String, source: std::io::Error },
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -60,27 +58,20 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
 
 /// Readiness: the database answers and no migration is pending.
 pub async fn check_ready(db: &DatabaseConnection) -> Result<(), String> {
-    db.ping()
-        .await
-        .map_err(|e| format!("database unreachable: {e}"))?;
+    db.ping().await.map_err(|e| format!("database unreachable: {e}"))?;
     let pending = Migrator::get_pending_migrations_read_only(db)
         .await
         .map_err(|e| format!("migration status unknown: {e}"))?;
     if pending.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{} migration(s) pending; run `anaspoc migrate`",
-            pending.len()
-        ))
+        Err(format!("{} migration(s) pending; run `anaspoc migrate`", pending.len()))
     }
 }
 
 /// The file path of a `sqlite:` URL, if it names a file.
 fn sqlite_file(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then_some(path)
 }

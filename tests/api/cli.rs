@@ -62,8 +62,5 @@ fn a_malformed_value_names_its_key() {
         .expect("run");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.to_lowercase().contains("limits.max_upload_bytes"),
-        "{stderr}"
-    );
+    assert!(stderr.to_lowercase().contains("limits.max_upload_bytes"), "{stderr}");
 }

@@ -20,9 +20,7 @@ pub struct PgDatabase {
 impl PgDatabase {
     pub async fn create(admin_url: &str) -> Self {
         let name = format!("anaspoc_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(admin_url)
-            .await
-            .expect("connect to PostgreSQL");
+        let admin = Database::connect(admin_url).await.expect("connect to PostgreSQL");
         admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
@@ -40,10 +38,7 @@ impl PgDatabase {
     pub async fn drop_now(self) {
         let admin = Database::connect(&self.admin_url).await.expect("connect");
         admin
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
             .await
             .ok();
         admin.close().await.ok();
@@ -59,9 +54,7 @@ fn settings(url: &str) -> DatabaseSettings {
 }
 
 fn principal() -> Principal {
-    let levels: Vec<String> = ["UNCLASSIFIED", "SENSITIVE", "RESTRICTED"]
-        .map(String::from)
-        .to_vec();
+    let levels: Vec<String> = ["UNCLASSIFIED", "SENSITIVE", "RESTRICTED"].map(String::from).to_vec();
     let ladder = Ladder::new(&levels, "RESTRICTED").expect("ladder");
     Principal {
         sub: "a1b2".into(),
@@ -80,17 +73,11 @@ async fn migrations_and_round_trip(db: &DatabaseConnection) {
         "a fresh database has pending migrations"
     );
     anaspoc::db::migrate(db).await.expect("migrate");
-    anaspoc::db::check_ready(db)
-        .await
-        .expect("ready after migrating");
-    anaspoc::db::migrate(db)
-        .await
-        .expect("migrating twice is a no-op");
+    anaspoc::db::check_ready(db).await.expect("ready after migrating");
+    anaspoc::db::migrate(db).await.expect("migrating twice is a no-op");
 
     let mut someone = principal();
-    anaspoc::db::users::record_sign_in(db, &someone)
-        .await
-        .expect("insert");
+    anaspoc::db::users::record_sign_in(db, &someone).await.expect("insert");
     let first = anaspoc::db::users::find(db, "a1b2")
         .await
         .expect("select")
@@ -99,9 +86,7 @@ async fn migrations_and_round_trip(db: &DatabaseConnection) {
     assert_eq!(first.clearance, "SENSITIVE");
 
     someone.name = "Blerta Gashi-Krasniqi".into();
-    anaspoc::db::users::record_sign_in(db, &someone)
-        .await
-        .expect("upsert");
+    anaspoc::db::users::record_sign_in(db, &someone).await.expect("upsert");
     let second = anaspoc::db::users::find(db, "a1b2")
         .await
         .expect("select")
@@ -110,26 +95,15 @@ async fn migrations_and_round_trip(db: &DatabaseConnection) {
         second.name, "Blerta Gashi-Krasniqi",
         "the directory follows the identity provider"
     );
-    assert_eq!(
-        second.first_seen_at, first.first_seen_at,
-        "first sign-in is kept"
-    );
+    assert_eq!(second.first_seen_at, first.first_seen_at, "first sign-in is kept");
     assert!(second.last_seen_at >= first.last_seen_at);
-    assert!(
-        anaspoc::db::users::find(db, "nobody")
-            .await
-            .expect("select")
-            .is_none()
-    );
+    assert!(anaspoc::db::users::find(db, "nobody").await.expect("select").is_none());
 }
 
 #[tokio::test]
 async fn sqlite_migrations_and_repository_round_trip() {
     let dir = tempfile::tempdir().expect("dir");
-    let url = format!(
-        "sqlite://{}/nested/dir/anaspoc.db?mode=rwc",
-        dir.path().display()
-    );
+    let url = format!("sqlite://{}/nested/dir/anaspoc.db?mode=rwc", dir.path().display());
     let db = anaspoc::db::connect(&settings(&url))
         .await
         .expect("connect creates the directory");
@@ -152,9 +126,7 @@ async fn postgres_migrations_and_repository_round_trip() {
         return;
     };
     let database = PgDatabase::create(&admin_url).await;
-    let db = anaspoc::db::connect(&settings(&database.url))
-        .await
-        .expect("connect");
+    let db = anaspoc::db::connect(&settings(&database.url)).await.expect("connect");
     migrations_and_round_trip(&db).await;
     db.close().await.ok();
     database.drop_now().await;

@@ -68,9 +68,7 @@ impl TestApp {
         let mut settings = test_settings(dir.path());
         configure(&mut settings);
         anaspoc::telemetry::init(&settings.log);
-        let app = Application::build(settings.clone())
-            .await
-            .expect("application starts");
+        let app = Application::build(settings.clone()).await.expect("application starts");
         let base = app.public_url().to_owned();
         let db = app.db().clone();
         let demo_idp = app.demo_idp();
@@ -92,9 +90,7 @@ impl TestApp {
     }
 
     pub fn idp(&self) -> &DemoIdp {
-        self.demo_idp
-            .as_deref()
-            .expect("demo identity provider running")
+        self.demo_idp.as_deref().expect("demo identity provider running")
     }
 
     /// A token for a demo persona, from the built-in provider's token endpoint over HTTP.
@@ -108,10 +104,7 @@ impl TestApp {
             .expect("token request");
         assert_eq!(response.status(), 200, "token for {persona}");
         let body: Value = response.json().await.expect("token json");
-        body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned()
+        body["access_token"].as_str().expect("access_token").to_owned()
     }
 
     /// GET `path` with `token` as bearer.
@@ -144,18 +137,14 @@ pub fn client() -> reqwest::Client {
 /// The claims of a JWT, without verifying it (to build forged variants of a real token).
 pub fn jwt_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("jwt has a payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
-        .expect("json claims")
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("json claims")
 }
 
 /// The SubjectPublicKeyInfo PEM of an RSA private key in PKCS#8 PEM (for the HS256 confusion).
 pub fn public_key_pem(private_pem: &str) -> String {
     use aws_lc_rs::encoding::AsDer;
     use aws_lc_rs::signature::KeyPair as _;
-    let body: String = private_pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
+    let body: String = private_pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = STANDARD.decode(body).expect("pem body");
     let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).expect("pkcs8 rsa key");
     let spki = pair.public_key().as_der().expect("spki");
@@ -194,15 +183,11 @@ pub async fn assert_refused(response: reqwest::Response, case: &str) {
     );
     let kind = body["type"].as_str().unwrap_or_default();
     assert!(
-        kind == "urn:anaspoc:problem:invalid-token"
-            || kind == "urn:anaspoc:problem:unauthenticated",
+        kind == "urn:anaspoc:problem:invalid-token" || kind == "urn:anaspoc:problem:unauthenticated",
         "{case}: {body}"
     );
     if kind.ends_with("invalid-token") {
-        assert!(
-            challenge.contains("error=\"invalid_token\""),
-            "{case}: {challenge}"
-        );
+        assert!(challenge.contains("error=\"invalid_token\""), "{case}: {challenge}");
     }
     let keys: Vec<&String> = body.as_object().expect("object").keys().collect();
     assert_eq!(

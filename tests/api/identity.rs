@@ -57,20 +57,8 @@ async fn every_demo_persona_signs_in_and_sees_its_principal() {
             "RESTRICTED",
             json!(["document:read", "document:write"]),
         ),
-        (
-            "auditor",
-            "ANASPOC-AUDIT",
-            "EU",
-            "RESTRICTED",
-            json!(["audit:read"]),
-        ),
-        (
-            "admin",
-            "ANASPOC-OPS",
-            "EU",
-            "UNCLASSIFIED",
-            json!(["admin"]),
-        ),
+        ("auditor", "ANASPOC-AUDIT", "EU", "RESTRICTED", json!(["audit:read"])),
+        ("admin", "ANASPOC-OPS", "EU", "UNCLASSIFIED", json!(["admin"])),
     ];
     for (persona, organisation, country, clearance, capabilities) in expected {
         let token = app.token(persona).await;
@@ -126,10 +114,7 @@ async fn the_demo_provider_speaks_openid_connect_discovery() {
         .expect("json");
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "RSA");
-    assert!(
-        key.get("d").is_none(),
-        "no private key material is published"
-    );
+    assert!(key.get("d").is_none(), "no private key material is published");
 
     let refused = app
         .client
@@ -163,12 +148,7 @@ async fn the_demo_provider_is_absent_outside_demo_mode() {
     let token = idp
         .sign(&idp.claims_for(&anaspoc::auth::demo_idp::PERSONAS[6]))
         .expect("sign");
-    let me: Value = app
-        .get_as(&token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let me: Value = app.get_as(&token, "/api/v1/me").await.json().await.expect("json");
     assert_eq!(me["organisation"], "EUROPOL");
     handle.stop(false).await;
 }

@@ -55,10 +55,7 @@ pub async fn client_credentials_token(issuer_url: &str, resource: Option<&str>) 
     let status = response.status();
     let body: Value = response.json().await.expect("token json");
     assert_eq!(status, 200, "client_credentials: {body}");
-    body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
+    body["access_token"].as_str().expect("access_token").to_owned()
 }
 
 /// A user's token through the browser flow, scripted: /auth → login form → consent → code →
@@ -88,10 +85,7 @@ pub async fn authorization_code_token(issuer_url: &str, login: &str) -> String {
     let mut response = client.get(url).send().await.expect("authorize");
     let code = loop {
         if response.status().is_redirection() {
-            let location = response.headers()["location"]
-                .to_str()
-                .expect("location")
-                .to_owned();
+            let location = response.headers()["location"].to_str().expect("location").to_owned();
             if location.starts_with(redirect_uri) {
                 let target = reqwest::Url::parse(&location).expect("callback url");
                 let param = |name: &str| {
@@ -100,11 +94,7 @@ pub async fn authorization_code_token(issuer_url: &str, login: &str) -> String {
                         .find(|(k, _)| k == name)
                         .map(|(_, v)| v.into_owned())
                 };
-                assert_eq!(
-                    param("state").as_deref(),
-                    Some(state.as_str()),
-                    "state round-trips"
-                );
+                assert_eq!(param("state").as_deref(), Some(state.as_str()), "state round-trips");
                 break param("code").unwrap_or_else(|| panic!("no code in {location}"));
             }
             let next = reqwest::Url::parse(issuer_url)
@@ -151,14 +141,8 @@ pub async fn authorization_code_token(issuer_url: &str, login: &str) -> String {
     let status = response.status();
     let body: Value = response.json().await.expect("token json");
     assert_eq!(status, 200, "authorization_code exchange: {body}");
-    assert!(
-        body["id_token"].is_string(),
-        "an ID token is issued alongside"
-    );
-    body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
+    assert!(body["id_token"].is_string(), "an ID token is issued alongside");
+    body["access_token"].as_str().expect("access_token").to_owned()
 }
 
 #[tokio::test]
@@ -200,12 +184,7 @@ async fn a_user_token_from_a_scripted_browser_login_maps_to_a_principal() {
     assert_eq!(me["clearance"], "RESTRICTED");
 
     let auditor = authorization_code_token(&issuer_url, "auditor").await;
-    let me: Value = app
-        .get_as(&auditor, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let me: Value = app.get_as(&auditor, "/api/v1/me").await.json().await.expect("json");
     assert_eq!(
         me["capabilities"],
         serde_json::json!(["audit:read"]),

@@ -3,8 +3,8 @@
 use anaspoc::config::ConfigError;
 use anaspoc::startup::{Application, StartupError};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
 };
 
 use crate::helpers::{TestApp, test_settings};
@@ -18,16 +18,12 @@ struct TestPki {
 fn test_pki() -> TestPki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "anaspoc test CA");
+    ca_params.distinguished_name.push(DnType::CommonName, "anaspoc test CA");
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca =
-        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
 
     let mut leaf_params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .expect("leaf params");
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("leaf params");
     leaf_params
         .distinguished_name
         .push(DnType::CommonName, "anaspoc test server");
@@ -65,16 +61,9 @@ async fn https_serves_http1_and_http2_to_a_client_trusting_the_ca() {
             reqwest::Client::builder().http1_only(),
             reqwest::Version::HTTP_11,
         ),
-        (
-            "HTTP/2",
-            reqwest::Client::builder(),
-            reqwest::Version::HTTP_2,
-        ),
+        ("HTTP/2", reqwest::Client::builder(), reqwest::Version::HTTP_2),
     ] {
-        let client = builder
-            .tls_certs_only([ca.clone()])
-            .build()
-            .expect("client");
+        let client = builder.tls_certs_only([ca.clone()]).build().expect("client");
         let response = client.get(app.url("/healthz")).send().await.expect(label);
         assert_eq!(response.status(), 200, "{label}");
         assert_eq!(response.version(), expected, "{label} negotiated by ALPN");
@@ -98,10 +87,7 @@ async fn https_serves_http1_and_http2_to_a_client_trusting_the_ca() {
         assert_eq!(me.status(), 200, "{label}");
     }
 
-    let untrusting = reqwest::Client::builder()
-        .tls_certs_only([])
-        .build()
-        .expect("client");
+    let untrusting = reqwest::Client::builder().tls_certs_only([]).build().expect("client");
     assert!(
         untrusting.get(app.url("/healthz")).send().await.is_err(),
         "a client without the CA refuses the server"

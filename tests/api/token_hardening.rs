@@ -59,17 +59,14 @@ async fn demo_issuer() -> IssuerUnderTest {
 pub async fn standalone_idp(audience: &str) -> (Arc<DemoIdp>, actix_web::dev::ServerHandle) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let idp =
-        actix_web::web::Data::new(DemoIdp::new(format!("http://{addr}"), audience).expect("idp"));
+    let idp = actix_web::web::Data::new(DemoIdp::new(format!("http://{addr}"), audience).expect("idp"));
     let shared = idp.clone();
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new().service(DemoIdp::scope(shared.clone(), ""))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .expect("listen")
-    .run();
+    let server = actix_web::HttpServer::new(move || actix_web::App::new().service(DemoIdp::scope(shared.clone(), "")))
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen")
+        .run();
     let handle = server.handle();
     tokio::spawn(server);
     (idp.into_inner(), handle)
@@ -96,12 +93,7 @@ fn hs256_with_public_key(issuer: &IssuerUnderTest) -> Vec<String> {
     .map(|secret| {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(issuer.kid.clone());
-        jsonwebtoken::encode(
-            &header,
-            &claims,
-            &EncodingKey::from_secret(&secret).expect("hmac key"),
-        )
-        .expect("hmac")
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret).expect("hmac key")).expect("hmac")
     })
     .collect()
 }
@@ -171,34 +163,17 @@ async fn run_suite(issuer: &IssuerUnderTest) {
         ),
         (
             "malformed: header only",
-            issuer
-                .valid_token
-                .split('.')
-                .next()
-                .expect("header")
-                .to_owned(),
+            issuer.valid_token.split('.').next().expect("header").to_owned(),
         ),
-        (
-            "alg none",
-            none_alg_token(&issuer.valid_claims(), &issuer.kid),
-        ),
-        (
-            "wrong signature (flipped bit)",
-            flip_signature(&issuer.valid_token),
-        ),
-        (
-            "wrong signature (another key, same kid)",
-            second_key_same_kid,
-        ),
+        ("alg none", none_alg_token(&issuer.valid_claims(), &issuer.kid)),
+        ("wrong signature (flipped bit)", flip_signature(&issuer.valid_token)),
+        ("wrong signature (another key, same kid)", second_key_same_kid),
         ("expired", issuer.forge(|_, c| c["exp"] = json!(now - 3600))),
         (
             "expired just beyond the leeway",
             issuer.forge(|_, c| c["exp"] = json!(now - 90)),
         ),
-        (
-            "nbf in the future",
-            issuer.forge(|_, c| c["nbf"] = json!(now + 3600)),
-        ),
+        ("nbf in the future", issuer.forge(|_, c| c["nbf"] = json!(now + 3600))),
         (
             "wrong iss",
             issuer.forge(|_, c| c["iss"] = json!("https://idp.attacker.example")),
@@ -209,19 +184,10 @@ async fn run_suite(issuer: &IssuerUnderTest) {
                 c["iss"] = json!(format!("{}/", c["iss"].as_str().expect("iss")));
             }),
         ),
-        (
-            "wrong aud",
-            issuer.forge(|_, c| c["aud"] = json!("another-service")),
-        ),
-        (
-            "unknown kid",
-            issuer.forge(|h, _| h.kid = Some("unknown-kid".into())),
-        ),
+        ("wrong aud", issuer.forge(|_, c| c["aud"] = json!("another-service"))),
+        ("unknown kid", issuer.forge(|h, _| h.kid = Some("unknown-kid".into()))),
         ("no kid", issuer.forge(|h, _| h.kid = None)),
-        (
-            "ID token type",
-            issuer.forge(|h, _| h.typ = Some("id+jwt".into())),
-        ),
+        ("ID token type", issuer.forge(|h, _| h.typ = Some("id+jwt".into()))),
         (
             "missing organisation",
             issuer.forge(|_, c| {
@@ -256,10 +222,7 @@ async fn run_suite(issuer: &IssuerUnderTest) {
             "unknown clearance",
             issuer.forge(|_, c| c["clearance"] = json!("COSMIC TOP SECRET")),
         ),
-        (
-            "token from a second issuer with its own keys",
-            second_issuer_token,
-        ),
+        ("token from a second issuer with its own keys", second_issuer_token),
         (
             "second issuer's iss on the real key",
             issuer.forge(|_, c| *c = impostor_claims.clone()),
@@ -320,10 +283,7 @@ async fn an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited() {
         assert_refused(app.get_as(&unknown, "/api/v1/me").await, "unknown kid").await;
     }
     let fetched = app.idp().jwks_requests() - before;
-    assert!(
-        fetched <= 1,
-        "JWKS fetched {fetched} times for 20 unknown-kid tokens"
-    );
+    assert!(fetched <= 1, "JWKS fetched {fetched} times for 20 unknown-kid tokens");
     stranger.1.stop(false).await;
 }
 
@@ -336,11 +296,7 @@ async fn an_unknown_kid_triggers_exactly_one_refresh_before_refusal() {
     let stranger = standalone_idp("anaspoc").await;
     let unknown = stranger.0.sign(&jwt_claims(&token)).expect("sign");
     assert_refused(app.get_as(&unknown, "/api/v1/me").await, "unknown kid").await;
-    assert_eq!(
-        app.idp().jwks_requests() - before,
-        1,
-        "one JWKS refresh, then refusal"
-    );
+    assert_eq!(app.idp().jwks_requests() - before, 1, "one JWKS refresh, then refusal");
     stranger.1.stop(false).await;
 }
 
@@ -348,20 +304,13 @@ async fn an_unknown_kid_triggers_exactly_one_refresh_before_refusal() {
 async fn a_key_rotation_at_the_issuer_is_picked_up_without_restart() {
     let app = TestApp::spawn().await;
     let before_rotation = app.token("analyst-xk").await;
-    assert_eq!(
-        app.get_as(&before_rotation, "/api/v1/me").await.status(),
-        200
-    );
+    assert_eq!(app.get_as(&before_rotation, "/api/v1/me").await.status(), 200);
 
     app.idp().rotate_key().expect("rotate");
     let after_rotation = app.token("analyst-xk").await;
     assert_ne!(
-        jsonwebtoken::decode_header(&before_rotation)
-            .expect("header")
-            .kid,
-        jsonwebtoken::decode_header(&after_rotation)
-            .expect("header")
-            .kid,
+        jsonwebtoken::decode_header(&before_rotation).expect("header").kid,
+        jsonwebtoken::decode_header(&after_rotation).expect("header").kid,
         "the issuer signs with a new key"
     );
     let response = app.get_as(&after_rotation, "/api/v1/me").await;

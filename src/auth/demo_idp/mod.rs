@@ -120,10 +120,7 @@ impl DemoIdp {
     pub fn scope(idp: web::Data<DemoIdp>, path: &str) -> actix_web::Scope {
         web::scope(path)
             .app_data(idp)
-            .route(
-                "/.well-known/openid-configuration",
-                web::get().to(discovery),
-            )
+            .route("/.well-known/openid-configuration", web::get().to(discovery))
             .route("/jwks", web::get().to(jwks))
             .route("/token", web::post().to(token))
             .route("/personas", web::get().to(personas))
@@ -139,11 +136,7 @@ impl DemoIdp {
         for persona in PERSONAS {
             text.push_str(&format!(
                 "  {:<16} {} — {}, {}, clearance {}\n",
-                persona.username,
-                persona.name,
-                persona.description,
-                persona.country,
-                persona.clearance
+                persona.username, persona.name, persona.description, persona.country, persona.clearance
             ));
         }
         text.push_str(&format!(
@@ -191,10 +184,7 @@ async fn token(idp: web::Data<DemoIdp>, form: web::Form<TokenRequest>) -> HttpRe
         let known: Vec<_> = PERSONAS.iter().map(|p| p.username).collect();
         return oauth_error(
             "invalid_grant",
-            format!(
-                "unknown demo persona `{username}`; one of: {}",
-                known.join(", ")
-            ),
+            format!("unknown demo persona `{username}`; one of: {}", known.join(", ")),
         );
     };
     match idp.sign(&idp.claims_for(persona)) {

@@ -1,0 +1,53 @@
+//! `documents`: one row per document, with its current markings.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "documents")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    #[sea_orm(column_type = "Text")]
+    pub title: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub summary: Option<String>,
+    pub language: Option<String>,
+    /// JSON array of strings.
+    #[sea_orm(column_type = "Text")]
+    pub tags: String,
+    pub classification: String,
+    pub tlp: String,
+    pub handling_code: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub handling_note: Option<String>,
+    /// JSON array: `["ALL"]` or country codes.
+    #[sea_orm(column_type = "Text")]
+    pub releasable_to: String,
+    /// JSON array of OIDC subjects (TLP:RED only).
+    #[sea_orm(column_type = "Text")]
+    pub recipients: String,
+    pub originator_org: String,
+    pub originator_country: String,
+    pub originator_sub: String,
+    pub status: String,
+    pub current_version: i32,
+    /// Object-key slots handed out to uploads (internal; see documents::service).
+    pub upload_slots: i32,
+    pub created_at: ChronoDateTimeUtc,
+    pub updated_at: ChronoDateTimeUtc,
+    pub published_at: Option<ChronoDateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::document_version::Entity")]
+    Versions,
+}
+
+impl Related<super::document_version::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Versions.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,37 @@
+//! `document_versions`: every uploaded version of a document; never changed after insert.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "document_versions")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub document_id: String,
+    pub version: i32,
+    pub object_key: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub media_type: String,
+    pub filename: String,
+    pub created_by: String,
+    pub created_at: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::document::Entity",
+        from = "Column::DocumentId",
+        to = "super::document::Column::Id"
+    )]
+    Document,
+}
+
+impl Related<super::document::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Document.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

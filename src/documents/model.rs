@@ -1,0 +1,215 @@
+//! What clients send and receive about documents (DESIGN.md, "API").
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::DocumentsError;
+use crate::policy::{Markings, MarkingsInput, Status};
+
+const MAX_TITLE_CHARS: usize = 300;
+const MAX_SUMMARY_CHARS: usize = 10_000;
+const MAX_TAGS: usize = 50;
+const MAX_TAG_CHARS: usize = 64;
+
+/// The `metadata` part of an upload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDocument {
+    pub title: String,
+    pub summary: Option<String>,
+    pub language: Option<String>,
+    pub classification: String,
+    pub tlp: String,
+    pub handling_code: String,
+    pub handling_note: Option<String>,
+    #[serde(default)]
+    pub releasable_to: Vec<String>,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub publish: bool,
+}
+
+impl NewDocument {
+    pub fn markings_input(&self) -> MarkingsInput {
+        MarkingsInput {
+            classification: self.classification.clone(),
+            tlp: self.tlp.clone(),
+            handling_code: self.handling_code.clone(),
+            handling_note: self.handling_note.clone(),
+            releasable_to: self.releasable_to.clone(),
+            recipients: self.recipients.clone(),
+        }
+    }
+}
+
+/// `PATCH /api/v1/documents/{id}`: every field optional; `null` clears the optional ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentPatch {
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub summary: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub language: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub classification: Option<String>,
+    pub tlp: Option<String>,
+    pub handling_code: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub handling_note: Option<Option<String>>,
+    pub releasable_to: Option<Vec<String>>,
+    pub recipients: Option<Vec<String>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl DocumentPatch {
+    pub fn changes_markings(&self) -> bool {
+        self.classification.is_some()
+            || self.tlp.is_some()
+            || self.handling_code.is_some()
+            || self.handling_note.is_some()
+            || self.releasable_to.is_some()
+            || self.recipients.is_some()
+    }
+
+    /// The markings after this patch, as input to validate. A TLP changed away from RED drops
+    /// the recipients and a handling code changed away from H3 drops the note, unless the patch
+    /// states them.
+    pub fn merged_markings(&self, current: &Markings) -> MarkingsInput {
+        let mut input = current.to_input();
+        if let Some(classification) = &self.classification {
+            input.classification = classification.clone();
+        }
+        if let Some(tlp) = &self.tlp {
+            input.tlp = tlp.clone();
+            if self.recipients.is_none() && !tlp.trim().eq_ignore_ascii_case("RED") {
+                input.recipients.clear();
+            }
+        }
+        if let Some(code) = &self.handling_code {
+            input.handling_code = code.clone();
+            if self.handling_note.is_none() && !code.trim().eq_ignore_ascii_case("H3") {
+                input.handling_note = None;
+            }
+        }
+        if let Some(note) = &self.handling_note {
+            input.handling_note = note.clone();
+        }
+        if let Some(releasable_to) = &self.releasable_to {
+            input.releasable_to = releasable_to.clone();
+        }
+        if let Some(recipients) = &self.recipients {
+            input.recipients = recipients.clone();
+        }
+        input
+    }
+}
+
+pub fn validate_title(title: &str) -> Result<String, DocumentsError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(DocumentsError::invalid("title", "must not be empty"));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(DocumentsError::invalid(
+            "title",
+            format!("is longer than {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+pub fn validate_summary(summary: Option<&str>) -> Result<Option<String>, DocumentsError> {
+    let summary = summary.map(str::trim).filter(|s| !s.is_empty());
+    if summary.is_some_and(|s| s.chars().count() > MAX_SUMMARY_CHARS) {
+        return Err(DocumentsError::invalid(
+            "summary",
+            format!("is longer than {MAX_SUMMARY_CHARS} characters"),
+        ));
+    }
+    Ok(summary.map(str::to_owned))
+}
+
+/// A BCP 47 language tag of the simple kinds used here: `sr`, `sr-Latn`, `sq`, `mk`, `en-GB`.
+pub fn validate_language(language: Option<&str>) -> Result<Option<String>, DocumentsError> {
+    let Some(tag) = language.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    let primary_ok = (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
+    let rest_ok = parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if !primary_ok || !rest_ok {
+        return Err(DocumentsError::invalid(
+            "language",
+            format!("`{tag}` is not a language tag such as sr, sr-Latn or sq"),
+        ));
+    }
+    Ok(Some(tag.to_owned()))
+}
+
+pub fn validate_tags(tags: &[String]) -> Result<Vec<String>, DocumentsError> {
+    let mut cleaned: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            continue;
+        }
+        if tag.chars().count() > MAX_TAG_CHARS {
+            return Err(DocumentsError::invalid(
+                "tags",
+                format!("a tag is longer than {MAX_TAG_CHARS} characters"),
+            ));
+        }
+        if !cleaned.iter().any(|t| t == tag) {
+            cleaned.push(tag.to_owned());
+        }
+    }
+    if cleaned.len() > MAX_TAGS {
+        return Err(DocumentsError::invalid("tags", format!("at most {MAX_TAGS} tags")));
+    }
+    Ok(cleaned)
+}
+
+/// A document as a reader sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentView {
+    pub id: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub markings: Markings,
+    /// What the handling code means, for people.
+    pub handling: &'static str,
+    pub originator_org: String,
+    pub originator_country: String,
+    pub status: Status,
+    pub current_version: i32,
+    pub versions: Vec<VersionView>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether the caller may add versions, change markings, publish and withdraw.
+    pub can_change: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionView {
+    pub version: i32,
+    pub sha256: String,
+    pub size: i64,
+    pub media_type: String,
+    pub filename: String,
+    pub created_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}

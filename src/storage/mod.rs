@@ -1,0 +1,156 @@
+//! Object storage of document bytes behind `object_store`: the local filesystem by default, S3 by
+//! configuration. This module owns the key layout — keys are built from server-side ids only,
+//! never from user input — and streams bytes in and out without holding a whole file in memory.
+
+mod upload;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use uuid::Uuid;
+
+pub use upload::{ReceivedObject, Upload};
+
+use crate::config::StorageSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage is misconfigured: {0}")]
+    Config(String),
+    #[error("object not found: {0}")]
+    NotFound(String),
+    #[error("the upload exceeds {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the upload is empty")]
+    Empty,
+    #[error("the upload was interrupted: {0}")]
+    Interrupted(String),
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+}
+
+/// Where an object lives. Only the constructors below make keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectKey(Path);
+
+impl ObjectKey {
+    /// The bytes of one uploaded version: `documents/{uuid}/v{n}`.
+    pub fn version(document: Uuid, slot: i32) -> Self {
+        Self(Path::from(format!("documents/{document}/v{slot}")))
+    }
+
+    /// Re-open a key previously produced here and stored in the database.
+    pub fn from_stored(key: &str) -> Self {
+        Self(Path::from(key))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
+/// A byte range of a stored object, as served (`start..end`, end exclusive) with the total size.
+pub struct Download {
+    pub range: Range<u64>,
+    pub stream: BoxStream<'static, Result<Bytes, StorageError>>,
+}
+
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    /// Part size of multipart writes: S3's minimum is 5 MiB.
+    part_size: usize,
+}
+
+impl Storage {
+    pub fn from_settings(settings: &StorageSettings) -> Result<Self, StorageError> {
+        let store: Arc<dyn ObjectStore> = match settings.kind.as_str() {
+            "local" => {
+                std::fs::create_dir_all(&settings.path)
+                    .map_err(|e| StorageError::Config(format!("creating storage.path `{}`: {e}", settings.path)))?;
+                Arc::new(
+                    LocalFileSystem::new_with_prefix(&settings.path)
+                        .map_err(|e| StorageError::Config(format!("storage.path: {e}")))?,
+                )
+            }
+            "s3" => {
+                // Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (from_env).
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(&settings.bucket)
+                    .with_region(&settings.region)
+                    .with_allow_http(settings.allow_http);
+                if !settings.endpoint.is_empty() {
+                    builder = builder
+                        .with_endpoint(&settings.endpoint)
+                        .with_virtual_hosted_style_request(false);
+                }
+                Arc::new(builder.build().map_err(|e| StorageError::Config(e.to_string()))?)
+            }
+            other => return Err(StorageError::Config(format!("unknown storage.kind `{other}`"))),
+        };
+        Ok(Self {
+            store,
+            part_size: 5 * 1024 * 1024,
+        })
+    }
+
+    /// Begin streaming a new object to `key`. Nothing is visible at `key` until
+    /// [`Upload::finish`]; [`Upload::abort`] (or dropping it) leaves nothing behind.
+    pub async fn begin_upload(&self, key: ObjectKey, limit: u64) -> Result<Upload, StorageError> {
+        let multipart = self.store.put_multipart(&key.0).await?;
+        Ok(Upload::new(key, multipart, self.part_size, limit))
+    }
+
+    /// Stream the object, or the byte range `range` of it.
+    pub async fn download(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<Download, StorageError> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
+        let result = self.store.get_opts(&key.0, options).await.map_err(|e| match e {
+            object_store::Error::NotFound { path, .. } => StorageError::NotFound(path),
+            other => StorageError::Store(other),
+        })?;
+        let range = result.range.clone();
+        let stream = result.into_stream().map_err(StorageError::Store).boxed();
+        Ok(Download { range, stream })
+    }
+
+    pub async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        match self.store.delete(&key.0).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn exists(&self, key: &ObjectKey) -> Result<bool, StorageError> {
+        match self.store.head(&key.0).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Readiness: the store answers (a listing of one key under `documents/`).
+    pub async fn check_ready(&self) -> Result<(), String> {
+        let prefix = Path::from("documents");
+        let mut listing = self.store.list(Some(&prefix));
+        match listing.next().await {
+            None | Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(format!("object store unreachable: {e}")),
+        }
+    }
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Storage({})", self.store)
+    }
+}

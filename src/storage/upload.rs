@@ -1,0 +1,103 @@
+//! A streaming upload: bytes go to a multipart object write while being hashed (SHA-256) and
+//! counted; at most a few parts are buffered, whatever the file size.
+
+use bytes::Bytes;
+use object_store::{MultipartUpload, WriteMultipart};
+use sha2::{Digest, Sha256};
+
+use super::{ObjectKey, StorageError};
+
+/// Bytes kept from the start of the file to detect its media type.
+pub const SNIFF_BYTES: usize = 8192;
+/// Parts being uploaded at once (2–4 suit two cores; each holds one part in memory).
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// A completed object: what the database records about it.
+#[derive(Clone, Debug)]
+pub struct ReceivedObject {
+    pub key: ObjectKey,
+    /// Lower-case hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub size: u64,
+    /// The first bytes, for media-type detection.
+    pub head: Vec<u8>,
+}
+
+pub struct Upload {
+    key: ObjectKey,
+    writer: WriteMultipart,
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+    head: Vec<u8>,
+}
+
+impl Upload {
+    pub(super) fn new(key: ObjectKey, multipart: Box<dyn MultipartUpload>, part_size: usize, limit: u64) -> Self {
+        Self {
+            key,
+            writer: WriteMultipart::new_with_chunk_size(multipart, part_size),
+            hasher: Sha256::new(),
+            size: 0,
+            limit,
+            head: Vec::with_capacity(SNIFF_BYTES),
+        }
+    }
+
+    /// Append a chunk. Fails with [`StorageError::TooLarge`] as soon as the limit is crossed; the
+    /// caller must then [`Upload::abort`].
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(StorageError::TooLarge { limit: self.limit });
+        }
+        self.hasher.update(&chunk);
+        if self.head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        // Back-pressure: wait while too many parts are in flight, so memory stays bounded.
+        self.writer.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+        self.writer.put(chunk);
+        Ok(())
+    }
+
+    /// Complete the object; only now does it become visible at its key.
+    pub async fn finish(self) -> Result<ReceivedObject, StorageError> {
+        if self.size == 0 {
+            self.abort().await;
+            return Err(StorageError::Empty);
+        }
+        let Upload {
+            key,
+            writer,
+            hasher,
+            size,
+            head,
+            ..
+        } = self;
+        writer.finish().await?;
+        Ok(ReceivedObject {
+            key,
+            sha256: hex(&hasher.finalize()),
+            size,
+            head,
+        })
+    }
+
+    /// Abandon the upload: parts already sent are discarded and nothing becomes visible.
+    pub async fn abort(self) {
+        let key = self.key.clone();
+        if let Err(error) = self.writer.abort().await {
+            tracing::warn!(key = key.as_str(), %error, "aborting a multipart upload failed");
+        }
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
