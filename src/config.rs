@@ -76,6 +76,8 @@ pub struct DatabaseSettings {
 pub struct StorageSettings {
     pub kind: String,
     pub path: String,
+    /// Key prefix inside the store, so several deployments can share a bucket.
+    pub prefix: String,
     pub bucket: String,
     pub endpoint: String,
     pub region: String,

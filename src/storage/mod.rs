@@ -13,6 +13,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use uuid::Uuid;
 
@@ -95,6 +96,13 @@ impl Storage {
             }
             other => return Err(StorageError::Config(format!("unknown storage.kind `{other}`"))),
         };
+        // Several deployments (or test runs) can share a bucket, each under its own prefix.
+        let prefix = settings.prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            store
+        } else {
+            Arc::new(PrefixStore::new(store, Path::from(prefix)))
+        };
         Ok(Self {
             store,
             part_size: 5 * 1024 * 1024,
@@ -136,6 +144,17 @@ impl Storage {
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Keys of the stored objects under `prefix` (operators' consistency checks, tests).
+    pub async fn keys(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let prefix = Path::from(prefix);
+        Ok(self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await?)
     }
 
     /// Readiness: the store answers (a listing of one key under `documents/`).

@@ -43,6 +43,16 @@ impl PgDatabase {
             .ok();
         admin.close().await.ok();
     }
+
+    /// Drop from a destructor: on a thread of its own, since the test's runtime may be ending.
+    pub fn drop_in_background(self) {
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                runtime.block_on(self.drop_now());
+            }
+        })
+        .join();
+    }
 }
 
 fn settings(url: &str) -> DatabaseSettings {

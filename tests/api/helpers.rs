@@ -14,6 +14,48 @@ use serde_json::Value;
 /// Environment variables that switch on tests against real peers.
 pub const OIDC_ISSUER_VAR: &str = "ANASPOC_TEST_OIDC_ISSUER";
 pub const DATABASE_URL_VAR: &str = "ANASPOC_TEST_DATABASE_URL";
+/// S3 endpoint of the S3-compatible peer (bucket in `ANASPOC_TEST_S3_BUCKET`, credentials in
+/// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`).
+pub const S3_ENDPOINT_VAR: &str = "ANASPOC_TEST_S3_ENDPOINT";
+pub const S3_BUCKET_VAR: &str = "ANASPOC_TEST_S3_BUCKET";
+
+/// Where a test app keeps its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite and the local filesystem (the embedded defaults).
+    Embedded,
+    /// PostgreSQL and the S3-compatible peer (production's kinds of service).
+    Production,
+}
+
+/// Run a test body once per backend: `on_both_backends!(name)` turns `async fn name(Backend)`
+/// into `name::embedded` and `name::production` tests. The production one needs the
+/// PostgreSQL and S3 peers (skipped without them unless `ANASPOC_TEST_REQUIRE_PEERS=1`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$name($crate::helpers::Backend::Embedded).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn production() {
+                if $crate::helpers::production_peers().is_some() {
+                    super::$name($crate::helpers::Backend::Production).await
+                }
+            }
+        }
+    )*};
+}
+
+/// PostgreSQL admin URL, S3 endpoint and bucket, if all are configured.
+pub fn production_peers() -> Option<(String, String, String)> {
+    let database = peer(DATABASE_URL_VAR);
+    let endpoint = peer(S3_ENDPOINT_VAR);
+    let bucket = peer(S3_BUCKET_VAR);
+    Some((database?, endpoint?, bucket?))
+}
 
 /// The peer's URL from `var`, or `None` to skip. With `ANASPOC_TEST_REQUIRE_PEERS=1` (CI) a
 /// missing peer fails the test instead of skipping it.
@@ -42,7 +84,7 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     settings.storage.path = dir.join("objects").display().to_string();
     settings.search.index_dir = dir.join("index").display().to_string();
     settings.oidc.jwks_min_refresh_secs = 0;
-    settings.log.level = std::env::var("ANASPOC_TEST_LOG").unwrap_or_else(|_| "warn".into());
+    settings.log.level = std::env::var("ANASPOC_TEST_LOG").unwrap_or_else(|_| "error".into());
     settings
 }
 
@@ -53,6 +95,7 @@ pub struct TestApp {
     pub demo_idp: Option<Arc<DemoIdp>>,
     pub settings: Settings,
     handle: actix_web::dev::ServerHandle,
+    database: Option<crate::database::PgDatabase>,
     _dir: tempfile::TempDir,
 }
 
@@ -64,8 +107,30 @@ impl TestApp {
 
     /// Embedded defaults, adjusted by `configure` before start.
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_on_with(Backend::Embedded, configure).await
+    }
+
+    /// On `backend` (the production peers must be configured for [`Backend::Production`]).
+    pub async fn spawn_on(backend: Backend) -> Self {
+        Self::spawn_on_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_on_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = test_settings(dir.path());
+        let mut database = None;
+        if backend == Backend::Production {
+            let (admin_url, endpoint, bucket) = production_peers().expect("production peers configured");
+            let fresh = crate::database::PgDatabase::create(&admin_url).await;
+            settings.database.url = fresh.url.clone();
+            database = Some(fresh);
+            settings.storage.kind = "s3".into();
+            settings.storage.endpoint = endpoint;
+            settings.storage.bucket = bucket;
+            settings.storage.allow_http = true;
+            // Tests share the bucket; each keeps to its own prefix.
+            settings.storage.prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+        }
         configure(&mut settings);
         anaspoc::telemetry::init(&settings.log);
         let app = Application::build(settings.clone()).await.expect("application starts");
@@ -81,6 +146,7 @@ impl TestApp {
             demo_idp,
             settings,
             handle,
+            database,
             _dir: dir,
         }
     }
@@ -123,6 +189,9 @@ impl Drop for TestApp {
         let handle = self.handle.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move { handle.stop(false).await });
+        }
+        if let Some(database) = self.database.take() {
+            database.drop_in_background();
         }
     }
 }

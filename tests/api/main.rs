@@ -4,6 +4,7 @@
 
 mod cli;
 mod database;
+mod documents;
 mod health;
 mod helpers;
 mod identity;
