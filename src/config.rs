@@ -49,7 +49,15 @@ pub struct Settings {
     pub policy: PolicySettings,
     pub limits: LimitsSettings,
     pub log: LogSettings,
+    pub audit: AuditSettings,
     pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// PKCS#8 PEM Ed25519 key that signs checkpoints; created (mode 0600) when absent.
+    pub signing_key_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -213,6 +221,9 @@ impl Settings {
                 "limits.max_upload_bytes",
                 "must be greater than 0",
             ));
+        }
+        if self.audit.signing_key_file.trim().is_empty() {
+            return Err(ConfigError::invalid("audit.signing_key_file", "must name a file"));
         }
         if self.log.level.trim().is_empty() {
             return Err(ConfigError::invalid("log.level", "must not be empty"));

@@ -68,6 +68,11 @@ pub enum ApiError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Documents(#[from] DocumentsError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    /// A query parameter or field the API itself checks (422).
+    #[error("{field}: {problem}")]
+    InvalidParameter { field: String, problem: String },
     #[error("not found")]
     NotFound,
     #[error("internal error: {0}")]
@@ -77,6 +82,13 @@ pub enum ApiError {
 impl ApiError {
     pub fn internal(reason: impl Into<String>) -> Self {
         Self::Internal(reason.into())
+    }
+
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::InvalidParameter {
+            field: field.into(),
+            problem: problem.into(),
+        }
     }
 
     /// What the client sees. Keep every `type` code stable: clients and tests match on them.
@@ -117,6 +129,13 @@ impl ApiError {
                 };
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted").detail(detail)
             }
+            ApiError::InvalidParameter { field, problem } => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
+                    .detail(format!("{field}: {problem}"))
+                    .field(field)
+            }
+            ApiError::Audit(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+                .detail("The request could not be completed. Quote the X-Request-Id header when reporting this."),
             ApiError::Documents(DocumentsError::Invalid { field, problem }) => {
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
                     .detail(format!("{field}: {problem}"))
@@ -138,10 +157,10 @@ impl ApiError {
                 "Range not satisfiable",
             )
             .detail(format!("The content is {size} bytes long.")),
-            ApiError::Documents(DocumentsError::Storage(_) | DocumentsError::Database(_)) => {
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
-                    .detail("The request could not be completed. Quote the X-Request-Id header when reporting this.")
-            }
+            ApiError::Documents(
+                DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_),
+            ) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+                .detail("The request could not be completed. Quote the X-Request-Id header when reporting this."),
             ApiError::Internal(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
                 .detail("The request could not be completed. Quote the X-Request-Id header when reporting this."),
         }
@@ -156,7 +175,10 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Internal(reason) => tracing::error!(%reason, "internal error"),
-            ApiError::Documents(error @ (DocumentsError::Storage(_) | DocumentsError::Database(_))) => {
+            ApiError::Audit(error) => tracing::error!(%error, "audit trail failure"),
+            ApiError::Documents(
+                error @ (DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_)),
+            ) => {
                 tracing::error!(%error, "document request failed")
             }
             ApiError::Auth(AuthError::IssuerUnavailable(reason)) => {

@@ -2,7 +2,9 @@
 //! See DESIGN.md for the architecture; each concept lives in the module named after it.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod documents;

@@ -35,6 +35,47 @@ enum Command {
     Demo,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Verify, checkpoint or export the tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain and check the signed checkpoints; exit 1 at the first broken
+    /// link (printing its seq, expected and found hash), else print `ok` with count and head.
+    Verify {
+        /// Verify a JSON Lines export instead of the database.
+        #[arg(long, value_name = "FILE")]
+        from_export: Option<PathBuf>,
+        /// A checkpoint kept outside the platform (JSON printed by `audit checkpoint`); repeatable.
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+    },
+    /// Sign the current head (seq, hash, time) with the server's Ed25519 key, store the
+    /// checkpoint and print it as JSON: keep that copy outside the platform.
+    Checkpoint,
+    /// Write the trail as JSON Lines (default) or CSV to standard output.
+    Export {
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
+        format: String,
+    },
+}
+
+impl From<AuditCommand> for anaspoc::cli::AuditCommand {
+    fn from(command: AuditCommand) -> Self {
+        match command {
+            AuditCommand::Verify {
+                from_export,
+                checkpoints,
+            } => Self::Verify {
+                from_export,
+                checkpoints,
+            },
+            AuditCommand::Checkpoint => Self::Checkpoint,
+            AuditCommand::Export { format } => Self::Export { format },
+        }
+    }
 }
 
 fn profile(cli: &Cli, default: &str) -> Profile {
@@ -64,14 +105,16 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let configured = profile(&cli, "production");
+    let demo = profile(&cli, "demo");
     match cli.command {
         Command::Serve => {
-            let settings = Settings::load_valid(&profile(&cli, "production"))?;
+            let settings = Settings::load_valid(&configured)?;
             anaspoc::telemetry::init(&settings.log);
             serve(Application::build(settings).await?).await
         }
         Command::Demo => {
-            let mut settings = Settings::load(&profile(&cli, "demo"))?;
+            let mut settings = Settings::load(&demo)?;
             settings.demo.enabled = true;
             settings.validate()?;
             anaspoc::telemetry::init(&settings.log);
@@ -81,8 +124,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             serve(app).await
         }
+        Command::Audit(command) => {
+            let settings = Settings::load_valid(&configured)?;
+            anaspoc::telemetry::init(&anaspoc::config::LogSettings {
+                level: "warn".into(),
+                ..settings.log.clone()
+            });
+            anaspoc::cli::audit(&settings, command.into()).await
+        }
         Command::Migrate => {
-            let settings = Settings::load_valid(&profile(&cli, "production"))?;
+            let settings = Settings::load_valid(&configured)?;
             anaspoc::telemetry::init(&settings.log);
             let db = anaspoc::db::connect(&settings.database).await?;
             anaspoc::db::migrate(&db).await?;

@@ -2,6 +2,7 @@
 //! tests all start the platform through [`Application::build`].
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -10,6 +11,7 @@ use actix_web::{App, HttpServer, web};
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::TracingLogger;
 
+use crate::audit::{self, SigningKey};
 use crate::auth::demo_idp::{self, DemoIdp};
 use crate::auth::{ClaimMapper, TokenValidator, discovery};
 use crate::config::{ConfigError, Settings};
@@ -35,6 +37,8 @@ pub enum StartupError {
     DemoIdp(#[from] demo_idp::KeyError),
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// Choose aws-lc-rs as the process-wide rustls provider (the only one compiled in). Idempotent.
@@ -105,13 +109,17 @@ impl Application {
         let validator = web::Data::new(TokenValidator::new(&settings.oidc, issuer, http, mapper));
         let metrics = web::Data::new(Metrics::new());
         let storage = Storage::from_settings(&settings.storage)?;
+        let audit_log = audit::Log::new(db.clone());
+        let signing_key = web::Data::new(SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?);
         let documents = web::Data::new(documents::Service::new(
             db.clone(),
             storage.clone(),
+            audit_log.clone(),
             policy.clone(),
             settings.limits.max_upload_bytes,
         ));
         let storage = web::Data::new(storage);
+        let audit_log = web::Data::new(audit_log);
 
         let server = {
             let db = web::Data::new(db.clone());
@@ -125,6 +133,8 @@ impl Application {
                     .app_data(metrics.clone())
                     .app_data(storage.clone())
                     .app_data(documents.clone())
+                    .app_data(audit_log.clone())
+                    .app_data(signing_key.clone())
                     .app_data(shared_settings.clone())
                     .app_data(error::json_config())
                     .app_data(error::query_config())

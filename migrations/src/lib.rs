@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_users;
 mod m20261128_000002_create_documents;
+mod m20261128_000003_create_audit;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_users::Migration),
             Box::new(m20261128_000002_create_documents::Migration),
+            Box::new(m20261128_000003_create_audit::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::documents::{DocumentPatch, DocumentView, DocumentsError, NewDocument, Service};
 use crate::error::ApiError;
 use crate::storage::ReceivedObject;
@@ -57,7 +57,7 @@ impl Created {
 
 /// `POST /api/v1/documents`: parts `metadata` (JSON) then `file`.
 async fn create(
-    principal: Principal,
+    caller: Caller,
     req: HttpRequest,
     payload: web::Payload,
     service: web::Data<Service>,
@@ -75,28 +75,28 @@ async fn create(
         Some(field) => return Err(unexpected_part(&field)),
         None => return Err(malformed("metadata", "the metadata part is missing")),
     };
-    let plan = service.plan_create(&principal, metadata)?;
+    let plan = service.plan_create(&caller, metadata).await?;
     let (object, filename) = receive_file(&service, &mut parts, plan.key()).await?;
     let document = service
-        .commit_create(&principal, plan, object, filename.as_deref())
+        .commit_create(&caller, plan, object, filename.as_deref())
         .await?;
     Ok(Created::response(document))
 }
 
 /// `POST /api/v1/documents/{id}/versions`: part `file`.
 async fn add_version(
-    principal: Principal,
+    caller: Caller,
     id: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     refuse_oversized(&req, service.max_upload_bytes())?;
-    let plan = service.plan_version(&principal, &id).await?;
+    let plan = service.plan_version(&caller, &id).await?;
     let mut parts = Multipart::new(req.headers(), payload);
     let (object, filename) = receive_file(&service, &mut parts, plan.key()).await?;
     let document = service
-        .commit_version(&principal, plan, object, filename.as_deref())
+        .commit_version(&caller, plan, object, filename.as_deref())
         .await?;
     Ok(Created::response(document))
 }
@@ -130,42 +130,34 @@ async fn receive_file(
     }
 }
 
-async fn get(
-    principal: Principal,
-    id: web::Path<String>,
-    service: web::Data<Service>,
-) -> Result<HttpResponse, ApiError> {
-    let document = service.get(&principal, &id).await?;
+async fn get(caller: Caller, id: web::Path<String>, service: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    let document = service.get(&caller, &id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .json(document))
 }
 
 async fn update(
-    principal: Principal,
+    caller: Caller,
     id: web::Path<String>,
     body: web::Bytes,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let patch: DocumentPatch = parse_json("body", &body)?;
-    let document = service.update(&principal, &id, patch).await?;
+    let document = service.update(&caller, &id, patch).await?;
     Ok(HttpResponse::Ok().json(document))
 }
 
-async fn publish(
-    principal: Principal,
-    id: web::Path<String>,
-    service: web::Data<Service>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(service.publish(&principal, &id).await?))
+async fn publish(caller: Caller, id: web::Path<String>, service: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(service.publish(&caller, &id).await?))
 }
 
 async fn withdraw(
-    principal: Principal,
+    caller: Caller,
     id: web::Path<String>,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(service.withdraw(&principal, &id).await?))
+    Ok(HttpResponse::Ok().json(service.withdraw(&caller, &id).await?))
 }
 
 #[derive(Deserialize)]
@@ -176,13 +168,13 @@ struct ContentQuery {
 
 /// `GET /api/v1/documents/{id}/content?version=N`: streamed, ETag = SHA-256, single byte ranges.
 async fn content(
-    principal: Principal,
+    caller: Caller,
     id: web::Path<String>,
     query: web::Query<ContentQuery>,
     req: HttpRequest,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
-    let content = service.content(&principal, &id, query.version).await?;
+    let content = service.content(&caller, &id, query.version).await?;
     let version = content.version().clone();
     let etag = EntityTag::new_strong(version.sha256.clone());
     let total = u64::try_from(version.size).unwrap_or(0);

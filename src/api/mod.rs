@@ -1,5 +1,6 @@
 //! HTTP routes: thin handlers that authenticate, call a service and shape the response.
 
+mod audit;
 mod documents;
 mod health;
 mod me;
@@ -18,6 +19,7 @@ pub fn v1(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .route("/me", web::get().to(me::me))
-            .configure(documents::routes),
+            .configure(documents::routes)
+            .configure(audit::routes),
     );
 }

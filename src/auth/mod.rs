@@ -3,6 +3,7 @@
 //! to a [`Principal`] by configurable JSON pointers ([`claims`]). The demo identity provider
 //! ([`demo_idp`]) is an ordinary issuer reached through the same path.
 
+mod caller;
 pub mod claims;
 pub mod demo_idp;
 pub mod discovery;
@@ -10,6 +11,7 @@ pub mod jwks;
 mod principal;
 pub mod validator;
 
+pub use caller::{Caller, request_info};
 pub use claims::ClaimMapper;
 pub use principal::{Capability, Principal, UnknownCapability};
 pub use validator::{TokenValidator, parse_allowed_algorithm};

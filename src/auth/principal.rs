@@ -4,12 +4,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 
-use super::{AuthError, TokenValidator};
-use crate::error::ApiError;
+use super::AuthError;
 use crate::policy::Level;
 
 /// What a role grants (configured in `[policy.roles]`).
@@ -89,35 +86,4 @@ impl Principal {
             Err(AuthError::MissingCapability(capability))
         }
     }
-}
-
-/// Handlers take a `Principal` argument; the request is refused with 401 before the handler runs
-/// unless its bearer token is valid.
-impl FromRequest for Principal {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let validator = req.app_data::<web::Data<TokenValidator>>().cloned();
-        let token = bearer_token(req);
-        Box::pin(async move {
-            let validator = validator.ok_or_else(|| ApiError::internal("token validator not configured"))?;
-            let token = token.ok_or(AuthError::MissingToken)?;
-            let principal = validator.authenticate(&token).await?;
-            tracing::Span::current().record("principal", principal.sub.as_str());
-            Ok(principal)
-        })
-    }
-}
-
-/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
-fn bearer_token(req: &HttpRequest) -> Option<String> {
-    let value = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }

@@ -40,6 +40,9 @@ pub enum DocumentsError {
     Storage(StorageError),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
+    /// The audit trail could not record the access: the request fails rather than go unaudited.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 impl DocumentsError {

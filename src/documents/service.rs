@@ -7,11 +7,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, IntoActiveModel, TransactionTrait};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{self, DocumentPatch, DocumentView, NewDocument, VersionView};
 use super::{DocumentsError, detect_media_type, sanitise_filename};
-use crate::auth::{Capability, Principal};
+use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
+use crate::auth::{Caller, Capability, Principal};
 use crate::db::documents as repo;
 use crate::db::entities::{document, document_version};
 use crate::policy::{
@@ -22,6 +24,7 @@ use crate::storage::{Download, ObjectKey, ReceivedObject, Storage};
 pub struct Service {
     db: DatabaseConnection,
     storage: Storage,
+    audit: audit::Log,
     policy: Arc<PolicyConfig>,
     max_upload_bytes: u64,
 }
@@ -78,10 +81,17 @@ struct Permitted {
 }
 
 impl Service {
-    pub fn new(db: DatabaseConnection, storage: Storage, policy: Arc<PolicyConfig>, max_upload_bytes: u64) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        storage: Storage,
+        audit: audit::Log,
+        policy: Arc<PolicyConfig>,
+        max_upload_bytes: u64,
+    ) -> Self {
         Self {
             db,
             storage,
+            audit,
             policy,
             max_upload_bytes,
         }
@@ -93,23 +103,57 @@ impl Service {
 
     // ---- reading ---------------------------------------------------------------------------
 
-    pub async fn get(&self, principal: &Principal, id: &str) -> Result<DocumentView, DocumentsError> {
-        let permitted = self.load(principal, id, Action::See).await?;
-        self.view(principal, permitted).await
+    /// Metadata, markings and versions; audited as `document.view`.
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<DocumentView, DocumentsError> {
+        let permitted = self
+            .authorize(caller, id, Action::See, AuditAction::DocumentView)
+            .await?;
+        let details = json!({"markings": permitted.facts.markings, "status": permitted.facts.status});
+        let view = self.view(&caller.principal, permitted).await?;
+        self.audit
+            .record(
+                NewEvent::by(
+                    &caller.principal,
+                    &caller.request,
+                    AuditAction::DocumentView,
+                    Outcome::Allowed,
+                )
+                .target(Target::version(&view.id, view.current_version))
+                .details(details),
+            )
+            .await?;
+        Ok(view)
     }
 
-    /// The version to download (`None` = current), if the caller may see the document.
-    pub async fn content(
-        &self,
-        principal: &Principal,
-        id: &str,
-        version: Option<i32>,
-    ) -> Result<Content, DocumentsError> {
-        let permitted = self.load(principal, id, Action::See).await?;
+    /// The version to download (`None` = current), if the caller may see the document. The
+    /// `document.download` event is durable before this returns, so before any byte is served.
+    pub async fn content(&self, caller: &Caller, id: &str, version: Option<i32>) -> Result<Content, DocumentsError> {
+        let permitted = self
+            .authorize(caller, id, Action::See, AuditAction::DocumentDownload)
+            .await?;
         let number = version.unwrap_or(permitted.row.current_version);
-        let row = repo::version(&self.db, &permitted.row.id, number)
-            .await?
-            .ok_or(DocumentsError::VersionNotFound(number))?;
+        let event = |outcome| {
+            NewEvent::by(
+                &caller.principal,
+                &caller.request,
+                AuditAction::DocumentDownload,
+                outcome,
+            )
+            .target(Target::version(&permitted.row.id, number))
+        };
+        let Some(row) = repo::version(&self.db, &permitted.row.id, number).await? else {
+            self.audit
+                .record(event(Outcome::Error).details(json!({"reason": "no such version"})))
+                .await?;
+            return Err(DocumentsError::VersionNotFound(number));
+        };
+        let details = json!({
+            "markings": permitted.facts.markings,
+            "sha256": row.sha256,
+            "size": row.size_bytes,
+            "filename": row.filename,
+        });
+        self.audit.record(event(Outcome::Allowed).details(details)).await?;
         Ok(Content {
             key: ObjectKey::from_stored(&row.object_key),
             view: version_view(row),
@@ -124,9 +168,17 @@ impl Service {
     // ---- uploading -------------------------------------------------------------------------
 
     /// Validate an upload's metadata before any byte is stored.
-    pub fn plan_create(&self, principal: &Principal, new: NewDocument) -> Result<CreatePlan, DocumentsError> {
+    pub async fn plan_create(&self, caller: &Caller, new: NewDocument) -> Result<CreatePlan, DocumentsError> {
+        let principal = &caller.principal;
         if !principal.has(Capability::DocumentWrite) {
-            return Err(DocumentsError::Forbidden(Reason::NoWriteCapability));
+            let reason = Reason::NoWriteCapability;
+            self.audit
+                .record(
+                    NewEvent::by(principal, &caller.request, AuditAction::DocumentCreate, Outcome::Denied)
+                        .details(json!({"reason": reason, "title": new.title})),
+                )
+                .await?;
+            return Err(DocumentsError::Forbidden(reason));
         }
         let title = model::validate_title(&new.title)?;
         let summary = model::validate_summary(new.summary.as_deref())?;
@@ -179,19 +231,32 @@ impl Service {
         }
     }
 
-    /// Record a new document whose bytes are stored. On failure the object is removed.
+    /// Record a new document whose bytes are stored, with its `document.create` event in the
+    /// same transaction. On failure the object is removed.
     pub async fn commit_create(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         plan: CreatePlan,
         object: ReceivedObject,
         filename: Option<&str>,
     ) -> Result<DocumentView, DocumentsError> {
+        let principal = &caller.principal;
         let now = chrono::Utc::now();
+        let id = plan.id.to_string();
         let status = if plan.publish { Status::Published } else { Status::Draft };
         let markings = stored_markings(&plan.markings);
+        let version = new_version_row(&id, &object, filename, principal, now);
+        let details = json!({
+            "title": plan.title,
+            "markings": plan.markings,
+            "status": status,
+            "sha256": object.sha256,
+            "size": object.size,
+            "filename": sanitise_filename(filename),
+            "media_type": detect_media_type(&object.head),
+        });
         let row = document::ActiveModel {
-            id: Set(plan.id.to_string()),
+            id: Set(id.clone()),
             title: Set(plan.title),
             summary: Set(plan.summary),
             language: Set(plan.language),
@@ -212,24 +277,38 @@ impl Service {
             updated_at: Set(now),
             published_at: Set(plan.publish.then_some(now)),
         };
-        let version = new_version_row(&plan.id.to_string(), &object, filename, principal, now);
+        let event = NewEvent::by(
+            principal,
+            &caller.request,
+            AuditAction::DocumentCreate,
+            Outcome::Allowed,
+        )
+        .target(Target::version(&id, 1))
+        .details(details);
         let result = async {
             let txn = self.db.begin().await?;
             repo::insert(&txn, row).await?;
             repo::append_version(&txn, version, now).await?;
-            txn.commit().await
+            let recorded = audit::Log::append(&txn, event).await?;
+            txn.commit().await?;
+            Ok::<_, DocumentsError>(recorded)
         }
         .await;
-        if let Err(error) = result {
-            self.discard(object).await;
-            return Err(error.into());
+        match result {
+            Ok(recorded) => audit::Log::emit(&recorded),
+            Err(error) => {
+                self.discard(object).await;
+                return Err(error);
+            }
         }
-        self.get(principal, &plan.id.to_string()).await
+        self.current_view(principal, &id).await
     }
 
     /// Permission to add a version, with an object key reserved for its bytes.
-    pub async fn plan_version(&self, principal: &Principal, id: &str) -> Result<VersionPlan, DocumentsError> {
-        let permitted = self.load(principal, id, Action::Change).await?;
+    pub async fn plan_version(&self, caller: &Caller, id: &str) -> Result<VersionPlan, DocumentsError> {
+        let permitted = self
+            .authorize(caller, id, Action::Change, AuditAction::DocumentVersion)
+            .await?;
         let txn = self.db.begin().await?;
         let slot = repo::reserve_slot(&txn, &permitted.row.id).await?;
         txn.commit().await?;
@@ -245,42 +324,68 @@ impl Service {
         })
     }
 
-    /// Record a new version whose bytes are stored; the permission is checked again, since the
-    /// document may have changed during a long upload. On failure the object is removed.
+    /// Record a new version whose bytes are stored, with its `document.version` event; the
+    /// permission is checked again, since the document may have changed during a long upload.
+    /// On failure the object is removed.
     pub async fn commit_version(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         plan: VersionPlan,
         object: ReceivedObject,
         filename: Option<&str>,
     ) -> Result<DocumentView, DocumentsError> {
+        let principal = &caller.principal;
         let result = async {
-            self.load(principal, &plan.document_id, Action::Change).await?;
+            let permitted = self
+                .authorize(caller, &plan.document_id, Action::Change, AuditAction::DocumentVersion)
+                .await?;
             let now = chrono::Utc::now();
             let version = new_version_row(&plan.document_id, &object, filename, principal, now);
             let txn = self.db.begin().await?;
-            repo::append_version(&txn, version, now).await?;
+            let stored = repo::append_version(&txn, version, now).await?;
+            let event = NewEvent::by(
+                principal,
+                &caller.request,
+                AuditAction::DocumentVersion,
+                Outcome::Allowed,
+            )
+            .target(Target::version(&plan.document_id, stored.version))
+            .details(json!({
+                "markings": permitted.facts.markings,
+                "sha256": stored.sha256,
+                "size": stored.size_bytes,
+                "filename": stored.filename,
+                "media_type": stored.media_type,
+            }));
+            let recorded = audit::Log::append(&txn, event).await?;
             txn.commit().await?;
-            Ok::<_, DocumentsError>(())
+            Ok::<_, DocumentsError>(recorded)
         }
         .await;
-        if let Err(error) = result {
-            self.discard(object).await;
-            return Err(error);
+        match result {
+            Ok(recorded) => audit::Log::emit(&recorded),
+            Err(error) => {
+                self.discard(object).await;
+                return Err(error);
+            }
         }
-        self.get(principal, &plan.document_id).await
+        self.current_view(principal, &plan.document_id).await
     }
 
     // ---- changing --------------------------------------------------------------------------
 
-    /// Change title, summary, language, tags and markings.
+    /// Change title, summary, language, tags and markings; audited with before and after.
     pub async fn update(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         id: &str,
         patch: DocumentPatch,
     ) -> Result<DocumentView, DocumentsError> {
-        let permitted = self.load(principal, id, Action::Change).await?;
+        let principal = &caller.principal;
+        let permitted = self
+            .authorize(caller, id, Action::Change, AuditAction::DocumentUpdate)
+            .await?;
+        let before = permitted.row.clone();
         let mut row = permitted.row.clone().into_active_model();
         if let Some(title) = &patch.title {
             row.title = Set(model::validate_title(title)?);
@@ -294,10 +399,11 @@ impl Service {
         if let Some(tags) = &patch.tags {
             row.tags = Set(json_list(&model::validate_tags(tags)?));
         }
+        let mut markings_after = permitted.facts.markings.clone();
         if patch.changes_markings() {
             let input = patch.merged_markings(&permitted.facts.markings);
-            let markings = input.validate(&self.policy, principal, &permitted.row.originator_country)?;
-            let stored = stored_markings(&markings);
+            markings_after = input.validate(&self.policy, principal, &permitted.row.originator_country)?;
+            let stored = stored_markings(&markings_after);
             row.classification = Set(stored.classification);
             row.tlp = Set(stored.tlp);
             row.handling_code = Set(stored.handling_code);
@@ -306,56 +412,117 @@ impl Service {
             row.recipients = Set(json_list(&stored.recipients));
         }
         row.updated_at = Set(chrono::Utc::now());
-        repo::update(&self.db, row).await?;
-        self.get(principal, id).await
+        let txn = self.db.begin().await?;
+        let after = repo::update(&txn, row).await?;
+        let event = NewEvent::by(
+            principal,
+            &caller.request,
+            AuditAction::DocumentUpdate,
+            Outcome::Allowed,
+        )
+        .target(Target::version(id, after.current_version))
+        .details(json!({
+            "before": {
+                "title": before.title, "summary": before.summary, "language": before.language,
+                "tags": parse_list(&before.tags), "markings": permitted.facts.markings,
+            },
+            "after": {
+                "title": after.title, "summary": after.summary, "language": after.language,
+                "tags": parse_list(&after.tags), "markings": markings_after,
+            },
+        }));
+        let recorded = audit::Log::append(&txn, event).await?;
+        txn.commit().await?;
+        audit::Log::emit(&recorded);
+        self.current_view(principal, id).await
     }
 
-    pub async fn publish(&self, principal: &Principal, id: &str) -> Result<DocumentView, DocumentsError> {
-        self.set_status(principal, id, Status::Published).await
+    pub async fn publish(&self, caller: &Caller, id: &str) -> Result<DocumentView, DocumentsError> {
+        self.set_status(caller, id, Status::Published, AuditAction::DocumentPublish)
+            .await
     }
 
     /// Hide the document from everyone outside the originator organisation.
-    pub async fn withdraw(&self, principal: &Principal, id: &str) -> Result<DocumentView, DocumentsError> {
-        self.set_status(principal, id, Status::Withdrawn).await
+    pub async fn withdraw(&self, caller: &Caller, id: &str) -> Result<DocumentView, DocumentsError> {
+        self.set_status(caller, id, Status::Withdrawn, AuditAction::DocumentWithdraw)
+            .await
     }
 
     async fn set_status(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         id: &str,
         status: Status,
+        action: AuditAction,
     ) -> Result<DocumentView, DocumentsError> {
-        let permitted = self.load(principal, id, Action::Change).await?;
-        if permitted.facts.status != status {
-            let now = chrono::Utc::now();
+        let permitted = self.authorize(caller, id, Action::Change, action).await?;
+        let previous = permitted.facts.status;
+        let now = chrono::Utc::now();
+        let txn = self.db.begin().await?;
+        if previous != status {
             let mut row = permitted.row.clone().into_active_model();
             row.status = Set(status.as_str().to_owned());
             row.updated_at = Set(now);
             if status == Status::Published {
                 row.published_at = Set(Some(now));
             }
-            repo::update(&self.db, row).await?;
+            repo::update(&txn, row).await?;
         }
-        self.get(principal, id).await
+        let event = NewEvent::by(&caller.principal, &caller.request, action, Outcome::Allowed)
+            .target(Target::version(id, permitted.row.current_version))
+            .details(json!({"from": previous, "to": status, "markings": permitted.facts.markings}));
+        let recorded = audit::Log::append(&txn, event).await?;
+        txn.commit().await?;
+        audit::Log::emit(&recorded);
+        self.current_view(&caller.principal, id).await
     }
 
     // ---- policy ----------------------------------------------------------------------------
 
-    /// Load a document and apply the policy. Missing and hidden documents give the same error
-    /// after the same work: one lookup by id, whatever the id looks like.
-    async fn load(&self, principal: &Principal, id: &str, action: Action) -> Result<Permitted, DocumentsError> {
-        let row = repo::find(&self.db, id.trim()).await?.ok_or(DocumentsError::NotFound)?;
-        let facts = self.facts(&row)?;
-        match decide(principal, &facts, action) {
-            Decision::Allow => Ok(Permitted { row, facts }),
-            Decision::Hidden(_) => Err(DocumentsError::NotFound),
-            Decision::Forbidden(reason) => Err(DocumentsError::Forbidden(reason)),
-        }
+    /// Load a document and apply the policy; a refusal is audited as `action` with outcome
+    /// `denied`, recorded against the id asked for. Missing and hidden documents give the same
+    /// error after the same work: one lookup by id, one audit write.
+    async fn authorize(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: Action,
+        audit_action: AuditAction,
+    ) -> Result<Permitted, DocumentsError> {
+        let (refusal, error) = match self.load(&caller.principal, id, action).await? {
+            Loaded::Permitted(permitted) => return Ok(permitted),
+            Loaded::Missing => (json!({"reason": "not_found"}), DocumentsError::NotFound),
+            Loaded::Unreadable => (json!({"reason": "unreadable_markings"}), DocumentsError::NotFound),
+            Loaded::Hidden(reason) => (json!({"reason": reason, "hidden": true}), DocumentsError::NotFound),
+            Loaded::Forbidden(reason) => (json!({"reason": reason}), DocumentsError::Forbidden(reason)),
+        };
+        self.audit
+            .record(
+                NewEvent::by(&caller.principal, &caller.request, audit_action, Outcome::Denied)
+                    .target(Target::document(id))
+                    .details(refusal),
+            )
+            .await?;
+        Err(error)
+    }
+
+    async fn load(&self, principal: &Principal, id: &str, action: Action) -> Result<Loaded, DocumentsError> {
+        let Some(row) = repo::find(&self.db, id.trim()).await? else {
+            return Ok(Loaded::Missing);
+        };
+        let Some(facts) = self.facts(&row) else {
+            return Ok(Loaded::Unreadable);
+        };
+        Ok(match decide(principal, &facts, action) {
+            Decision::Allow => Loaded::Permitted(Permitted { row, facts }),
+            Decision::Hidden(reason) => Loaded::Hidden(reason),
+            Decision::Forbidden(reason) => Loaded::Forbidden(reason),
+        })
     }
 
     /// The access-relevant facts of a stored row. Anything unreadable fails closed: the
     /// document is treated as hidden from everyone, and the operator is told.
-    fn facts(&self, row: &document::Model) -> Result<DocumentMarkings, DocumentsError> {
+    fn facts(&self, row: &document::Model) -> Option<DocumentMarkings> {
         let input = MarkingsInput {
             classification: row.classification.clone(),
             tlp: row.tlp.clone(),
@@ -367,7 +534,7 @@ impl Service {
         let markings = Markings::restore(&input, &self.policy, &row.originator_country);
         let status = row.status.parse::<Status>();
         match (markings, status) {
-            (Ok(markings), Ok(status)) => Ok(DocumentMarkings {
+            (Ok(markings), Ok(status)) => Some(DocumentMarkings {
                 markings,
                 originator_org: row.originator_org.clone(),
                 originator_country: row.originator_country.clone(),
@@ -380,8 +547,16 @@ impl Service {
                     status = ?status.err(),
                     "stored document does not fit the configured policy; hiding it"
                 );
-                Err(DocumentsError::NotFound)
+                None
             }
+        }
+    }
+
+    /// The document as it is now, for the caller who just changed it (not a separate view).
+    async fn current_view(&self, principal: &Principal, id: &str) -> Result<DocumentView, DocumentsError> {
+        match self.load(principal, id, Action::See).await? {
+            Loaded::Permitted(permitted) => self.view(principal, permitted).await,
+            _ => Err(DocumentsError::NotFound),
         }
     }
 
@@ -412,6 +587,15 @@ impl Service {
             can_change,
         })
     }
+}
+
+/// What a lookup found, before it is turned into an answer (and an audit event).
+enum Loaded {
+    Permitted(Permitted),
+    Missing,
+    Unreadable,
+    Hidden(Reason),
+    Forbidden(Reason),
 }
 
 /// Markings in their stored (string) form.

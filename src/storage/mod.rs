@@ -17,7 +17,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use uuid::Uuid;
 
-pub use upload::{ReceivedObject, Upload};
+pub use upload::{ReceivedObject, Upload, hex};
 
 use crate::config::StorageSettings;
 

@@ -83,6 +83,7 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     settings.database.url = format!("sqlite://{}/anaspoc.db?mode=rwc", dir.display());
     settings.storage.path = dir.join("objects").display().to_string();
     settings.search.index_dir = dir.join("index").display().to_string();
+    settings.audit.signing_key_file = dir.join("audit-signing-key.pem").display().to_string();
     settings.oidc.jwks_min_refresh_secs = 0;
     settings.log.level = std::env::var("ANASPOC_TEST_LOG").unwrap_or_else(|_| "error".into());
     settings

@@ -1,5 +1,8 @@
 //! sea-orm entities, one file per table.
 
+pub mod audit_checkpoint;
+pub mod audit_event;
+pub mod audit_head;
 pub mod document;
 pub mod document_version;
 pub mod user;

@@ -1,0 +1,230 @@
+//! Audit events (DESIGN.md, "Audit trail (normative format)").
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::Principal;
+
+/// What happened. Stable strings: auditors filter on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    #[serde(rename = "auth.login")]
+    AuthLogin,
+    #[serde(rename = "auth.denied")]
+    AuthDenied,
+    #[serde(rename = "document.create")]
+    DocumentCreate,
+    #[serde(rename = "document.view")]
+    DocumentView,
+    #[serde(rename = "document.download")]
+    DocumentDownload,
+    #[serde(rename = "document.version")]
+    DocumentVersion,
+    #[serde(rename = "document.update")]
+    DocumentUpdate,
+    #[serde(rename = "document.publish")]
+    DocumentPublish,
+    #[serde(rename = "document.withdraw")]
+    DocumentWithdraw,
+    #[serde(rename = "search.query")]
+    SearchQuery,
+    #[serde(rename = "audit.read")]
+    AuditRead,
+    #[serde(rename = "audit.export")]
+    AuditExport,
+    #[serde(rename = "audit.verify")]
+    AuditVerify,
+}
+
+impl Action {
+    pub const ALL: [Action; 13] = [
+        Action::AuthLogin,
+        Action::AuthDenied,
+        Action::DocumentCreate,
+        Action::DocumentView,
+        Action::DocumentDownload,
+        Action::DocumentVersion,
+        Action::DocumentUpdate,
+        Action::DocumentPublish,
+        Action::DocumentWithdraw,
+        Action::SearchQuery,
+        Action::AuditRead,
+        Action::AuditExport,
+        Action::AuditVerify,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::AuthLogin => "auth.login",
+            Action::AuthDenied => "auth.denied",
+            Action::DocumentCreate => "document.create",
+            Action::DocumentView => "document.view",
+            Action::DocumentDownload => "document.download",
+            Action::DocumentVersion => "document.version",
+            Action::DocumentUpdate => "document.update",
+            Action::DocumentPublish => "document.publish",
+            Action::DocumentWithdraw => "document.withdraw",
+            Action::SearchQuery => "search.query",
+            Action::AuditRead => "audit.read",
+            Action::AuditExport => "audit.export",
+            Action::AuditVerify => "audit.verify",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Allowed,
+    Denied,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+            Outcome::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [Outcome::Allowed, Outcome::Denied, Outcome::Error]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+/// Who acted. Unknown for refused tokens (nothing unverified is recorded as identity).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub sub: Option<String>,
+    pub name: Option<String>,
+    pub organisation: Option<String>,
+    pub country: Option<String>,
+    pub roles: Vec<String>,
+}
+
+impl Actor {
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+}
+
+impl From<&Principal> for Actor {
+    fn from(p: &Principal) -> Self {
+        Self {
+            sub: Some(p.sub.clone()),
+            name: Some(p.name.clone()),
+            organisation: Some(p.organisation.clone()),
+            country: Some(p.country.clone()),
+            roles: p.roles.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub document_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub version: Option<i32>,
+}
+
+impl Target {
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn document(id: &str) -> Self {
+        Self {
+            document_id: Some(id.to_owned()),
+            version: None,
+        }
+    }
+
+    pub fn version(id: &str, version: i32) -> Self {
+        Self {
+            document_id: Some(id.to_owned()),
+            version: Some(version),
+        }
+    }
+}
+
+/// The HTTP request an event belongs to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestInfo {
+    pub id: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl RequestInfo {
+    /// For events raised outside HTTP (the command line).
+    pub fn command_line(command: &str) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            ip: "local".into(),
+            user_agent: format!("anaspoc {command}"),
+        }
+    }
+}
+
+/// An event as recorded: every field of DESIGN.md in order; `hash` covers all the others.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: i64,
+    pub id: String,
+    pub at: String,
+    pub actor: Actor,
+    pub action: Action,
+    pub outcome: Outcome,
+    pub target: Target,
+    pub request: RequestInfo,
+    pub details: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// What a caller states about an event; the log adds seq, id, time and the hashes.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub actor: Actor,
+    pub action: Action,
+    pub outcome: Outcome,
+    pub target: Target,
+    pub request: RequestInfo,
+    pub details: Value,
+}
+
+impl NewEvent {
+    pub fn new(actor: Actor, request: &RequestInfo, action: Action, outcome: Outcome) -> Self {
+        Self {
+            actor,
+            action,
+            outcome,
+            target: Target::none(),
+            request: request.clone(),
+            details: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn by(principal: &Principal, request: &RequestInfo, action: Action, outcome: Outcome) -> Self {
+        Self::new(Actor::from(principal), request, action, outcome)
+    }
+
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
