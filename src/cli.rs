@@ -12,14 +12,9 @@ use crate::config::Settings;
 use crate::db::entities::audit_checkpoint;
 
 pub enum AuditCommand {
-    Verify {
-        from_export: Option<PathBuf>,
-        checkpoints: Vec<PathBuf>,
-    },
+    Verify { from_export: Option<PathBuf>, checkpoints: Vec<PathBuf> },
     Checkpoint,
-    Export {
-        format: String,
-    },
+    Export { format: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,57 +22,17 @@ pub enum CliError {
     #[error("{0}")]
     Input(String),
     #[error("the audit trail is broken at seq {seq}: {reason} (expected {expected}, found {found})")]
-    Broken {
-        seq: i64,
-        reason: String,
-        expected: String,
-        found: String,
-    },
+    Broken { seq: i64, reason: String, expected: String, found: String },
 }
 
 pub async fn audit(settings: &Settings, command: AuditCommand) -> Result<(), Box<dyn std::error::Error>> {
     match command {
-        AuditCommand::Verify {
-            from_export,
-            checkpoints,
-        } => {
+        AuditCommand::Verify { from_export: Some(path), checkpoints } => verify_export(&path, &checkpoints),
+        AuditCommand::Verify { from_export: None, checkpoints } => {
             let checkpoints = read_checkpoints(&checkpoints)?;
-            let result = match from_export {
-                Some(path) => {
-                    let file =
-                        std::fs::File::open(&path).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
-                    audit::verify::verify_export(BufReader::new(file), checkpoints)
-                }
-                None => {
-                    let db = crate::db::connect(&settings.database).await?;
-                    let key = SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?;
-                    audit::verify::verify_database(&audit::Log::new(db), checkpoints, Some(key.key_id())).await?
-                }
-            };
-            match result {
-                Verification::Ok {
-                    count,
-                    head_seq,
-                    head_hash,
-                    checkpoints,
-                } => {
-                    println!(
-                        "ok: {count} events, head seq {head_seq} hash {head_hash}, {checkpoints} checkpoint(s) verified"
-                    );
-                    Ok(())
-                }
-                Verification::Broken {
-                    seq,
-                    reason,
-                    expected,
-                    found,
-                } => Err(Box::new(CliError::Broken {
-                    seq,
-                    reason,
-                    expected,
-                    found,
-                })),
-            }
+            let db = crate::db::connect(&settings.database).await?;
+            let key = SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?;
+            report(audit::verify::verify_database(&audit::Log::new(db), checkpoints, Some(key.key_id())).await?)
         }
         AuditCommand::Checkpoint => {
             let db = crate::db::connect(&settings.database).await?;
@@ -100,6 +55,25 @@ pub async fn audit(settings: &Settings, command: AuditCommand) -> Result<(), Box
     }
 }
 
+/// `anaspoc audit verify --from-export FILE`: no database, no configuration.
+pub fn verify_export(path: &Path, checkpoints: &[PathBuf]) -> Result<(), Box<dyn std::error::Error>> {
+    let checkpoints = read_checkpoints(checkpoints)?;
+    let file = std::fs::File::open(path).map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+    report(audit::verify::verify_export(BufReader::new(file), checkpoints))
+}
+
+fn report(result: Verification) -> Result<(), Box<dyn std::error::Error>> {
+    match result {
+        Verification::Ok { count, head_seq, head_hash, checkpoints } => {
+            println!("ok: {count} events, head seq {head_seq} hash {head_hash}, {checkpoints} checkpoint(s) verified");
+            Ok(())
+        }
+        Verification::Broken { seq, reason, expected, found } => {
+            Err(Box::new(CliError::Broken { seq, reason, expected, found }))
+        }
+    }
+}
+
 /// Sign and store a checkpoint of the current head.
 pub async fn sign_head(log: &audit::Log, key: &SigningKey) -> Result<Checkpoint, audit::AuditError> {
     let head = log.head().await?;
@@ -112,11 +86,7 @@ pub async fn sign_head(log: &audit::Log, key: &SigningKey) -> Result<Checkpoint,
         public_key: Set(checkpoint.public_key.clone()),
         signature: Set(checkpoint.signature.clone()),
     })
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::column(audit_checkpoint::Column::Seq)
-            .do_nothing()
-            .to_owned(),
-    )
+    .on_conflict(sea_orm::sea_query::OnConflict::column(audit_checkpoint::Column::Seq).do_nothing().to_owned())
     .exec_without_returning(log.db())
     .await?;
     Ok(checkpoint)

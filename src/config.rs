@@ -31,10 +31,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn invalid(key: &'static str, problem: impl Into<String>) -> Self {
-        Self::Invalid {
-            key,
-            problem: problem.into(),
-        }
+        Self::Invalid { key, problem: problem.into() }
     }
 }
 
@@ -176,9 +173,7 @@ pub enum Profile {
 impl Settings {
     /// Merge the three layers; does not validate.
     pub fn load(profile: &Profile) -> Result<Self, ConfigError> {
-        Self::figment(profile)?
-            .extract()
-            .map_err(|e| ConfigError::Load(Box::new(e)))
+        Self::figment(profile)?.extract().map_err(|e| ConfigError::Load(Box::new(e)))
     }
 
     /// Load and validate: what every command uses.
@@ -217,10 +212,7 @@ impl Settings {
         self.validate_oidc()?;
         self.validate_policy()?;
         if self.limits.max_upload_bytes == 0 {
-            return Err(ConfigError::invalid(
-                "limits.max_upload_bytes",
-                "must be greater than 0",
-            ));
+            return Err(ConfigError::invalid("limits.max_upload_bytes", "must be greater than 0"));
         }
         if self.audit.signing_key_file.trim().is_empty() {
             return Err(ConfigError::invalid("audit.signing_key_file", "must name a file"));
@@ -233,10 +225,7 @@ impl Settings {
 
     pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.server.bind.parse().map_err(|_| {
-            ConfigError::invalid(
-                "server.bind",
-                format!("`{}` is not an IP:port address", self.server.bind),
-            )
+            ConfigError::invalid("server.bind", format!("`{}` is not an IP:port address", self.server.bind))
         })
     }
 
@@ -249,30 +238,18 @@ impl Settings {
         let public = url::Url::parse(&self.server.public_url)
             .map_err(|e| ConfigError::invalid("server.public_url", format!("is not a URL: {e}")))?;
         if !matches!(public.scheme(), "http" | "https") {
-            return Err(ConfigError::invalid(
-                "server.public_url",
-                "must be an http or https URL",
-            ));
+            return Err(ConfigError::invalid("server.public_url", "must be an http or https URL"));
         }
         match (self.server.tls_cert.is_empty(), self.server.tls_key.is_empty()) {
             (true, false) => {
-                return Err(ConfigError::invalid(
-                    "server.tls_cert",
-                    "is required when server.tls_key is set",
-                ));
+                return Err(ConfigError::invalid("server.tls_cert", "is required when server.tls_key is set"));
             }
             (false, true) => {
-                return Err(ConfigError::invalid(
-                    "server.tls_key",
-                    "is required when server.tls_cert is set",
-                ));
+                return Err(ConfigError::invalid("server.tls_key", "is required when server.tls_cert is set"));
             }
             _ => {}
         }
-        for (key, path) in [
-            ("server.tls_cert", &self.server.tls_cert),
-            ("server.tls_key", &self.server.tls_key),
-        ] {
+        for (key, path) in [("server.tls_cert", &self.server.tls_cert), ("server.tls_key", &self.server.tls_key)] {
             if !path.is_empty() && !Path::new(path).is_file() {
                 return Err(ConfigError::invalid(key, format!("file `{path}` does not exist")));
             }
@@ -304,10 +281,7 @@ impl Settings {
             ));
         }
         if self.database.max_connections == 0 {
-            return Err(ConfigError::invalid(
-                "database.max_connections",
-                "must be greater than 0",
-            ));
+            return Err(ConfigError::invalid("database.max_connections", "must be greater than 0"));
         }
         Ok(())
     }
@@ -316,18 +290,12 @@ impl Settings {
         match self.storage.kind.as_str() {
             "local" => {
                 if self.storage.path.trim().is_empty() {
-                    return Err(ConfigError::invalid(
-                        "storage.path",
-                        "is required when storage.kind = \"local\"",
-                    ));
+                    return Err(ConfigError::invalid("storage.path", "is required when storage.kind = \"local\""));
                 }
             }
             "s3" => {
                 if self.storage.bucket.trim().is_empty() {
-                    return Err(ConfigError::invalid(
-                        "storage.bucket",
-                        "is required when storage.kind = \"s3\"",
-                    ));
+                    return Err(ConfigError::invalid("storage.bucket", "is required when storage.kind = \"s3\""));
                 }
                 if self.storage.allow_http && !self.storage.endpoint.is_empty() {
                     let endpoint = url::Url::parse(&self.storage.endpoint)
@@ -363,23 +331,14 @@ impl Settings {
             let issuer = url::Url::parse(&oidc.issuer_url)
                 .map_err(|e| ConfigError::invalid("oidc.issuer_url", format!("is not a URL: {e}")))?;
             if issuer.scheme() != "https" && !(issuer.scheme() == "http" && is_loopback_host(&issuer)) {
-                return Err(ConfigError::invalid(
-                    "oidc.issuer_url",
-                    "must use https (plain http only on loopback)",
-                ));
+                return Err(ConfigError::invalid("oidc.issuer_url", "must use https (plain http only on loopback)"));
             }
         }
         if oidc.audience.trim().is_empty() {
-            return Err(ConfigError::invalid(
-                "oidc.audience",
-                "is required (the `aud` access tokens must carry)",
-            ));
+            return Err(ConfigError::invalid("oidc.audience", "is required (the `aud` access tokens must carry)"));
         }
         if oidc.algorithms.is_empty() {
-            return Err(ConfigError::invalid(
-                "oidc.algorithms",
-                "must list at least one algorithm",
-            ));
+            return Err(ConfigError::invalid("oidc.algorithms", "must list at least one algorithm"));
         }
         for alg in &oidc.algorithms {
             if crate::auth::parse_allowed_algorithm(alg).is_none() {
@@ -393,10 +352,7 @@ impl Settings {
             return Err(ConfigError::invalid("oidc.leeway_secs", "must be at most 300 seconds"));
         }
         if !oidc.ca_file.is_empty() && !Path::new(&oidc.ca_file).is_file() {
-            return Err(ConfigError::invalid(
-                "oidc.ca_file",
-                format!("file `{}` does not exist", oidc.ca_file),
-            ));
+            return Err(ConfigError::invalid("oidc.ca_file", format!("file `{}` does not exist", oidc.ca_file)));
         }
         let claims = &oidc.claims;
         for (key, pointer) in [
@@ -420,10 +376,7 @@ impl Settings {
     fn validate_policy(&self) -> Result<(), ConfigError> {
         let policy = &self.policy;
         if policy.countries.is_empty() {
-            return Err(ConfigError::invalid(
-                "policy.countries",
-                "must list at least one country",
-            ));
+            return Err(ConfigError::invalid("policy.countries", "must list at least one country"));
         }
         for country in &policy.countries {
             let well_formed = (2..=3).contains(&country.len()) && country.chars().all(|c| c.is_ascii_uppercase());
@@ -438,19 +391,13 @@ impl Settings {
             return Err(ConfigError::invalid("policy.countries", "lists a country twice"));
         }
         if policy.levels.is_empty() || policy.levels.len() > 16 {
-            return Err(ConfigError::invalid(
-                "policy.levels",
-                "must list between 1 and 16 levels, lowest first",
-            ));
+            return Err(ConfigError::invalid("policy.levels", "must list between 1 and 16 levels, lowest first"));
         }
         if has_duplicates(&policy.levels) {
             return Err(ConfigError::invalid("policy.levels", "lists a level twice"));
         }
         if let Some(level) = policy.levels.iter().find(|l| l.trim().is_empty()) {
-            return Err(ConfigError::invalid(
-                "policy.levels",
-                format!("`{level}` is not a level name"),
-            ));
+            return Err(ConfigError::invalid("policy.levels", format!("`{level}` is not a level name")));
         }
         if !policy.levels.contains(&policy.max_classification) {
             return Err(ConfigError::invalid(
@@ -459,10 +406,7 @@ impl Settings {
             ));
         }
         if let Some(level) = policy.level_names.keys().find(|l| !policy.levels.contains(l)) {
-            return Err(ConfigError::invalid(
-                "policy.level_names",
-                format!("`{level}` is not one of policy.levels"),
-            ));
+            return Err(ConfigError::invalid("policy.level_names", format!("`{level}` is not one of policy.levels")));
         }
         for (role, capabilities) in &policy.roles {
             for capability in capabilities {
@@ -517,9 +461,7 @@ mod tests {
     use super::*;
 
     fn defaults() -> Settings {
-        let mut settings: Settings = Figment::from(Toml::string(DEFAULT_TOML))
-            .extract()
-            .expect("default.toml parses");
+        let mut settings: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().expect("default.toml parses");
         settings.oidc.issuer_url = "https://idp.example/realms/anaspoc".into();
         settings.oidc.audience = "anaspoc".into();
         settings
@@ -539,10 +481,8 @@ mod tests {
 
     #[test]
     fn the_demo_profile_is_valid_without_an_issuer() {
-        let settings: Settings = Figment::from(Toml::string(DEFAULT_TOML))
-            .merge(Toml::string(DEMO_TOML))
-            .extract()
-            .expect("demo parses");
+        let settings: Settings =
+            Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(DEMO_TOML)).extract().expect("demo parses");
         assert!(settings.demo.enabled);
         settings.validate().expect("valid");
     }
@@ -568,34 +508,19 @@ mod tests {
         type Breakage = Box<dyn Fn(&mut Settings)>;
         let cases: Vec<(&str, Breakage)> = vec![
             ("server.bind", Box::new(|s| s.server.bind = "localhost".into())),
-            (
-                "server.public_url",
-                Box::new(|s| s.server.public_url = "not a url".into()),
-            ),
-            (
-                "server.tls_cert",
-                Box::new(|s| s.server.tls_key = "/etc/key.pem".into()),
-            ),
+            ("server.public_url", Box::new(|s| s.server.public_url = "not a url".into())),
+            ("server.tls_cert", Box::new(|s| s.server.tls_key = "/etc/key.pem".into())),
             ("database.url", Box::new(|s| s.database.url = "mysql://x".into())),
             ("storage.kind", Box::new(|s| s.storage.kind = "ftp".into())),
             ("storage.bucket", Box::new(|s| s.storage.kind = "s3".into())),
             ("oidc.audience", Box::new(|s| s.oidc.audience = " ".into())),
-            (
-                "oidc.algorithms",
-                Box::new(|s| s.oidc.algorithms = vec!["HS256".into()]),
-            ),
+            ("oidc.algorithms", Box::new(|s| s.oidc.algorithms = vec!["HS256".into()])),
             ("oidc.algorithms", Box::new(|s| s.oidc.algorithms = vec!["none".into()])),
-            (
-                "oidc.claims.roles",
-                Box::new(|s| s.oidc.claims.roles = "realm_access.roles".into()),
-            ),
+            ("oidc.claims.roles", Box::new(|s| s.oidc.claims.roles = "realm_access.roles".into())),
             ("policy.countries", Box::new(|s| s.policy.countries = vec!["al".into()])),
             ("policy.countries", Box::new(|s| s.policy.countries.push("AL".into()))),
             ("policy.levels", Box::new(|s| s.policy.levels.push("SENSITIVE".into()))),
-            (
-                "policy.max_classification",
-                Box::new(|s| s.policy.max_classification = "SECRET".into()),
-            ),
+            ("policy.max_classification", Box::new(|s| s.policy.max_classification = "SECRET".into())),
             (
                 "policy.roles",
                 Box::new(|s| {
@@ -635,10 +560,7 @@ mod tests {
     fn environment_overrides_files_and_unknown_keys_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_dir("config")?;
-            jail.create_file(
-                "config/staging.toml",
-                "[database]\nurl = \"postgres://file@db/anaspoc\"\n",
-            )?;
+            jail.create_file("config/staging.toml", "[database]\nurl = \"postgres://file@db/anaspoc\"\n")?;
             jail.set_env("ANASPOC__DATABASE__MAX_CONNECTIONS", "3");
             let settings = Settings::load(&Profile::Named("staging".into())).expect("loads");
             assert_eq!(settings.database.url, "postgres://file@db/anaspoc");

@@ -31,13 +31,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, code: &str, title: &'static str) -> Self {
-        Self {
-            kind: format!("{PROBLEM_TYPE_PREFIX}{code}"),
-            title,
-            status: status.as_u16(),
-            detail: None,
-            field: None,
-        }
+        Self { kind: format!("{PROBLEM_TYPE_PREFIX}{code}"), title, status: status.as_u16(), detail: None, field: None }
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -85,10 +79,7 @@ impl ApiError {
     }
 
     pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::InvalidParameter {
-            field: field.into(),
-            problem: problem.into(),
-        }
+        Self::InvalidParameter { field: field.into(), problem: problem.into() }
     }
 
     /// What the client sees. Keep every `type` code stable: clients and tests match on them.
@@ -151,12 +142,10 @@ impl ApiError {
                     .detail(format!("Files may be at most {limit} bytes; nothing was stored."))
                     .field("file")
             }
-            ApiError::Documents(DocumentsError::RangeNotSatisfiable { size }) => Problem::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range-not-satisfiable",
-                "Range not satisfiable",
-            )
-            .detail(format!("The content is {size} bytes long.")),
+            ApiError::Documents(DocumentsError::RangeNotSatisfiable { size }) => {
+                Problem::new(StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable", "Range not satisfiable")
+                    .detail(format!("The content is {size} bytes long."))
+            }
             ApiError::Documents(
                 DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_),
             ) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
@@ -200,9 +189,7 @@ impl ResponseError for ApiError {
             _ => None,
         };
         if let Some(challenge) = challenge {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         if let ApiError::Documents(DocumentsError::RangeNotSatisfiable { size }) = self
             && let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}"))

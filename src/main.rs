@@ -65,13 +65,7 @@ enum AuditCommand {
 impl From<AuditCommand> for anaspoc::cli::AuditCommand {
     fn from(command: AuditCommand) -> Self {
         match command {
-            AuditCommand::Verify {
-                from_export,
-                checkpoints,
-            } => Self::Verify {
-                from_export,
-                checkpoints,
-            },
+            AuditCommand::Verify { from_export, checkpoints } => Self::Verify { from_export, checkpoints },
             AuditCommand::Checkpoint => Self::Checkpoint,
             AuditCommand::Export { format } => Self::Export { format },
         }
@@ -124,12 +118,13 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             serve(app).await
         }
+        // Verifying an export needs no server configuration: anyone holding the file can do it.
+        Command::Audit(AuditCommand::Verify { from_export: Some(path), checkpoints }) => {
+            anaspoc::cli::verify_export(&path, &checkpoints)
+        }
         Command::Audit(command) => {
             let settings = Settings::load_valid(&configured)?;
-            anaspoc::telemetry::init(&anaspoc::config::LogSettings {
-                level: "warn".into(),
-                ..settings.log.clone()
-            });
+            anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
             anaspoc::cli::audit(&settings, command.into()).await
         }
         Command::Migrate => {

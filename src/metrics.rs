@@ -36,29 +36,18 @@ impl Metrics {
         let http_duration = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
-        registry.register(
-            "http_requests",
-            "HTTP requests by route and status",
-            http_requests.clone(),
-        );
+        registry.register("http_requests", "HTTP requests by route and status", http_requests.clone());
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status",
             http_duration.clone(),
         );
-        Self {
-            registry: Mutex::new(registry),
-            http_requests,
-            http_duration,
-        }
+        Self { registry: Mutex::new(registry), http_requests, http_duration }
     }
 
     /// Let another module register its own metric.
     pub fn register(&self, name: &str, help: &str, metric: impl prometheus_client::registry::Metric) {
-        self.registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .register(name, help, metric);
+        self.registry.lock().unwrap_or_else(|p| p.into_inner()).register(name, help, metric);
     }
 
     fn observe(&self, labels: HttpLabels, seconds: f64) {
@@ -96,18 +85,12 @@ pub async fn record(
             Ok(res) => (res.request().match_pattern(), res.status().as_u16()),
             Err(err) => (None, err.as_response_error().status_code().as_u16()),
         };
-        let labels = HttpLabels {
-            method,
-            route: route.unwrap_or_else(|| "unmatched".into()),
-            status,
-        };
+        let labels = HttpLabels { method, route: route.unwrap_or_else(|| "unmatched".into()), status };
         metrics.observe(labels, started.elapsed().as_secs_f64());
     }
     result
 }
 
 pub async fn endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(metrics.render())
+    HttpResponse::Ok().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(metrics.render())
 }

@@ -63,14 +63,10 @@ impl Application {
         install_crypto_provider();
 
         let addr = settings.bind_addr()?;
-        let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
-        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let listener =
+            TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr: addr.to_string(), source })?;
+        let local_addr =
+            listener.local_addr().map_err(|source| StartupError::Bind { addr: addr.to_string(), source })?;
         let public_url = if addr.port() == 0 {
             let scheme = if settings.tls_enabled() { "https" } else { "http" };
             format!("{scheme}://{local_addr}")
@@ -99,10 +95,8 @@ impl Application {
             _ => settings.oidc.issuer_url.trim_end_matches('/').to_owned(),
         };
         let policy = Arc::new(
-            PolicyConfig::from_settings(&settings.policy).ok_or(ConfigError::Invalid {
-                key: "policy.levels",
-                problem: "is not a valid ladder".into(),
-            })?,
+            PolicyConfig::from_settings(&settings.policy)
+                .ok_or(ConfigError::Invalid { key: "policy.levels", problem: "is not a valid ladder".into() })?,
         );
         let mapper = ClaimMapper::new(settings.oidc.claims.clone(), policy.ladder.clone(), &settings.policy);
         let http = discovery::identity_provider_client(&settings.oidc)?;
@@ -153,33 +147,17 @@ impl Application {
                 }
                 app.default_service(web::to(error::route_not_found))
             });
-            let http = if settings.server.workers > 0 {
-                http.workers(settings.server.workers)
-            } else {
-                http
-            };
+            let http = if settings.server.workers > 0 { http.workers(settings.server.workers) } else { http };
             let http = if settings.tls_enabled() {
                 let tls = tls_config(&settings.server.tls_cert, &settings.server.tls_key)?;
                 http.listen_rustls_0_23(listener, tls)
             } else {
                 http.listen(listener)
             };
-            http.map_err(|source| StartupError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?
-            .disable_signals()
-            .run()
+            http.map_err(|source| StartupError::Bind { addr: addr.to_string(), source })?.disable_signals().run()
         };
         tracing::info!(%local_addr, %public_url, tls = settings.tls_enabled(), "anaspoc listening");
-        Ok(Self {
-            server,
-            local_addr,
-            public_url,
-            db,
-            validator,
-            demo_idp,
-        })
+        Ok(Self { server, local_addr, public_url, db, validator, demo_idp })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -233,16 +211,12 @@ async fn request_id_header(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use actix_web::HttpMessage;
-    let request_id = req
-        .extensions()
-        .get::<tracing_actix_web::RequestId>()
-        .map(|id| id.to_string());
+    let request_id = req.extensions().get::<tracing_actix_web::RequestId>().map(|id| id.to_string());
     let mut res = next.call(req).await?;
     if let Some(id) = request_id
         && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id)
     {
-        res.headers_mut()
-            .insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
+        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
 }
@@ -254,9 +228,7 @@ fn tls_config(cert_path: &str, key_path: &str) -> Result<rustls::ServerConfig, S
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| StartupError::Tls(format!("reading server.tls_cert `{cert_path}`: {e}")))?;
     if certs.is_empty() {
-        return Err(StartupError::Tls(format!(
-            "server.tls_cert `{cert_path}` holds no certificate"
-        )));
+        return Err(StartupError::Tls(format!("server.tls_cert `{cert_path}` holds no certificate")));
     }
     let key = PrivateKeyDer::from_pem_file(key_path)
         .map_err(|e| StartupError::Tls(format!("reading server.tls_key `{key_path}`: {e}")))?;

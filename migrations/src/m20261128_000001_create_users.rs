@@ -41,11 +41,7 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .name("idx_users_organisation")
-                    .table(Users::Table)
-                    .col(Users::Organisation)
-                    .to_owned(),
+                Index::create().name("idx_users_organisation").table(Users::Table).col(Users::Organisation).to_owned(),
             )
             .await
     }

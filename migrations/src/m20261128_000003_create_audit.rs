@@ -73,15 +73,7 @@ impl MigrationTrait for Migration {
             ("idx_audit_events_action", AuditEvents::Action),
             ("idx_audit_events_at", AuditEvents::At),
         ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(AuditEvents::Table)
-                        .col(column)
-                        .to_owned(),
-                )
-                .await?;
+            manager.create_index(Index::create().name(name).table(AuditEvents::Table).col(column).to_owned()).await?;
         }
         manager
             .create_table(

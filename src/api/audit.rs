@@ -41,10 +41,7 @@ impl AuditQuery {
         if let Some(action) = &action
             && Action::parse(action).is_none()
         {
-            return Err(ApiError::invalid(
-                "action",
-                format!("`{action}` is not an audit action"),
-            ));
+            return Err(ApiError::invalid("action", format!("`{action}` is not an audit action")));
         }
         let outcome = non_empty(&self.outcome);
         if let Some(outcome) = &outcome
@@ -71,10 +68,9 @@ impl AuditQuery {
     fn cursor(&self) -> Result<Option<i64>, ApiError> {
         match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => Ok(None),
-            Some(c) => c
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::invalid("cursor", "is not a cursor from a previous page")),
+            Some(c) => {
+                c.parse().map(Some).map_err(|_| ApiError::invalid("cursor", "is not a cursor from a previous page"))
+            }
         }
     }
 
@@ -114,9 +110,7 @@ async fn list(
     let filter = query.filter()?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let events = log.page(&filter, query.cursor()?, limit).await?;
-    let next_cursor = (events.len() as u64 == limit)
-        .then(|| events.last().map(|e| e.seq.to_string()))
-        .flatten();
+    let next_cursor = (events.len() as u64 == limit).then(|| events.last().map(|e| e.seq.to_string())).flatten();
     log.record(
         NewEvent::by(&caller.principal, &caller.request, Action::AuditRead, Outcome::Allowed)
             .details(json!({"query": query.described(), "returned": events.len()})),
@@ -140,30 +134,18 @@ async fn export(
     let format =
         audit::export::Format::parse(format_name).ok_or_else(|| ApiError::invalid("format", "must be jsonl or csv"))?;
     log.record(
-        NewEvent::by(
-            &caller.principal,
-            &caller.request,
-            Action::AuditExport,
-            Outcome::Allowed,
-        )
-        .details(json!({"query": query.described()})),
+        NewEvent::by(&caller.principal, &caller.request, Action::AuditExport, Outcome::Allowed)
+            .details(json!({"query": query.described()})),
     )
     .await?;
-    let filename = format!(
-        "anaspoc-audit-{}.{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
-        format.extension()
-    );
+    let filename = format!("anaspoc-audit-{}.{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), format.extension());
     let body = audit::export::export(log.get_ref().clone(), filter, format).map_err(|e| {
         tracing::error!(error = %e, "audit export failed mid-stream");
         std::io::Error::other(e.to_string())
     });
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        ))
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .streaming(body))
 }
@@ -178,16 +160,9 @@ async fn verify(
     require_auditor(&caller, &log, Action::AuditVerify, &query).await?;
     let result = audit::verify::verify_database(&log, Vec::new(), Some(key.key_id())).await?;
     log.record(
-        NewEvent::by(
-            &caller.principal,
-            &caller.request,
-            Action::AuditVerify,
-            Outcome::Allowed,
-        )
-        .details(serde_json::to_value(&result).unwrap_or_default()),
+        NewEvent::by(&caller.principal, &caller.request, Action::AuditVerify, Outcome::Allowed)
+            .details(serde_json::to_value(&result).unwrap_or_default()),
     )
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(result))
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(result))
 }

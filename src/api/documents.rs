@@ -49,9 +49,7 @@ impl Created {
             media_type: latest.map(|v| v.media_type).unwrap_or_default(),
             document,
         };
-        HttpResponse::Created()
-            .insert_header((header::LOCATION, location))
-            .json(body)
+        HttpResponse::Created().insert_header((header::LOCATION, location)).json(body)
     }
 }
 
@@ -67,19 +65,14 @@ async fn create(
     let metadata: NewDocument = match next_part(&mut parts).await? {
         Some(field) if part_name(&field) == "metadata" => parse_json("metadata", &read_small(field).await?)?,
         Some(field) if part_name(&field) == "file" => {
-            return Err(malformed(
-                "metadata",
-                "the metadata part must come before the file part",
-            ));
+            return Err(malformed("metadata", "the metadata part must come before the file part"));
         }
         Some(field) => return Err(unexpected_part(&field)),
         None => return Err(malformed("metadata", "the metadata part is missing")),
     };
     let plan = service.plan_create(&caller, metadata).await?;
     let (object, filename) = receive_file(&service, &mut parts, plan.key()).await?;
-    let document = service
-        .commit_create(&caller, plan, object, filename.as_deref())
-        .await?;
+    let document = service.commit_create(&caller, plan, object, filename.as_deref()).await?;
     Ok(Created::response(document))
 }
 
@@ -95,9 +88,7 @@ async fn add_version(
     let plan = service.plan_version(&caller, &id).await?;
     let mut parts = Multipart::new(req.headers(), payload);
     let (object, filename) = receive_file(&service, &mut parts, plan.key()).await?;
-    let document = service
-        .commit_version(&caller, plan, object, filename.as_deref())
-        .await?;
+    let document = service.commit_version(&caller, plan, object, filename.as_deref()).await?;
     Ok(Created::response(document))
 }
 
@@ -112,10 +103,7 @@ async fn receive_file(
         Some(field) => return Err(unexpected_part(&field)),
         None => return Err(malformed("file", "the file part is missing")),
     };
-    let filename = field
-        .content_disposition()
-        .and_then(|cd| cd.get_filename())
-        .map(str::to_owned);
+    let filename = field.content_disposition().and_then(|cd| cd.get_filename()).map(str::to_owned);
     let object = service.receive(key, field).await?;
     match next_part(parts).await {
         Ok(None) => Ok((object, filename)),
@@ -132,9 +120,7 @@ async fn receive_file(
 
 async fn get(caller: Caller, id: web::Path<String>, service: web::Data<Service>) -> Result<HttpResponse, ApiError> {
     let document = service.get(&caller, &id).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .json(document))
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "private, no-store")).json(document))
 }
 
 async fn update(
@@ -185,11 +171,7 @@ async fn content(
     let range = requested_range(&req, &etag, total)?;
     let download = service.open(&content, range.clone()).await?;
 
-    let mut response = if range.is_some() {
-        HttpResponse::PartialContent()
-    } else {
-        HttpResponse::Ok()
-    };
+    let mut response = if range.is_some() { HttpResponse::PartialContent() } else { HttpResponse::Ok() };
     if range.is_some() {
         let served = &download.range;
         response.insert_header((
@@ -212,10 +194,7 @@ async fn content(
 
 /// `Content-Disposition: attachment` with an ASCII fallback and the UTF-8 name (RFC 6266).
 fn attachment(filename: &str) -> ContentDisposition {
-    let ascii: String = filename
-        .chars()
-        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '_' })
-        .collect();
+    let ascii: String = filename.chars().map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '_' }).collect();
     ContentDisposition {
         disposition: DispositionType::Attachment,
         parameters: vec![
@@ -230,15 +209,9 @@ fn attachment(filename: &str) -> ContentDisposition {
 }
 
 fn if_none_match(req: &HttpRequest, etag: &EntityTag) -> bool {
-    req.headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim() == "*"
-                || v.split(',')
-                    .filter_map(|t| t.trim().parse::<EntityTag>().ok())
-                    .any(|t| t.weak_eq(etag))
-        })
+    req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.trim() == "*" || v.split(',').filter_map(|t| t.trim().parse::<EntityTag>().ok()).any(|t| t.weak_eq(etag))
+    })
 }
 
 /// The single byte range asked for, if any and if still current (`If-Range`). Malformed or
@@ -264,11 +237,8 @@ fn requested_range(req: &HttpRequest, etag: &EntityTag, total: u64) -> Result<Op
 
 /// 413 before reading a body whose declared length is already too large.
 fn refuse_oversized(req: &HttpRequest, limit: u64) -> Result<(), ApiError> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     match declared {
         Some(length) if length > limit.saturating_add(MULTIPART_OVERHEAD) => {
             Err(DocumentsError::TooLarge { limit }.into())
@@ -278,10 +248,7 @@ fn refuse_oversized(req: &HttpRequest, limit: u64) -> Result<(), ApiError> {
 }
 
 async fn next_part(parts: &mut Multipart) -> Result<Option<Field>, ApiError> {
-    parts
-        .try_next()
-        .await
-        .map_err(|e| malformed("body", format!("malformed multipart body: {e}")))
+    parts.try_next().await.map_err(|e| malformed("body", format!("malformed multipart body: {e}")))
 }
 
 fn part_name(field: &Field) -> &str {
@@ -291,10 +258,8 @@ fn part_name(field: &Field) -> &str {
 async fn read_small(mut field: Field) -> Result<Vec<u8>, ApiError> {
     let name = part_name(&field).to_owned();
     let mut bytes = Vec::new();
-    while let Some(chunk) = field
-        .try_next()
-        .await
-        .map_err(|e| malformed(name.clone(), format!("unreadable part: {e}")))?
+    while let Some(chunk) =
+        field.try_next().await.map_err(|e| malformed(name.clone(), format!("unreadable part: {e}")))?
     {
         if bytes.len() + chunk.len() > MAX_METADATA_BYTES {
             return Err(DocumentsError::invalid(name, format!("is larger than {MAX_METADATA_BYTES} bytes")).into());
@@ -313,11 +278,7 @@ fn parse_json<T: DeserializeOwned>(part: &str, bytes: &[u8]) -> Result<T, ApiErr
             return malformed(part, format!("invalid JSON: {message}"));
         }
         let path = error.path().to_string();
-        let field = if path == "." {
-            backticked(&message).unwrap_or_else(|| part.to_owned())
-        } else {
-            path
-        };
+        let field = if path == "." { backticked(&message).unwrap_or_else(|| part.to_owned()) } else { path };
         DocumentsError::invalid(field, message).into()
     })
 }
@@ -335,8 +296,5 @@ fn malformed(field: impl Into<String>, problem: impl Into<String>) -> ApiError {
 
 fn unexpected_part(field: &Field) -> ApiError {
     let name = part_name(field);
-    malformed(
-        name,
-        format!("unexpected part `{name}`; send `metadata` (JSON) and then `file`"),
-    )
+    malformed(name, format!("unexpected part `{name}`; send `metadata` (JSON) and then `file`"))
 }

@@ -24,10 +24,7 @@ pub async fn readyz(
     let mut checks = BTreeMap::new();
     checks.insert("database", crate::db::check_ready(&db).await);
     checks.insert("storage", storage.check_ready().await);
-    checks.insert(
-        "identity_provider",
-        validator.keys().ensure_loaded().await.map_err(|e| e.to_string()),
-    );
+    checks.insert("identity_provider", validator.keys().ensure_loaded().await.map_err(|e| e.to_string()));
     let ready = checks.values().all(Result::is_ok);
     let body = json!({
         "status": if ready { "ready" } else { "not ready" },
@@ -36,9 +33,5 @@ pub async fn readyz(
             .map(|(name, result)| (name, result.err().unwrap_or_else(|| "ok".into())))
             .collect::<BTreeMap<_, _>>(),
     });
-    if ready {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }

@@ -23,7 +23,5 @@ pub async fn me(
             .details(json!({"clearance": principal.clearance, "capabilities": principal.capabilities})),
     )
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(principal))
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(principal))
 }

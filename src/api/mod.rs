@@ -17,9 +17,6 @@ pub fn operations(cfg: &mut web::ServiceConfig) {
 /// The JSON API under `/api/v1`.
 pub fn v1(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::scope("/api/v1")
-            .route("/me", web::get().to(me::me))
-            .configure(documents::routes)
-            .configure(audit::routes),
+        web::scope("/api/v1").route("/me", web::get().to(me::me)).configure(documents::routes).configure(audit::routes),
     );
 }

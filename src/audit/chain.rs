@@ -30,11 +30,7 @@ pub fn link_hash(prev_hash: &str, canonical: &str) -> String {
 /// The hash an event must carry.
 pub fn expected_hash(event: &impl Serialize) -> Result<String, serde_json::Error> {
     let value = serde_json::to_value(event)?;
-    let prev = value
-        .get("prev_hash")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let prev = value.get("prev_hash").and_then(Value::as_str).unwrap_or_default().to_owned();
     Ok(link_hash(&prev, &canonical_without_hash(&value)?))
 }
 
@@ -56,10 +52,7 @@ pub struct ChainChecker {
 
 impl Default for ChainChecker {
     fn default() -> Self {
-        Self {
-            next_seq: 1,
-            prev_hash: GENESIS_HASH.to_owned(),
-        }
+        Self { next_seq: 1, prev_hash: GENESIS_HASH.to_owned() }
     }
 }
 
@@ -95,11 +88,7 @@ impl ChainChecker {
             .map_err(|e| broken("event is not valid JSON", String::new(), e.to_string()))?;
         let expected = link_hash(&self.prev_hash, &canonical);
         if expected != found_hash {
-            return Err(broken(
-                "hash does not match the event's content",
-                expected,
-                found_hash.to_owned(),
-            ));
+            return Err(broken("hash does not match the event's content", expected, found_hash.to_owned()));
         }
         self.prev_hash = expected;
         self.next_seq += 1;
@@ -147,9 +136,7 @@ mod tests {
                     id: format!("00000000-0000-0000-0000-{seq:012}"),
                     at: "2026-11-28T12:00:00.000Z".into(),
                     actor: Actor {
-                        sub: Some("analyst-rs".into()),
-                        name: Some("Ђорђе".into()),
-                        ..Actor::default()
+                        sub: Some("analyst-rs".into()), name: Some("Ђорђе".into()), ..Actor::default()
                     },
                     action: Action::DocumentView,
                     outcome: Outcome::Allowed,

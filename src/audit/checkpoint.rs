@@ -42,9 +42,7 @@ impl Checkpoint {
             return false;
         };
         key_id(&public) == self.key_id
-            && UnparsedPublicKey::new(&ED25519, &public)
-                .verify(statement.as_bytes(), &signature)
-                .is_ok()
+            && UnparsedPublicKey::new(&ED25519, &public).verify(statement.as_bytes(), &signature).is_ok()
     }
 }
 
@@ -109,11 +107,7 @@ impl SigningKey {
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(contents.as_bytes())
 }
 
@@ -136,29 +130,15 @@ mod tests {
         let checkpoint = key.sign(42, &"a".repeat(64), "2026-11-28T12:00:00.000Z").expect("sign");
         assert!(checkpoint.signature_valid());
         for tampered in [
-            Checkpoint {
-                seq: 41,
-                ..checkpoint.clone()
-            },
-            Checkpoint {
-                hash: "b".repeat(64),
-                ..checkpoint.clone()
-            },
-            Checkpoint {
-                at: "2026-11-29T12:00:00.000Z".into(),
-                ..checkpoint.clone()
-            },
+            Checkpoint { seq: 41, ..checkpoint.clone() },
+            Checkpoint { hash: "b".repeat(64), ..checkpoint.clone() },
+            Checkpoint { at: "2026-11-29T12:00:00.000Z".into(), ..checkpoint.clone() },
         ] {
             assert!(!tampered.signature_valid());
         }
         let other = SigningKey::load_or_create(&dir.path().join("other.pem")).expect("other");
-        let forged = other
-            .sign(42, &"a".repeat(64), "2026-11-28T12:00:00.000Z")
-            .expect("sign");
-        let mixed = Checkpoint {
-            public_key: checkpoint.public_key.clone(),
-            ..forged
-        };
+        let forged = other.sign(42, &"a".repeat(64), "2026-11-28T12:00:00.000Z").expect("sign");
+        let mixed = Checkpoint { public_key: checkpoint.public_key.clone(), ..forged };
         assert!(!mixed.signature_valid(), "a signature by another key does not verify");
     }
 }

@@ -94,9 +94,7 @@ impl Outcome {
     }
 
     pub fn parse(s: &str) -> Option<Outcome> {
-        [Outcome::Allowed, Outcome::Denied, Outcome::Error]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+        [Outcome::Allowed, Outcome::Denied, Outcome::Error].into_iter().find(|o| o.as_str() == s)
     }
 }
 
@@ -142,17 +140,11 @@ impl Target {
     }
 
     pub fn document(id: &str) -> Self {
-        Self {
-            document_id: Some(id.to_owned()),
-            version: None,
-        }
+        Self { document_id: Some(id.to_owned()), version: None }
     }
 
     pub fn version(id: &str, version: i32) -> Self {
-        Self {
-            document_id: Some(id.to_owned()),
-            version: Some(version),
-        }
+        Self { document_id: Some(id.to_owned()), version: Some(version) }
     }
 }
 
@@ -167,11 +159,7 @@ pub struct RequestInfo {
 impl RequestInfo {
     /// For events raised outside HTTP (the command line).
     pub fn command_line(command: &str) -> Self {
-        Self {
-            id: uuid::Uuid::new_v4().to_string(),
-            ip: "local".into(),
-            user_agent: format!("anaspoc {command}"),
-        }
+        Self { id: uuid::Uuid::new_v4().to_string(), ip: "local".into(), user_agent: format!("anaspoc {command}") }
     }
 }
 

@@ -118,8 +118,6 @@ fn csv_fields(event: &Event) -> [String; 18] {
 
 fn csv_line(fields: &[String]) -> Result<Vec<u8>, AuditError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record(fields)
-        .map_err(|e| AuditError::Export(e.to_string()))?;
+    writer.write_record(fields).map_err(|e| AuditError::Export(e.to_string()))?;
     writer.into_inner().map_err(|e| AuditError::Export(e.to_string()))
 }

@@ -42,9 +42,7 @@ pub fn format_time(at: chrono::DateTime<chrono::Utc>) -> String {
 
 /// A user-given time bound in the stored form.
 pub fn normalise_time(value: &str) -> Option<String> {
-    chrono::DateTime::parse_from_rfc3339(value.trim())
-        .ok()
-        .map(|t| format_time(t.with_timezone(&chrono::Utc)))
+    chrono::DateTime::parse_from_rfc3339(value.trim()).ok().map(|t| format_time(t.with_timezone(&chrono::Utc)))
 }
 
 impl Log {
@@ -62,10 +60,7 @@ impl Log {
             .filter(audit_head::Column::Id.eq(1))
             .exec(txn)
             .await?;
-        let head = audit_head::Entity::find_by_id(1)
-            .one(txn)
-            .await?
-            .ok_or(AuditError::NoHead)?;
+        let head = audit_head::Entity::find_by_id(1).one(txn).await?.ok_or(AuditError::NoHead)?;
         let mut recorded = Event {
             seq: head.seq,
             id: uuid::Uuid::new_v4().to_string(),
@@ -140,11 +135,7 @@ impl Log {
         if let Some(before) = before {
             query = query.filter(audit_event::Column::Seq.lt(before));
         }
-        let rows = query
-            .order_by_desc(audit_event::Column::Seq)
-            .limit(limit)
-            .all(&self.db)
-            .await?;
+        let rows = query.order_by_desc(audit_event::Column::Seq).limit(limit).all(&self.db).await?;
         rows.into_iter().map(to_event).collect()
     }
 
@@ -165,10 +156,7 @@ impl Log {
     }
 
     pub async fn head(&self) -> Result<audit_head::Model, AuditError> {
-        audit_head::Entity::find_by_id(1)
-            .one(&self.db)
-            .await?
-            .ok_or(AuditError::NoHead)
+        audit_head::Entity::find_by_id(1).one(&self.db).await?.ok_or(AuditError::NoHead)
     }
 
     pub fn db(&self) -> &DatabaseConnection {

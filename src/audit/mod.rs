@@ -12,7 +12,7 @@ pub mod verify;
 pub use chain::GENESIS_HASH;
 pub use checkpoint::{Checkpoint, SigningKey};
 pub use event::{Action, Actor, Event, NewEvent, Outcome, RequestInfo, Target};
-pub use log::{Filter, Log, format_time, normalise_time};
+pub use log::{Filter, Log, format_time, normalise_time, to_event};
 pub use verify::Verification;
 
 #[derive(Debug, thiserror::Error)]

@@ -19,18 +19,8 @@ const PAGE: u64 = 1000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Verification {
-    Ok {
-        count: i64,
-        head_seq: i64,
-        head_hash: String,
-        checkpoints: usize,
-    },
-    Broken {
-        seq: i64,
-        reason: String,
-        expected: String,
-        found: String,
-    },
+    Ok { count: i64, head_seq: i64, head_hash: String, checkpoints: usize },
+    Broken { seq: i64, reason: String, expected: String, found: String },
 }
 
 impl Verification {
@@ -39,12 +29,7 @@ impl Verification {
     }
 
     fn broken(link: BrokenLink) -> Self {
-        Verification::Broken {
-            seq: link.seq,
-            reason: link.reason,
-            expected: link.expected,
-            found: link.found,
-        }
+        Verification::Broken { seq: link.seq, reason: link.reason, expected: link.expected, found: link.found }
     }
 }
 
@@ -92,10 +77,7 @@ impl CheckpointCheck {
         match self.wanted.last_key_value() {
             Some((&seq, checkpoint)) if seq > count => Err(Verification::Broken {
                 seq: count + 1,
-                reason: format!(
-                    "events {}..={seq} are missing: a signed checkpoint covers them",
-                    count + 1
-                ),
+                reason: format!("events {}..={seq} are missing: a signed checkpoint covers them", count + 1),
                 expected: checkpoint.hash.clone(),
                 found: String::new(),
             }),
@@ -159,12 +141,7 @@ pub async fn verify_database(
     if let Err(broken) = checkpoints.finish(count) {
         return Ok(broken);
     }
-    Ok(Verification::Ok {
-        count,
-        head_seq: head.seq,
-        head_hash: head.hash,
-        checkpoints: count_checkpoints,
-    })
+    Ok(Verification::Ok { count, head_seq: head.seq, head_hash: head.hash, checkpoints: count_checkpoints })
 }
 
 /// One stored row: its filter columns must agree with the hashed body, then the link is checked.
@@ -249,11 +226,7 @@ pub fn verify_export(reader: impl BufRead, checkpoints: Vec<Checkpoint>) -> Veri
     if let Err(broken) = checkpoints.finish(checker.count()) {
         return broken;
     }
-    let head_hash = if checker.count() == 0 {
-        GENESIS_HASH.to_owned()
-    } else {
-        checker.head_hash().to_owned()
-    };
+    let head_hash = if checker.count() == 0 { GENESIS_HASH.to_owned() } else { checker.head_hash().to_owned() };
     Verification::Ok {
         count: checker.count(),
         head_seq: checker.count(),

@@ -14,11 +14,7 @@ pub enum ClaimError {
     #[error("required claim `{claim}` (at {pointer}) is missing or empty")]
     Missing { claim: &'static str, pointer: String },
     #[error("claim `{claim}` (at {pointer}) is not valid: {problem}")]
-    Invalid {
-        claim: &'static str,
-        pointer: String,
-        problem: String,
-    },
+    Invalid { claim: &'static str, pointer: String, problem: String },
 }
 
 /// Maps claims to principals; built once from configuration.
@@ -43,46 +39,21 @@ impl ClaimMapper {
     pub fn map(&self, claims: &Value) -> Result<Principal, ClaimError> {
         let sub = self.required("sub", &self.paths.sub, claims)?;
         let organisation = self.required("organisation", &self.paths.organisation, claims)?;
-        let country = self
-            .required("country", &self.paths.country, claims)?
-            .to_ascii_uppercase();
+        let country = self.required("country", &self.paths.country, claims)?.to_ascii_uppercase();
         if !(2..=3).contains(&country.len()) || !country.chars().all(|c| c.is_ascii_alphabetic()) {
-            return Err(self.invalid(
-                "country",
-                &self.paths.country,
-                format!("`{country}` is not a country code"),
-            ));
+            return Err(self.invalid("country", &self.paths.country, format!("`{country}` is not a country code")));
         }
-        let name = self
-            .optional("name", &self.paths.name, claims)?
-            .unwrap_or_else(|| sub.clone());
+        let name = self.optional("name", &self.paths.name, claims)?.unwrap_or_else(|| sub.clone());
         let clearance = match self.optional("clearance", &self.paths.clearance, claims)? {
             // DESIGN.md: a missing clearance is the lowest level.
             None => self.ladder.lowest(),
             Some(level) => self.ladder.parse(&level).ok_or_else(|| {
-                self.invalid(
-                    "clearance",
-                    &self.paths.clearance,
-                    format!("`{level}` is not a configured level"),
-                )
+                self.invalid("clearance", &self.paths.clearance, format!("`{level}` is not a configured level"))
             })?,
         };
         let roles = self.roles(claims)?;
-        let capabilities = roles
-            .iter()
-            .filter_map(|r| self.roles.get(r))
-            .flatten()
-            .copied()
-            .collect();
-        Ok(Principal {
-            sub,
-            name,
-            organisation,
-            country,
-            clearance,
-            roles,
-            capabilities,
-        })
+        let capabilities = roles.iter().filter_map(|r| self.roles.get(r)).flatten().copied().collect();
+        Ok(Principal { sub, name, organisation, country, clearance, roles, capabilities })
     }
 
     /// Roles as an array of strings or one space-separated string; absent means none.
@@ -109,11 +80,7 @@ impl ClaimMapper {
     }
 
     fn required(&self, claim: &'static str, pointer: &str, claims: &Value) -> Result<String, ClaimError> {
-        self.optional(claim, pointer, claims)?
-            .ok_or_else(|| ClaimError::Missing {
-                claim,
-                pointer: pointer.to_owned(),
-            })
+        self.optional(claim, pointer, claims)?.ok_or_else(|| ClaimError::Missing { claim, pointer: pointer.to_owned() })
     }
 
     /// A string claim; a one-element array is accepted too (Keycloak's multi-valued user
@@ -132,11 +99,7 @@ impl ClaimMapper {
     }
 
     fn invalid(&self, claim: &'static str, pointer: &str, problem: String) -> ClaimError {
-        ClaimError::Invalid {
-            claim,
-            pointer: pointer.to_owned(),
-            problem,
-        }
+        ClaimError::Invalid { claim, pointer: pointer.to_owned(), problem }
     }
 }
 
@@ -149,9 +112,7 @@ mod tests {
 
     fn settings() -> Settings {
         use figment::providers::{Format, Toml};
-        figment::Figment::from(Toml::string(crate::config::DEFAULT_TOML))
-            .extract()
-            .expect("defaults")
+        figment::Figment::from(Toml::string(crate::config::DEFAULT_TOML)).extract().expect("defaults")
     }
 
     fn mapper_with(paths: impl FnOnce(&mut ClaimPaths)) -> ClaimMapper {
@@ -186,10 +147,7 @@ mod tests {
         assert_eq!(principal.country, "RS", "country is normalised to upper case");
         assert_eq!(principal.clearance.name(), "CONFIDENTIAL");
         assert_eq!(principal.roles, ["analyst", "offline_access", "uma_authorization"]);
-        assert_eq!(
-            principal.capabilities,
-            BTreeSet::from([Capability::DocumentRead, Capability::DocumentWrite])
-        );
+        assert_eq!(principal.capabilities, BTreeSet::from([Capability::DocumentRead, Capability::DocumentWrite]));
     }
 
     #[test]
@@ -197,14 +155,8 @@ mod tests {
         let mut claims = keycloak_claims();
         claims["realm_access"]["roles"] = json!(["auditor", "admin"]);
         let principal = mapper().map(&claims).expect("maps");
-        assert_eq!(
-            principal.capabilities,
-            BTreeSet::from([Capability::AuditRead, Capability::Admin])
-        );
-        assert!(
-            !principal.has(Capability::DocumentRead),
-            "auditors and admins do not read documents"
-        );
+        assert_eq!(principal.capabilities, BTreeSet::from([Capability::AuditRead, Capability::Admin]));
+        assert!(!principal.has(Capability::DocumentRead), "auditors and admins do not read documents");
     }
 
     #[test]
@@ -223,10 +175,7 @@ mod tests {
             let mut claims = keycloak_claims();
             claims.as_object_mut().expect("object").remove(claim);
             let err = mapper().map(&claims).expect_err("refused");
-            assert!(
-                matches!(err, ClaimError::Missing { claim: c, .. } if c == claim),
-                "{claim}: {err}"
-            );
+            assert!(matches!(err, ClaimError::Missing { claim: c, .. } if c == claim), "{claim}: {err}");
             let mut claims = keycloak_claims();
             claims[claim] = json!("  ");
             assert!(mapper().map(&claims).is_err(), "blank {claim} is refused");

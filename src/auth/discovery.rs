@@ -57,12 +57,8 @@ pub fn oidc_http_client(client: &reqwest::Client) -> impl Fn(HttpRequest) -> Htt
         let client = client.clone();
         Box::pin(async move {
             let (parts, body) = request.into_parts();
-            let response = client
-                .request(parts.method, parts.uri.to_string())
-                .headers(parts.headers)
-                .body(body)
-                .send()
-                .await?;
+            let response =
+                client.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body).send().await?;
             let status = response.status();
             let headers = response.headers().clone();
             let body = response.bytes().await?.to_vec();
@@ -81,10 +77,7 @@ pub async fn discover(client: &reqwest::Client, issuer: &str) -> Result<CoreProv
     let http = oidc_http_client(client);
     CoreProviderMetadata::discover_async(issuer_url, &http)
         .await
-        .map_err(|e| DiscoveryError::Failed {
-            issuer: issuer.to_owned(),
-            reason: error_chain(&e),
-        })
+        .map_err(|e| DiscoveryError::Failed { issuer: issuer.to_owned(), reason: error_chain(&e) })
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

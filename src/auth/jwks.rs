@@ -117,9 +117,7 @@ impl JwksCache {
             tracing::warn!(issuer = %self.issuer, %error, "JWKS refresh failed");
             return self.cached(kid, true).await.ok_or(error);
         }
-        self.cached(kid, true)
-            .await
-            .ok_or_else(|| JwksError::UnknownKey(kid.to_owned()))
+        self.cached(kid, true).await.ok_or_else(|| JwksError::UnknownKey(kid.to_owned()))
     }
 
     /// Discover (first time) and fetch the JWKS now.
@@ -154,11 +152,7 @@ impl JwksCache {
     async fn cached(&self, kid: &str, accept_stale: bool) -> Option<Arc<VerificationKey>> {
         let state = self.state.read().await;
         let fresh = state.fetched_at.is_some_and(|at| at.elapsed() < self.max_age);
-        if fresh || accept_stale {
-            state.keys.get(kid).cloned()
-        } else {
-            None
-        }
+        if fresh || accept_stale { state.keys.get(kid).cloned() } else { None }
     }
 
     async fn may_refresh(&self) -> bool {
@@ -170,10 +164,7 @@ impl JwksCache {
     }
 
     async fn fetch(&self, uri: &str) -> Result<HashMap<String, Arc<VerificationKey>>, JwksError> {
-        let failed = |reason: String| JwksError::Fetch {
-            uri: uri.to_owned(),
-            reason,
-        };
+        let failed = |reason: String| JwksError::Fetch { uri: uri.to_owned(), reason };
         let response = self.http.get(uri).send().await.map_err(|e| failed(e.to_string()))?;
         if !response.status().is_success() {
             return Err(failed(format!("HTTP {}", response.status())));

@@ -23,12 +23,8 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 4] = [
-        Capability::DocumentRead,
-        Capability::DocumentWrite,
-        Capability::AuditRead,
-        Capability::Admin,
-    ];
+    pub const ALL: [Capability; 4] =
+        [Capability::DocumentRead, Capability::DocumentWrite, Capability::AuditRead, Capability::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,10 +50,7 @@ impl FromStr for Capability {
     type Err = UnknownCapability;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Capability::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownCapability(s.to_owned()))
+        Capability::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| UnknownCapability(s.to_owned()))
     }
 }
 
@@ -80,10 +73,6 @@ impl Principal {
 
     /// `Ok` when the caller holds `capability`; otherwise the 403 error to return.
     pub fn require(&self, capability: Capability) -> Result<(), AuthError> {
-        if self.has(capability) {
-            Ok(())
-        } else {
-            Err(AuthError::MissingCapability(capability))
-        }
+        if self.has(capability) { Ok(()) } else { Err(AuthError::MissingCapability(capability)) }
     }
 }

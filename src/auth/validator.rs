@@ -65,11 +65,7 @@ impl TokenValidator {
         Self {
             issuer,
             audience: oidc.audience.clone(),
-            algorithms: oidc
-                .algorithms
-                .iter()
-                .filter_map(|a| parse_allowed_algorithm(a))
-                .collect(),
+            algorithms: oidc.algorithms.iter().filter_map(|a| parse_allowed_algorithm(a)).collect(),
             leeway_secs: oidc.leeway_secs,
             keys,
             mapper,
@@ -96,19 +92,13 @@ impl TokenValidator {
         {
             return Err(invalid(format!("token type `{typ}` is not an access token")));
         }
-        let kid = header
-            .kid
-            .as_deref()
-            .ok_or_else(|| invalid("no `kid` in the header".into()))?;
+        let kid = header.kid.as_deref().ok_or_else(|| invalid("no `kid` in the header".into()))?;
         let key = self.keys.key(kid).await.map_err(|error| match error {
             JwksError::UnknownKey(_) => invalid(error.to_string()),
             other => AuthError::IssuerUnavailable(other.to_string()),
         })?;
         if family_of(header.alg) != Some(key.family) || key.algorithm.is_some_and(|a| a != header.alg) {
-            return Err(invalid(format!(
-                "algorithm {:?} does not match key `{kid}`",
-                header.alg
-            )));
+            return Err(invalid(format!("algorithm {:?} does not match key `{kid}`", header.alg)));
         }
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.issuer]);

@@ -36,16 +36,11 @@ pub async fn version(
 /// distinct slots.
 pub async fn reserve_slot(txn: &impl ConnectionTrait, id: &str) -> Result<i32, DbErr> {
     document::Entity::update_many()
-        .col_expr(
-            document::Column::UploadSlots,
-            Expr::col(document::Column::UploadSlots).add(1),
-        )
+        .col_expr(document::Column::UploadSlots, Expr::col(document::Column::UploadSlots).add(1))
         .filter(document::Column::Id.eq(id))
         .exec(txn)
         .await?;
-    let row = find(txn, id)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(id.to_owned()))?;
+    let row = find(txn, id).await?.ok_or_else(|| DbErr::RecordNotFound(id.to_owned()))?;
     Ok(row.upload_slots)
 }
 
@@ -60,10 +55,7 @@ pub async fn append_version(
         sea_orm::ActiveValue::NotSet => return Err(DbErr::Custom("version without a document".into())),
     };
     document::Entity::update_many()
-        .col_expr(
-            document::Column::CurrentVersion,
-            Expr::col(document::Column::CurrentVersion).add(1),
-        )
+        .col_expr(document::Column::CurrentVersion, Expr::col(document::Column::CurrentVersion).add(1))
         .col_expr(document::Column::UpdatedAt, Expr::value(now))
         .filter(document::Column::Id.eq(id.as_str()))
         .exec(txn)

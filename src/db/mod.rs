@@ -30,10 +30,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         && let Some(dir) = Path::new(path).parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| DbError::Directory { path: dir.display().to_string(), source })?;
     }
     let mut options = ConnectOptions::new(settings.url.clone());
     options
@@ -59,9 +57,8 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
 /// Readiness: the database answers and no migration is pending.
 pub async fn check_ready(db: &DatabaseConnection) -> Result<(), String> {
     db.ping().await.map_err(|e| format!("database unreachable: {e}"))?;
-    let pending = Migrator::get_pending_migrations_read_only(db)
-        .await
-        .map_err(|e| format!("migration status unknown: {e}"))?;
+    let pending =
+        Migrator::get_pending_migrations_read_only(db).await.map_err(|e| format!("migration status unknown: {e}"))?;
     if pending.is_empty() {
         Ok(())
     } else {
@@ -82,10 +79,7 @@ mod tests {
 
     #[test]
     fn sqlite_paths_are_found_in_urls() {
-        assert_eq!(
-            sqlite_file("sqlite://data/anaspoc.db?mode=rwc"),
-            Some("data/anaspoc.db")
-        );
+        assert_eq!(sqlite_file("sqlite://data/anaspoc.db?mode=rwc"), Some("data/anaspoc.db"));
         assert_eq!(sqlite_file("sqlite:///var/lib/a.db"), Some("/var/lib/a.db"));
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://localhost/test"), None);

@@ -14,11 +14,7 @@ pub fn sanitise_filename(raw: Option<&str>) -> String {
         .take(MAX_CHARS)
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
-    if cleaned.is_empty() {
-        FALLBACK.to_owned()
-    } else {
-        cleaned.to_owned()
-    }
+    if cleaned.is_empty() { FALLBACK.to_owned() } else { cleaned.to_owned() }
 }
 
 #[cfg(test)]
@@ -27,10 +23,7 @@ mod tests {
 
     #[test]
     fn paths_control_characters_and_quotes_are_removed() {
-        assert_eq!(
-            sanitise_filename(Some("C:\\Users\\ana\\Procjena prijetnji.pdf")),
-            "Procjena prijetnji.pdf"
-        );
+        assert_eq!(sanitise_filename(Some("C:\\Users\\ana\\Procjena prijetnji.pdf")), "Procjena prijetnji.pdf");
         assert_eq!(sanitise_filename(Some("../../etc/passwd")), "passwd");
         assert_eq!(sanitise_filename(Some("a\"b;c\r\nd.txt")), "abcd.txt");
         assert_eq!(sanitise_filename(Some("...hidden")), "hidden");

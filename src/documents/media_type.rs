@@ -15,12 +15,7 @@ pub fn detect_media_type(head: &[u8]) -> String {
 }
 
 fn looks_like_html(head: &[u8]) -> bool {
-    let start: Vec<u8> = head
-        .iter()
-        .skip_while(|b| b.is_ascii_whitespace())
-        .take(64)
-        .copied()
-        .collect();
+    let start: Vec<u8> = head.iter().skip_while(|b| b.is_ascii_whitespace()).take(64).copied().collect();
     let start = String::from_utf8_lossy(&start).to_ascii_lowercase();
     let start = start.trim_start_matches('\u{feff}');
     start.starts_with("<!doctype html") || start.starts_with("<html")
@@ -43,15 +38,9 @@ mod tests {
 
     #[test]
     fn types_come_from_the_bytes() {
-        assert_eq!(
-            detect_media_type(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj"),
-            "application/pdf"
-        );
+        assert_eq!(detect_media_type(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj"), "application/pdf");
         assert_eq!(detect_media_type(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), "image/png");
-        assert_eq!(
-            detect_media_type("Анализа организованог криминала".as_bytes()),
-            "text/plain; charset=utf-8"
-        );
+        assert_eq!(detect_media_type("Анализа организованог криминала".as_bytes()), "text/plain; charset=utf-8");
         assert_eq!(detect_media_type(b"  <!DOCTYPE html><html><body>x"), "text/html");
         assert_eq!(detect_media_type(b"\0\x01\x02binary"), "application/octet-stream");
         // A Cyrillic character cut in half at the end of the sniffed head is still text.

@@ -47,17 +47,11 @@ pub enum DocumentsError {
 
 impl DocumentsError {
     pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: field.into(),
-            problem: problem.into(),
-        }
+        Self::Invalid { field: field.into(), problem: problem.into() }
     }
 
     pub fn malformed(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::Malformed {
-            field: field.into(),
-            problem: problem.into(),
-        }
+        Self::Malformed { field: field.into(), problem: problem.into() }
     }
 }
 

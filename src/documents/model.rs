@@ -117,10 +117,7 @@ pub fn validate_title(title: &str) -> Result<String, DocumentsError> {
         return Err(DocumentsError::invalid("title", "must not be empty"));
     }
     if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(DocumentsError::invalid(
-            "title",
-            format!("is longer than {MAX_TITLE_CHARS} characters"),
-        ));
+        return Err(DocumentsError::invalid("title", format!("is longer than {MAX_TITLE_CHARS} characters")));
     }
     Ok(title.to_owned())
 }
@@ -128,10 +125,7 @@ pub fn validate_title(title: &str) -> Result<String, DocumentsError> {
 pub fn validate_summary(summary: Option<&str>) -> Result<Option<String>, DocumentsError> {
     let summary = summary.map(str::trim).filter(|s| !s.is_empty());
     if summary.is_some_and(|s| s.chars().count() > MAX_SUMMARY_CHARS) {
-        return Err(DocumentsError::invalid(
-            "summary",
-            format!("is longer than {MAX_SUMMARY_CHARS} characters"),
-        ));
+        return Err(DocumentsError::invalid("summary", format!("is longer than {MAX_SUMMARY_CHARS} characters")));
     }
     Ok(summary.map(str::to_owned))
 }
@@ -162,10 +156,7 @@ pub fn validate_tags(tags: &[String]) -> Result<Vec<String>, DocumentsError> {
             continue;
         }
         if tag.chars().count() > MAX_TAG_CHARS {
-            return Err(DocumentsError::invalid(
-                "tags",
-                format!("a tag is longer than {MAX_TAG_CHARS} characters"),
-            ));
+            return Err(DocumentsError::invalid("tags", format!("a tag is longer than {MAX_TAG_CHARS} characters")));
         }
         if !cleaned.iter().any(|t| t == tag) {
             cleaned.push(tag.to_owned());

@@ -88,13 +88,7 @@ impl Service {
         policy: Arc<PolicyConfig>,
         max_upload_bytes: u64,
     ) -> Self {
-        Self {
-            db,
-            storage,
-            audit,
-            policy,
-            max_upload_bytes,
-        }
+        Self { db, storage, audit, policy, max_upload_bytes }
     }
 
     pub fn max_upload_bytes(&self) -> u64 {
@@ -105,21 +99,14 @@ impl Service {
 
     /// Metadata, markings and versions; audited as `document.view`.
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<DocumentView, DocumentsError> {
-        let permitted = self
-            .authorize(caller, id, Action::See, AuditAction::DocumentView)
-            .await?;
+        let permitted = self.authorize(caller, id, Action::See, AuditAction::DocumentView).await?;
         let details = json!({"markings": permitted.facts.markings, "status": permitted.facts.status});
         let view = self.view(&caller.principal, permitted).await?;
         self.audit
             .record(
-                NewEvent::by(
-                    &caller.principal,
-                    &caller.request,
-                    AuditAction::DocumentView,
-                    Outcome::Allowed,
-                )
-                .target(Target::version(&view.id, view.current_version))
-                .details(details),
+                NewEvent::by(&caller.principal, &caller.request, AuditAction::DocumentView, Outcome::Allowed)
+                    .target(Target::version(&view.id, view.current_version))
+                    .details(details),
             )
             .await?;
         Ok(view)
@@ -128,23 +115,14 @@ impl Service {
     /// The version to download (`None` = current), if the caller may see the document. The
     /// `document.download` event is durable before this returns, so before any byte is served.
     pub async fn content(&self, caller: &Caller, id: &str, version: Option<i32>) -> Result<Content, DocumentsError> {
-        let permitted = self
-            .authorize(caller, id, Action::See, AuditAction::DocumentDownload)
-            .await?;
+        let permitted = self.authorize(caller, id, Action::See, AuditAction::DocumentDownload).await?;
         let number = version.unwrap_or(permitted.row.current_version);
         let event = |outcome| {
-            NewEvent::by(
-                &caller.principal,
-                &caller.request,
-                AuditAction::DocumentDownload,
-                outcome,
-            )
-            .target(Target::version(&permitted.row.id, number))
+            NewEvent::by(&caller.principal, &caller.request, AuditAction::DocumentDownload, outcome)
+                .target(Target::version(&permitted.row.id, number))
         };
         let Some(row) = repo::version(&self.db, &permitted.row.id, number).await? else {
-            self.audit
-                .record(event(Outcome::Error).details(json!({"reason": "no such version"})))
-                .await?;
+            self.audit.record(event(Outcome::Error).details(json!({"reason": "no such version"}))).await?;
             return Err(DocumentsError::VersionNotFound(number));
         };
         let details = json!({
@@ -154,10 +132,7 @@ impl Service {
             "filename": row.filename,
         });
         self.audit.record(event(Outcome::Allowed).details(details)).await?;
-        Ok(Content {
-            key: ObjectKey::from_stored(&row.object_key),
-            view: version_view(row),
-        })
+        Ok(Content { key: ObjectKey::from_stored(&row.object_key), view: version_view(row) })
     }
 
     /// Stream the bytes of a permitted version, or a range of them.
@@ -184,9 +159,7 @@ impl Service {
         let summary = model::validate_summary(new.summary.as_deref())?;
         let language = model::validate_language(new.language.as_deref())?;
         let tags = model::validate_tags(&new.tags)?;
-        let markings = new
-            .markings_input()
-            .validate(&self.policy, principal, &principal.country)?;
+        let markings = new.markings_input().validate(&self.policy, principal, &principal.country)?;
         let id = Uuid::new_v4();
         Ok(CreatePlan {
             id,
@@ -211,10 +184,7 @@ impl Service {
         while let Some(chunk) = body.next().await {
             let written = match chunk {
                 Ok(chunk) => upload.write(chunk).await.map_err(DocumentsError::from),
-                Err(error) => Err(DocumentsError::malformed(
-                    "file",
-                    format!("the upload was interrupted: {error}"),
-                )),
+                Err(error) => Err(DocumentsError::malformed("file", format!("the upload was interrupted: {error}"))),
             };
             if let Err(error) = written {
                 upload.abort().await;
@@ -277,14 +247,9 @@ impl Service {
             updated_at: Set(now),
             published_at: Set(plan.publish.then_some(now)),
         };
-        let event = NewEvent::by(
-            principal,
-            &caller.request,
-            AuditAction::DocumentCreate,
-            Outcome::Allowed,
-        )
-        .target(Target::version(&id, 1))
-        .details(details);
+        let event = NewEvent::by(principal, &caller.request, AuditAction::DocumentCreate, Outcome::Allowed)
+            .target(Target::version(&id, 1))
+            .details(details);
         let result = async {
             let txn = self.db.begin().await?;
             repo::insert(&txn, row).await?;
@@ -306,9 +271,7 @@ impl Service {
 
     /// Permission to add a version, with an object key reserved for its bytes.
     pub async fn plan_version(&self, caller: &Caller, id: &str) -> Result<VersionPlan, DocumentsError> {
-        let permitted = self
-            .authorize(caller, id, Action::Change, AuditAction::DocumentVersion)
-            .await?;
+        let permitted = self.authorize(caller, id, Action::Change, AuditAction::DocumentVersion).await?;
         let txn = self.db.begin().await?;
         let slot = repo::reserve_slot(&txn, &permitted.row.id).await?;
         txn.commit().await?;
@@ -318,10 +281,7 @@ impl Service {
                 permitted.row.id
             )))
         })?;
-        Ok(VersionPlan {
-            document_id: permitted.row.id,
-            key: ObjectKey::version(uuid, slot),
-        })
+        Ok(VersionPlan { document_id: permitted.row.id, key: ObjectKey::version(uuid, slot) })
     }
 
     /// Record a new version whose bytes are stored, with its `document.version` event; the
@@ -336,27 +296,21 @@ impl Service {
     ) -> Result<DocumentView, DocumentsError> {
         let principal = &caller.principal;
         let result = async {
-            let permitted = self
-                .authorize(caller, &plan.document_id, Action::Change, AuditAction::DocumentVersion)
-                .await?;
+            let permitted =
+                self.authorize(caller, &plan.document_id, Action::Change, AuditAction::DocumentVersion).await?;
             let now = chrono::Utc::now();
             let version = new_version_row(&plan.document_id, &object, filename, principal, now);
             let txn = self.db.begin().await?;
             let stored = repo::append_version(&txn, version, now).await?;
-            let event = NewEvent::by(
-                principal,
-                &caller.request,
-                AuditAction::DocumentVersion,
-                Outcome::Allowed,
-            )
-            .target(Target::version(&plan.document_id, stored.version))
-            .details(json!({
-                "markings": permitted.facts.markings,
-                "sha256": stored.sha256,
-                "size": stored.size_bytes,
-                "filename": stored.filename,
-                "media_type": stored.media_type,
-            }));
+            let event = NewEvent::by(principal, &caller.request, AuditAction::DocumentVersion, Outcome::Allowed)
+                .target(Target::version(&plan.document_id, stored.version))
+                .details(json!({
+                    "markings": permitted.facts.markings,
+                    "sha256": stored.sha256,
+                    "size": stored.size_bytes,
+                    "filename": stored.filename,
+                    "media_type": stored.media_type,
+                }));
             let recorded = audit::Log::append(&txn, event).await?;
             txn.commit().await?;
             Ok::<_, DocumentsError>(recorded)
@@ -382,9 +336,7 @@ impl Service {
         patch: DocumentPatch,
     ) -> Result<DocumentView, DocumentsError> {
         let principal = &caller.principal;
-        let permitted = self
-            .authorize(caller, id, Action::Change, AuditAction::DocumentUpdate)
-            .await?;
+        let permitted = self.authorize(caller, id, Action::Change, AuditAction::DocumentUpdate).await?;
         let before = permitted.row.clone();
         let mut row = permitted.row.clone().into_active_model();
         if let Some(title) = &patch.title {
@@ -414,23 +366,18 @@ impl Service {
         row.updated_at = Set(chrono::Utc::now());
         let txn = self.db.begin().await?;
         let after = repo::update(&txn, row).await?;
-        let event = NewEvent::by(
-            principal,
-            &caller.request,
-            AuditAction::DocumentUpdate,
-            Outcome::Allowed,
-        )
-        .target(Target::version(id, after.current_version))
-        .details(json!({
-            "before": {
-                "title": before.title, "summary": before.summary, "language": before.language,
-                "tags": parse_list(&before.tags), "markings": permitted.facts.markings,
-            },
-            "after": {
-                "title": after.title, "summary": after.summary, "language": after.language,
-                "tags": parse_list(&after.tags), "markings": markings_after,
-            },
-        }));
+        let event = NewEvent::by(principal, &caller.request, AuditAction::DocumentUpdate, Outcome::Allowed)
+            .target(Target::version(id, after.current_version))
+            .details(json!({
+                "before": {
+                    "title": before.title, "summary": before.summary, "language": before.language,
+                    "tags": parse_list(&before.tags), "markings": permitted.facts.markings,
+                },
+                "after": {
+                    "title": after.title, "summary": after.summary, "language": after.language,
+                    "tags": parse_list(&after.tags), "markings": markings_after,
+                },
+            }));
         let recorded = audit::Log::append(&txn, event).await?;
         txn.commit().await?;
         audit::Log::emit(&recorded);
@@ -438,14 +385,12 @@ impl Service {
     }
 
     pub async fn publish(&self, caller: &Caller, id: &str) -> Result<DocumentView, DocumentsError> {
-        self.set_status(caller, id, Status::Published, AuditAction::DocumentPublish)
-            .await
+        self.set_status(caller, id, Status::Published, AuditAction::DocumentPublish).await
     }
 
     /// Hide the document from everyone outside the originator organisation.
     pub async fn withdraw(&self, caller: &Caller, id: &str) -> Result<DocumentView, DocumentsError> {
-        self.set_status(caller, id, Status::Withdrawn, AuditAction::DocumentWithdraw)
-            .await
+        self.set_status(caller, id, Status::Withdrawn, AuditAction::DocumentWithdraw).await
     }
 
     async fn set_status(
@@ -490,7 +435,7 @@ impl Service {
         audit_action: AuditAction,
     ) -> Result<Permitted, DocumentsError> {
         let (refusal, error) = match self.load(&caller.principal, id, action).await? {
-            Loaded::Permitted(permitted) => return Ok(permitted),
+            Loaded::Permitted(permitted) => return Ok(*permitted),
             Loaded::Missing => (json!({"reason": "not_found"}), DocumentsError::NotFound),
             Loaded::Unreadable => (json!({"reason": "unreadable_markings"}), DocumentsError::NotFound),
             Loaded::Hidden(reason) => (json!({"reason": reason, "hidden": true}), DocumentsError::NotFound),
@@ -514,7 +459,7 @@ impl Service {
             return Ok(Loaded::Unreadable);
         };
         Ok(match decide(principal, &facts, action) {
-            Decision::Allow => Loaded::Permitted(Permitted { row, facts }),
+            Decision::Allow => Loaded::Permitted(Box::new(Permitted { row, facts })),
             Decision::Hidden(reason) => Loaded::Hidden(reason),
             Decision::Forbidden(reason) => Loaded::Forbidden(reason),
         })
@@ -555,18 +500,14 @@ impl Service {
     /// The document as it is now, for the caller who just changed it (not a separate view).
     async fn current_view(&self, principal: &Principal, id: &str) -> Result<DocumentView, DocumentsError> {
         match self.load(principal, id, Action::See).await? {
-            Loaded::Permitted(permitted) => self.view(principal, permitted).await,
+            Loaded::Permitted(permitted) => self.view(principal, *permitted).await,
             _ => Err(DocumentsError::NotFound),
         }
     }
 
     async fn view(&self, principal: &Principal, permitted: Permitted) -> Result<DocumentView, DocumentsError> {
         let Permitted { row, facts } = permitted;
-        let versions = repo::versions(&self.db, &row.id)
-            .await?
-            .into_iter()
-            .map(version_view)
-            .collect();
+        let versions = repo::versions(&self.db, &row.id).await?.into_iter().map(version_view).collect();
         let can_change = decide(principal, &facts, Action::Change).is_allowed();
         Ok(DocumentView {
             id: row.id,
@@ -591,7 +532,7 @@ impl Service {
 
 /// What a lookup found, before it is turned into an answer (and an audit event).
 enum Loaded {
-    Permitted(Permitted),
+    Permitted(Box<Permitted>),
     Missing,
     Unreadable,
     Hidden(Reason),

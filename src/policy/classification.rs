@@ -58,16 +58,10 @@ impl Ladder {
         let levels: Vec<Level> = names
             .iter()
             .enumerate()
-            .map(|(rank, name)| Level {
-                rank: rank as u8,
-                name: Arc::from(name.as_str()),
-            })
+            .map(|(rank, name)| Level { rank: rank as u8, name: Arc::from(name.as_str()) })
             .collect();
         let max_classification = levels.iter().find(|l| l.name() == max)?.clone();
-        Some(Self {
-            levels,
-            max_classification,
-        })
+        Some(Self { levels, max_classification })
     }
 
     /// The level with this exact name.
@@ -94,9 +88,7 @@ mod tests {
     use super::*;
 
     fn ladder() -> Ladder {
-        let names: Vec<String> = ["UNCLASSIFIED", "SENSITIVE", "RESTRICTED", "CONFIDENTIAL"]
-            .map(String::from)
-            .to_vec();
+        let names: Vec<String> = ["UNCLASSIFIED", "SENSITIVE", "RESTRICTED", "CONFIDENTIAL"].map(String::from).to_vec();
         Ladder::new(&names, "RESTRICTED").expect("valid ladder")
     }
 

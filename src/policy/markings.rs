@@ -25,10 +25,7 @@ pub struct MarkingsError {
 }
 
 fn refuse<T>(field: &'static str, problem: impl Into<String>) -> Result<T, MarkingsError> {
-    Err(MarkingsError {
-        field,
-        problem: problem.into(),
-    })
+    Err(MarkingsError { field, problem: problem.into() })
 }
 
 /// FIRST Traffic Light Protocol 2.0.
@@ -64,10 +61,7 @@ impl FromStr for Tlp {
         match Tlp::ALL.into_iter().find(|t| t.as_str() == upper) {
             Some(tlp) => Ok(tlp),
             None if upper == "WHITE" => refuse("tlp", "TLP 2.0 replaced WHITE with CLEAR"),
-            None => refuse(
-                "tlp",
-                format!("`{s}` is not a TLP 2.0 label (CLEAR, GREEN, AMBER, AMBER+STRICT, RED)"),
-            ),
+            None => refuse("tlp", format!("`{s}` is not a TLP 2.0 label (CLEAR, GREEN, AMBER, AMBER+STRICT, RED)")),
         }
     }
 }
@@ -109,10 +103,10 @@ impl FromStr for HandlingCode {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let upper = s.trim().to_ascii_uppercase();
-        HandlingCode::ALL.into_iter().find(|h| h.as_str() == upper).map_or_else(
-            || refuse("handling_code", format!("`{s}` is not one of H0, H1, H2, H3")),
-            Ok,
-        )
+        HandlingCode::ALL
+            .into_iter()
+            .find(|h| h.as_str() == upper)
+            .map_or_else(|| refuse("handling_code", format!("`{s}` is not one of H0, H1, H2, H3")), Ok)
     }
 }
 
@@ -268,11 +262,7 @@ impl MarkingsInput {
         if classification > uploader.clearance {
             return refuse(
                 "classification",
-                format!(
-                    "{} is above your clearance {}",
-                    classification.name(),
-                    uploader.clearance.name()
-                ),
+                format!("{} is above your clearance {}", classification.name(), uploader.clearance.name()),
             );
         }
         self.build(classification, config, originator_country)
@@ -336,10 +326,7 @@ fn releasability(
     }
     if let Some(unknown) = codes.iter().find(|c| !config.countries.contains(*c)) {
         let known: Vec<&str> = config.countries.iter().map(String::as_str).collect();
-        return refuse(
-            "releasable_to",
-            format!("unknown country `{unknown}`; one of {}, or ALL", known.join(", ")),
-        );
+        return refuse("releasable_to", format!("unknown country `{unknown}`; one of {}, or ALL", known.join(", ")));
     }
     let mut codes = codes;
     // DESIGN.md: the originator's country is always included.
@@ -348,11 +335,7 @@ fn releasability(
 }
 
 fn recipients(subjects: &[String], tlp: Tlp) -> Result<BTreeSet<String>, MarkingsError> {
-    let subjects: BTreeSet<String> = subjects
-        .iter()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let subjects: BTreeSet<String> = subjects.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
     if tlp == Tlp::Red && subjects.is_empty() {
         return refuse("recipients", "TLP:RED documents need at least one named recipient");
     }
@@ -363,10 +346,7 @@ fn recipients(subjects: &[String], tlp: Tlp) -> Result<BTreeSet<String>, Marking
         return refuse("recipients", format!("at most {MAX_RECIPIENTS} recipients"));
     }
     if subjects.iter().any(|s| s.chars().count() > MAX_SUBJECT_CHARS) {
-        return refuse(
-            "recipients",
-            format!("a recipient is longer than {MAX_SUBJECT_CHARS} characters"),
-        );
+        return refuse("recipients", format!("a recipient is longer than {MAX_SUBJECT_CHARS} characters"));
     }
     Ok(subjects)
 }

@@ -82,13 +82,7 @@ fn rule_table_each_clause_true_and_false() {
     let same_org = principal("al-9", "AL-ASP", "AL", "SENSITIVE", RW);
     let mut cases: Vec<(&str, Principal, DocumentMarkings, Action, Decision)> = vec![
         // Base: rule 2 holds for Belgrade.
-        (
-            "published, released to RS, not RED: visible",
-            belgrade(),
-            doc.clone(),
-            Action::See,
-            Allow,
-        ),
+        ("published, released to RS, not RED: visible", belgrade(), doc.clone(), Action::See, Allow),
         // document:read
         (
             "no document:read",
@@ -99,13 +93,7 @@ fn rule_table_each_clause_true_and_false() {
         ),
         (
             "no document:read, even in the originator org",
-            principal(
-                "al-9",
-                "AL-ASP",
-                "AL",
-                "CONFIDENTIAL",
-                &[Capability::AuditRead, Capability::Admin],
-            ),
+            principal("al-9", "AL-ASP", "AL", "CONFIDENTIAL", &[Capability::AuditRead, Capability::Admin]),
             doc.clone(),
             Action::See,
             Hidden(NoReadCapability),
@@ -133,51 +121,33 @@ fn rule_table_each_clause_true_and_false() {
             Hidden(ClearanceTooLow),
         ),
         // rule 1: originator organisation, any status
-        (
-            "originator org sees its published document",
-            same_org.clone(),
-            doc.clone(),
-            Action::See,
-            Allow,
-        ),
+        ("originator org sees its published document", same_org.clone(), doc.clone(), Action::See, Allow),
         // rule 2: published
         (
             "draft hidden from other orgs",
             belgrade(),
-            DocumentMarkings {
-                status: Status::Draft,
-                ..doc.clone()
-            },
+            DocumentMarkings { status: Status::Draft, ..doc.clone() },
             Action::See,
             Hidden(NotPublished),
         ),
         (
             "draft visible to the originator org",
             same_org.clone(),
-            DocumentMarkings {
-                status: Status::Draft,
-                ..doc.clone()
-            },
+            DocumentMarkings { status: Status::Draft, ..doc.clone() },
             Action::See,
             Allow,
         ),
         (
             "withdrawn hidden from other orgs",
             belgrade(),
-            DocumentMarkings {
-                status: Status::Withdrawn,
-                ..doc.clone()
-            },
+            DocumentMarkings { status: Status::Withdrawn, ..doc.clone() },
             Action::See,
             Hidden(NotPublished),
         ),
         (
             "withdrawn visible to the originator org",
             same_org.clone(),
-            DocumentMarkings {
-                status: Status::Withdrawn,
-                ..doc.clone()
-            },
+            DocumentMarkings { status: Status::Withdrawn, ..doc.clone() },
             Action::See,
             Allow,
         ),
@@ -199,10 +169,7 @@ fn rule_table_each_clause_true_and_false() {
         (
             "ALL releases to every country",
             principal("me-1", "ME-UP", "ME", "RESTRICTED", RW),
-            DocumentMarkings {
-                markings: markings("SENSITIVE", "GREEN", &["ALL"], &[], "AL"),
-                ..doc.clone()
-            },
+            DocumentMarkings { markings: markings("SENSITIVE", "GREEN", &["ALL"], &[], "AL"), ..doc.clone() },
             Action::See,
             Allow,
         ),
@@ -210,68 +177,44 @@ fn rule_table_each_clause_true_and_false() {
         (
             "RED, named recipient",
             belgrade(),
-            DocumentMarkings {
-                markings: markings("SENSITIVE", "RED", &["RS"], &["rs-1"], "AL"),
-                ..doc.clone()
-            },
+            DocumentMarkings { markings: markings("SENSITIVE", "RED", &["RS"], &["rs-1"], "AL"), ..doc.clone() },
             Action::See,
             Allow,
         ),
         (
             "RED, not a recipient",
             principal("rs-2", "RS-MUP", "RS", "RESTRICTED", RW),
-            DocumentMarkings {
-                markings: markings("SENSITIVE", "RED", &["RS"], &["rs-1"], "AL"),
-                ..doc.clone()
-            },
+            DocumentMarkings { markings: markings("SENSITIVE", "RED", &["RS"], &["rs-1"], "AL"), ..doc.clone() },
             Action::See,
             Hidden(NotARecipient),
         ),
         (
             "RED, recipient but country not released to",
             principal("rs-1", "ME-UP", "ME", "RESTRICTED", RW),
-            DocumentMarkings {
-                markings: markings("SENSITIVE", "RED", &["RS"], &["rs-1"], "AL"),
-                ..doc.clone()
-            },
+            DocumentMarkings { markings: markings("SENSITIVE", "RED", &["RS"], &["rs-1"], "AL"), ..doc.clone() },
             Action::See,
             Hidden(NotReleasableToCountry),
         ),
         (
             "RED, originator org needs no recipient entry",
             same_org.clone(),
-            DocumentMarkings {
-                markings: markings("SENSITIVE", "RED", &["RS"], &["rs-1"], "AL"),
-                ..doc.clone()
-            },
+            DocumentMarkings { markings: markings("SENSITIVE", "RED", &["RS"], &["rs-1"], "AL"), ..doc.clone() },
             Action::See,
             Allow,
         ),
         (
             "AMBER+STRICT is not RED: no recipient list",
             belgrade(),
-            DocumentMarkings {
-                markings: markings("SENSITIVE", "AMBER+STRICT", &["RS"], &[], "AL"),
-                ..doc.clone()
-            },
+            DocumentMarkings { markings: markings("SENSITIVE", "AMBER+STRICT", &["RS"], &[], "AL"), ..doc.clone() },
             Action::See,
             Allow,
         ),
         // change
-        (
-            "originator org with write may change",
-            same_org.clone(),
-            doc.clone(),
-            Action::Change,
-            Allow,
-        ),
+        ("originator org with write may change", same_org.clone(), doc.clone(), Action::Change, Allow),
         (
             "originator org may change a draft",
             same_org.clone(),
-            DocumentMarkings {
-                status: Status::Draft,
-                ..doc.clone()
-            },
+            DocumentMarkings { status: Status::Draft, ..doc.clone() },
             Action::Change,
             Allow,
         ),
@@ -322,10 +265,7 @@ fn organisation_and_subject_comparisons_are_exact() {
     let doc = tirana_doc();
     let lower = principal("al-9", "al-asp", "ME", "SENSITIVE", RW);
     assert_eq!(see(&lower, &doc), Decision::Hidden(Reason::NotReleasableToCountry));
-    let red = DocumentMarkings {
-        markings: markings("SENSITIVE", "RED", &["RS"], &["rs-1"], "AL"),
-        ..doc
-    };
+    let red = DocumentMarkings { markings: markings("SENSITIVE", "RED", &["RS"], &["rs-1"], "AL"), ..doc };
     assert!(!see(&principal("RS-1", "RS-MUP", "RS", "RESTRICTED", RW), &red).is_allowed());
     assert!(!change(&belgrade(), &red).is_allowed());
 }
@@ -351,10 +291,7 @@ fn input(
 fn validate_as(uploader: &Principal, input: MarkingsInput) -> Result<Markings, MarkingsError> {
     let levels: Vec<String> = LEVELS.map(String::from).to_vec();
     // The platform maximum of the default configuration.
-    let config = PolicyConfig {
-        ladder: Ladder::new(&levels, "RESTRICTED").expect("ladder"),
-        ..config()
-    };
+    let config = PolicyConfig { ladder: Ladder::new(&levels, "RESTRICTED").expect("ladder"), ..config() };
     input.validate(&config, uploader, &uploader.country)
 }
 
@@ -363,96 +300,26 @@ fn markings_validation_names_the_field_at_fault() {
     let rs = principal("rs-1", "RS-MUP", "RS", "CONFIDENTIAL", RW);
     let me = principal("me-1", "ME-UP", "ME", "SENSITIVE", RW);
     let cases: Vec<(&str, &Principal, MarkingsInput, &str)> = vec![
-        (
-            "unknown level",
-            &rs,
-            input("SECRET", "AMBER", "H0", None, &["RS"], &[]),
-            "classification",
-        ),
-        (
-            "above the platform maximum",
-            &rs,
-            input("CONFIDENTIAL", "AMBER", "H0", None, &["RS"], &[]),
-            "classification",
-        ),
+        ("unknown level", &rs, input("SECRET", "AMBER", "H0", None, &["RS"], &[]), "classification"),
+        ("above the platform maximum", &rs, input("CONFIDENTIAL", "AMBER", "H0", None, &["RS"], &[]), "classification"),
         (
             "above the uploader's clearance",
             &me,
             input("RESTRICTED", "AMBER", "H0", None, &["ME"], &[]),
             "classification",
         ),
-        (
-            "TLP 1.0 WHITE",
-            &rs,
-            input("SENSITIVE", "WHITE", "H0", None, &["RS"], &[]),
-            "tlp",
-        ),
-        (
-            "unknown TLP",
-            &rs,
-            input("SENSITIVE", "PURPLE", "H0", None, &["RS"], &[]),
-            "tlp",
-        ),
-        (
-            "unknown handling code",
-            &rs,
-            input("SENSITIVE", "AMBER", "H4", None, &["RS"], &[]),
-            "handling_code",
-        ),
-        (
-            "H3 without note",
-            &rs,
-            input("SENSITIVE", "AMBER", "H3", None, &["RS"], &[]),
-            "handling_note",
-        ),
-        (
-            "H3 with a blank note",
-            &rs,
-            input("SENSITIVE", "AMBER", "H3", Some("  "), &["RS"], &[]),
-            "handling_note",
-        ),
-        (
-            "note without H3",
-            &rs,
-            input("SENSITIVE", "AMBER", "H1", Some("x"), &["RS"], &[]),
-            "handling_note",
-        ),
-        (
-            "no releasability",
-            &rs,
-            input("SENSITIVE", "AMBER", "H0", None, &[], &[]),
-            "releasable_to",
-        ),
-        (
-            "unknown country",
-            &rs,
-            input("SENSITIVE", "AMBER", "H0", None, &["RS", "DE"], &[]),
-            "releasable_to",
-        ),
-        (
-            "ALL with countries",
-            &rs,
-            input("SENSITIVE", "AMBER", "H0", None, &["ALL", "RS"], &[]),
-            "releasable_to",
-        ),
-        (
-            "RED without recipients",
-            &rs,
-            input("SENSITIVE", "RED", "H0", None, &["RS"], &[]),
-            "recipients",
-        ),
-        (
-            "RED with blank recipients",
-            &rs,
-            input("SENSITIVE", "RED", "H0", None, &["RS"], &[" "]),
-            "recipients",
-        ),
-        (
-            "recipients without RED",
-            &rs,
-            input("SENSITIVE", "GREEN", "H0", None, &["RS"], &["me-1"]),
-            "recipients",
-        ),
+        ("TLP 1.0 WHITE", &rs, input("SENSITIVE", "WHITE", "H0", None, &["RS"], &[]), "tlp"),
+        ("unknown TLP", &rs, input("SENSITIVE", "PURPLE", "H0", None, &["RS"], &[]), "tlp"),
+        ("unknown handling code", &rs, input("SENSITIVE", "AMBER", "H4", None, &["RS"], &[]), "handling_code"),
+        ("H3 without note", &rs, input("SENSITIVE", "AMBER", "H3", None, &["RS"], &[]), "handling_note"),
+        ("H3 with a blank note", &rs, input("SENSITIVE", "AMBER", "H3", Some("  "), &["RS"], &[]), "handling_note"),
+        ("note without H3", &rs, input("SENSITIVE", "AMBER", "H1", Some("x"), &["RS"], &[]), "handling_note"),
+        ("no releasability", &rs, input("SENSITIVE", "AMBER", "H0", None, &[], &[]), "releasable_to"),
+        ("unknown country", &rs, input("SENSITIVE", "AMBER", "H0", None, &["RS", "DE"], &[]), "releasable_to"),
+        ("ALL with countries", &rs, input("SENSITIVE", "AMBER", "H0", None, &["ALL", "RS"], &[]), "releasable_to"),
+        ("RED without recipients", &rs, input("SENSITIVE", "RED", "H0", None, &["RS"], &[]), "recipients"),
+        ("RED with blank recipients", &rs, input("SENSITIVE", "RED", "H0", None, &["RS"], &[" "]), "recipients"),
+        ("recipients without RED", &rs, input("SENSITIVE", "GREEN", "H0", None, &["RS"], &["me-1"]), "recipients"),
     ];
     for (name, uploader, input, field) in cases {
         let err = validate_as(uploader, input).expect_err(name);
@@ -464,32 +331,15 @@ fn markings_validation_names_the_field_at_fault() {
 #[test]
 fn valid_markings_are_normalised() {
     let rs = principal("rs-1", "RS-MUP", "RS", "CONFIDENTIAL", RW);
-    let m = validate_as(
-        &rs,
-        input(
-            "RESTRICTED",
-            "tlp:amber+strict",
-            "h3",
-            Some(" court only "),
-            &["me", "AL"],
-            &[],
-        ),
-    )
-    .expect("valid");
+    let m = validate_as(&rs, input("RESTRICTED", "tlp:amber+strict", "h3", Some(" court only "), &["me", "AL"], &[]))
+        .expect("valid");
     assert_eq!(m.classification().name(), "RESTRICTED");
     assert_eq!(m.tlp(), Tlp::AmberStrict);
     assert_eq!(m.handling_code(), HandlingCode::H3);
     assert_eq!(m.handling_note(), Some("court only"));
-    assert_eq!(
-        m.releasable_to().codes(),
-        ["AL", "ME", "RS"],
-        "the originator's country is always included"
-    );
-    let m = validate_as(
-        &rs,
-        input("SENSITIVE", "RED", "H0", None, &["all"], &["me-1", "me-1", "al-2"]),
-    )
-    .expect("valid");
+    assert_eq!(m.releasable_to().codes(), ["AL", "ME", "RS"], "the originator's country is always included");
+    let m =
+        validate_as(&rs, input("SENSITIVE", "RED", "H0", None, &["all"], &["me-1", "me-1", "al-2"])).expect("valid");
     assert_eq!(m.releasable_to(), &Releasability::All);
     assert_eq!(m.recipients().iter().collect::<Vec<_>>(), ["al-2", "me-1"]);
     let json = serde_json::to_value(&m).expect("json");
@@ -503,19 +353,10 @@ fn valid_markings_are_normalised() {
 fn restore_fails_closed_on_levels_no_longer_configured_but_keeps_old_maxima() {
     let stored = input("CONFIDENTIAL", "AMBER", "H0", None, &["RS"], &[]);
     let levels: Vec<String> = LEVELS.map(String::from).to_vec();
-    let lowered = PolicyConfig {
-        ladder: Ladder::new(&levels, "SENSITIVE").expect("ladder"),
-        ..config()
-    };
-    assert!(
-        Markings::restore(&stored, &lowered, "RS").is_ok(),
-        "a lowered maximum keeps old documents readable"
-    );
+    let lowered = PolicyConfig { ladder: Ladder::new(&levels, "SENSITIVE").expect("ladder"), ..config() };
+    assert!(Markings::restore(&stored, &lowered, "RS").is_ok(), "a lowered maximum keeps old documents readable");
     let shorter: Vec<String> = LEVELS[..3].iter().map(|s| s.to_string()).collect();
-    let removed = PolicyConfig {
-        ladder: Ladder::new(&shorter, "RESTRICTED").expect("ladder"),
-        ..config()
-    };
+    let removed = PolicyConfig { ladder: Ladder::new(&shorter, "RESTRICTED").expect("ladder"), ..config() };
     assert!(Markings::restore(&stored, &removed, "RS").is_err());
 }
 

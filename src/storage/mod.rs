@@ -88,9 +88,7 @@ impl Storage {
                     .with_region(&settings.region)
                     .with_allow_http(settings.allow_http);
                 if !settings.endpoint.is_empty() {
-                    builder = builder
-                        .with_endpoint(&settings.endpoint)
-                        .with_virtual_hosted_style_request(false);
+                    builder = builder.with_endpoint(&settings.endpoint).with_virtual_hosted_style_request(false);
                 }
                 Arc::new(builder.build().map_err(|e| StorageError::Config(e.to_string()))?)
             }
@@ -98,15 +96,9 @@ impl Storage {
         };
         // Several deployments (or test runs) can share a bucket, each under its own prefix.
         let prefix = settings.prefix.trim_matches('/');
-        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-            store
-        } else {
-            Arc::new(PrefixStore::new(store, Path::from(prefix)))
-        };
-        Ok(Self {
-            store,
-            part_size: 5 * 1024 * 1024,
-        })
+        let store: Arc<dyn ObjectStore> =
+            if prefix.is_empty() { store } else { Arc::new(PrefixStore::new(store, Path::from(prefix))) };
+        Ok(Self { store, part_size: 5 * 1024 * 1024 })
     }
 
     /// Begin streaming a new object to `key`. Nothing is visible at `key` until
@@ -118,10 +110,7 @@ impl Storage {
 
     /// Stream the object, or the byte range `range` of it.
     pub async fn download(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<Download, StorageError> {
-        let options = GetOptions {
-            range: range.map(GetRange::Bounded),
-            ..GetOptions::default()
-        };
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
         let result = self.store.get_opts(&key.0, options).await.map_err(|e| match e {
             object_store::Error::NotFound { path, .. } => StorageError::NotFound(path),
             other => StorageError::Store(other),
@@ -149,12 +138,7 @@ impl Storage {
     /// Keys of the stored objects under `prefix` (operators' consistency checks, tests).
     pub async fn keys(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         let prefix = Path::from(prefix);
-        Ok(self
-            .store
-            .list(Some(&prefix))
-            .map_ok(|meta| meta.location.to_string())
-            .try_collect()
-            .await?)
+        Ok(self.store.list(Some(&prefix)).map_ok(|meta| meta.location.to_string()).try_collect().await?)
     }
 
     /// Readiness: the store answers (a listing of one key under `documents/`).

@@ -68,21 +68,9 @@ impl Upload {
             self.abort().await;
             return Err(StorageError::Empty);
         }
-        let Upload {
-            key,
-            writer,
-            hasher,
-            size,
-            head,
-            ..
-        } = self;
+        let Upload { key, writer, hasher, size, head, .. } = self;
         writer.finish().await?;
-        Ok(ReceivedObject {
-            key,
-            sha256: hex(&hasher.finalize()),
-            size,
-            head,
-        })
+        Ok(ReceivedObject { key, sha256: hex(&hasher.finalize()), size, head })
     }
 
     /// Abandon the upload: parts already sent are discarded and nothing becomes visible.

@@ -14,40 +14,22 @@ fn help_explains_each_command() {
     let output = anaspoc().arg("--help").output().expect("run");
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for needle in [
-        "serve",
-        "demo",
-        "migrate",
-        "--config",
-        "ANASPOC__SECTION__KEY",
-        "loopback",
-    ] {
+    for needle in ["serve", "demo", "migrate", "--config", "ANASPOC__SECTION__KEY", "loopback"] {
         assert!(help.contains(needle), "--help mentions {needle}:\n{help}");
     }
 }
 
 #[test]
 fn demo_refuses_a_non_loopback_address_loudly() {
-    let output = anaspoc()
-        .arg("demo")
-        .env("ANASPOC__SERVER__BIND", "0.0.0.0:0")
-        .output()
-        .expect("run");
+    let output = anaspoc().arg("demo").env("ANASPOC__SERVER__BIND", "0.0.0.0:0").output().expect("run");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("server.bind") && stderr.contains("loopback"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("server.bind") && stderr.contains("loopback"), "{stderr}");
 }
 
 #[test]
 fn serve_names_the_missing_key() {
-    let output = anaspoc()
-        .arg("serve")
-        .env_remove("ANASPOC__OIDC__ISSUER_URL")
-        .output()
-        .expect("run");
+    let output = anaspoc().arg("serve").env_remove("ANASPOC__OIDC__ISSUER_URL").output().expect("run");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("oidc.issuer_url"), "{stderr}");
@@ -55,12 +37,45 @@ fn serve_names_the_missing_key() {
 
 #[test]
 fn a_malformed_value_names_its_key() {
-    let output = anaspoc()
-        .arg("demo")
-        .env("ANASPOC__LIMITS__MAX_UPLOAD_BYTES", "lots")
-        .output()
-        .expect("run");
+    let output = anaspoc().arg("demo").env("ANASPOC__LIMITS__MAX_UPLOAD_BYTES", "lots").output().expect("run");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.to_lowercase().contains("limits.max_upload_bytes"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_commands_checkpoint_verify_and_export_the_database() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let token = app.token("analyst-rs").await;
+    for _ in 0..3 {
+        app.get_as(&token, "/api/v1/me").await;
+    }
+    let run = |args: &[&str]| {
+        let output = anaspoc()
+            .args(args)
+            .env("ANASPOC__DATABASE__URL", &app.settings.database.url)
+            .env("ANASPOC__AUDIT__SIGNING_KEY_FILE", &app.settings.audit.signing_key_file)
+            .env("ANASPOC__OIDC__ISSUER_URL", "https://idp.example/realms/anaspoc")
+            .env("ANASPOC__OIDC__AUDIENCE", "anaspoc")
+            .output()
+            .expect("run");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = run(&["audit", "checkpoint"]);
+    assert!(ok, "{stderr}");
+    let checkpoint: serde_json::Value = serde_json::from_str(&stdout).expect("checkpoint json");
+    assert_eq!(checkpoint["seq"], 3);
+    assert!(checkpoint["signature"].as_str().is_some_and(|s| !s.is_empty()));
+
+    let (ok, stdout, stderr) = run(&["audit", "verify"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("ok: 3 events") && stdout.contains("1 checkpoint(s)"), "{stdout}");
+
+    let (ok, stdout, _) = run(&["audit", "export", "--format", "jsonl"]);
+    assert!(ok);
+    assert_eq!(stdout.lines().count(), 3);
 }

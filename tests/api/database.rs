@@ -21,26 +21,16 @@ impl PgDatabase {
     pub async fn create(admin_url: &str) -> Self {
         let name = format!("anaspoc_test_{}", uuid::Uuid::new_v4().simple());
         let admin = Database::connect(admin_url).await.expect("connect to PostgreSQL");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
         admin.close().await.ok();
         let mut url = reqwest::Url::parse(admin_url).expect("database url");
         url.set_path(&name);
-        Self {
-            admin_url: admin_url.to_owned(),
-            name,
-            url: url.to_string(),
-        }
+        Self { admin_url: admin_url.to_owned(), name, url: url.to_string() }
     }
 
     pub async fn drop_now(self) {
         let admin = Database::connect(&self.admin_url).await.expect("connect");
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .await
-            .ok();
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await.ok();
         admin.close().await.ok();
     }
 
@@ -56,11 +46,7 @@ impl PgDatabase {
 }
 
 fn settings(url: &str) -> DatabaseSettings {
-    DatabaseSettings {
-        url: url.to_owned(),
-        max_connections: 4,
-        auto_migrate: true,
-    }
+    DatabaseSettings { url: url.to_owned(), max_connections: 4, auto_migrate: true }
 }
 
 fn principal() -> Principal {
@@ -78,33 +64,21 @@ fn principal() -> Principal {
 }
 
 async fn migrations_and_round_trip(db: &DatabaseConnection) {
-    assert!(
-        anaspoc::db::check_ready(db).await.is_err(),
-        "a fresh database has pending migrations"
-    );
+    assert!(anaspoc::db::check_ready(db).await.is_err(), "a fresh database has pending migrations");
     anaspoc::db::migrate(db).await.expect("migrate");
     anaspoc::db::check_ready(db).await.expect("ready after migrating");
     anaspoc::db::migrate(db).await.expect("migrating twice is a no-op");
 
     let mut someone = principal();
     anaspoc::db::users::record_sign_in(db, &someone).await.expect("insert");
-    let first = anaspoc::db::users::find(db, "a1b2")
-        .await
-        .expect("select")
-        .expect("row");
+    let first = anaspoc::db::users::find(db, "a1b2").await.expect("select").expect("row");
     assert_eq!(first.name, "Blerta Gashi");
     assert_eq!(first.clearance, "SENSITIVE");
 
     someone.name = "Blerta Gashi-Krasniqi".into();
     anaspoc::db::users::record_sign_in(db, &someone).await.expect("upsert");
-    let second = anaspoc::db::users::find(db, "a1b2")
-        .await
-        .expect("select")
-        .expect("row");
-    assert_eq!(
-        second.name, "Blerta Gashi-Krasniqi",
-        "the directory follows the identity provider"
-    );
+    let second = anaspoc::db::users::find(db, "a1b2").await.expect("select").expect("row");
+    assert_eq!(second.name, "Blerta Gashi-Krasniqi", "the directory follows the identity provider");
     assert_eq!(second.first_seen_at, first.first_seen_at, "first sign-in is kept");
     assert!(second.last_seen_at >= first.last_seen_at);
     assert!(anaspoc::db::users::find(db, "nobody").await.expect("select").is_none());
@@ -114,15 +88,10 @@ async fn migrations_and_round_trip(db: &DatabaseConnection) {
 async fn sqlite_migrations_and_repository_round_trip() {
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}/nested/dir/anaspoc.db?mode=rwc", dir.path().display());
-    let db = anaspoc::db::connect(&settings(&url))
-        .await
-        .expect("connect creates the directory");
+    let db = anaspoc::db::connect(&settings(&url)).await.expect("connect creates the directory");
     migrations_and_round_trip(&db).await;
     let mode = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "PRAGMA journal_mode",
-        ))
+        .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "PRAGMA journal_mode"))
         .await
         .expect("pragma")
         .expect("row");
@@ -150,22 +119,12 @@ async fn the_server_runs_on_postgres() {
     let database = PgDatabase::create(&admin_url).await;
     let url = database.url.clone();
     let app = crate::helpers::TestApp::spawn_with(move |s| s.database.url = url).await;
-    let ready: serde_json::Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
+    let ready: serde_json::Value =
+        app.client.get(app.url("/readyz")).send().await.expect("readyz").json().await.expect("json");
     assert_eq!(ready["checks"]["database"], "ok");
     let token = app.token("analyst-al").await;
     assert_eq!(app.get_as(&token, "/api/v1/me").await.status(), 200);
-    let user = anaspoc::db::users::find(&app.db, "analyst-al")
-        .await
-        .expect("select")
-        .expect("row");
+    let user = anaspoc::db::users::find(&app.db, "analyst-al").await.expect("select").expect("row");
     assert_eq!(user.organisation, "AL-ASP");
     drop(app);
     database.drop_now().await;

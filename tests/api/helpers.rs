@@ -140,16 +140,7 @@ impl TestApp {
         let demo_idp = app.demo_idp();
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
-        Self {
-            base,
-            client: client(),
-            db,
-            demo_idp,
-            settings,
-            handle,
-            database,
-            _dir: dir,
-        }
+        Self { base, client: client(), db, demo_idp, settings, handle, database, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -176,12 +167,7 @@ impl TestApp {
 
     /// GET `path` with `token` as bearer.
     pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request")
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request")
     }
 }
 
@@ -200,6 +186,7 @@ impl Drop for TestApp {
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .user_agent("anaspoc-tests")
         .build()
         .expect("client")
 }
@@ -231,26 +218,13 @@ pub fn public_key_pem(private_pem: &str) -> String {
 /// Assert a 401 problem response that serves nothing but the problem.
 pub async fn assert_refused(response: reqwest::Response, case: &str) {
     let status = response.status();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().expect("ascii").to_owned())
-        .unwrap_or_default();
+    let challenge =
+        response.headers().get("www-authenticate").map(|v| v.to_str().expect("ascii").to_owned()).unwrap_or_default();
     let content_type = response.headers().get("content-type").cloned();
-    let body: Value = response
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{case}: body is not JSON: {e}"));
+    let body: Value = response.json().await.unwrap_or_else(|e| panic!("{case}: body is not JSON: {e}"));
     assert_eq!(status, 401, "{case}: {body}");
-    assert!(
-        challenge.starts_with("Bearer"),
-        "{case}: WWW-Authenticate is `{challenge}`"
-    );
-    assert_eq!(
-        content_type.as_ref().and_then(|v| v.to_str().ok()),
-        Some("application/problem+json"),
-        "{case}"
-    );
+    assert!(challenge.starts_with("Bearer"), "{case}: WWW-Authenticate is `{challenge}`");
+    assert_eq!(content_type.as_ref().and_then(|v| v.to_str().ok()), Some("application/problem+json"), "{case}");
     let kind = body["type"].as_str().unwrap_or_default();
     assert!(
         kind == "urn:anaspoc:problem:invalid-token" || kind == "urn:anaspoc:problem:unauthenticated",
@@ -260,9 +234,5 @@ pub async fn assert_refused(response: reqwest::Response, case: &str) {
         assert!(challenge.contains("error=\"invalid_token\""), "{case}: {challenge}");
     }
     let keys: Vec<&String> = body.as_object().expect("object").keys().collect();
-    assert_eq!(
-        keys,
-        ["detail", "status", "title", "type"],
-        "{case}: only the problem is served"
-    );
+    assert_eq!(keys, ["detail", "status", "title", "type"], "{case}: only the problem is served");
 }

@@ -8,55 +8,13 @@ use crate::helpers::TestApp;
 async fn every_demo_persona_signs_in_and_sees_its_principal() {
     let app = TestApp::spawn().await;
     let expected = [
-        (
-            "analyst-al",
-            "AL-ASP",
-            "AL",
-            "RESTRICTED",
-            json!(["document:read", "document:write"]),
-        ),
-        (
-            "analyst-ba",
-            "BA-SIPA",
-            "BA",
-            "SENSITIVE",
-            json!(["document:read", "document:write"]),
-        ),
-        (
-            "analyst-xk",
-            "XK-KP",
-            "XK",
-            "RESTRICTED",
-            json!(["document:read", "document:write"]),
-        ),
-        (
-            "analyst-me",
-            "ME-UP",
-            "ME",
-            "SENSITIVE",
-            json!(["document:read", "document:write"]),
-        ),
-        (
-            "analyst-mk",
-            "MK-MVR",
-            "MK",
-            "RESTRICTED",
-            json!(["document:read", "document:write"]),
-        ),
-        (
-            "analyst-rs",
-            "RS-MUP",
-            "RS",
-            "CONFIDENTIAL",
-            json!(["document:read", "document:write"]),
-        ),
-        (
-            "advisor-europol",
-            "EUROPOL",
-            "EU",
-            "RESTRICTED",
-            json!(["document:read", "document:write"]),
-        ),
+        ("analyst-al", "AL-ASP", "AL", "RESTRICTED", json!(["document:read", "document:write"])),
+        ("analyst-ba", "BA-SIPA", "BA", "SENSITIVE", json!(["document:read", "document:write"])),
+        ("analyst-xk", "XK-KP", "XK", "RESTRICTED", json!(["document:read", "document:write"])),
+        ("analyst-me", "ME-UP", "ME", "SENSITIVE", json!(["document:read", "document:write"])),
+        ("analyst-mk", "MK-MVR", "MK", "RESTRICTED", json!(["document:read", "document:write"])),
+        ("analyst-rs", "RS-MUP", "RS", "CONFIDENTIAL", json!(["document:read", "document:write"])),
+        ("advisor-europol", "EUROPOL", "EU", "RESTRICTED", json!(["document:read", "document:write"])),
         ("auditor", "ANASPOC-AUDIT", "EU", "RESTRICTED", json!(["audit:read"])),
         ("admin", "ANASPOC-OPS", "EU", "UNCLASSIFIED", json!(["admin"])),
     ];
@@ -80,10 +38,7 @@ async fn signing_in_records_the_user_in_the_directory() {
     let app = TestApp::spawn().await;
     let token = app.token("analyst-rs").await;
     assert_eq!(app.get_as(&token, "/api/v1/me").await.status(), 200);
-    let user = anaspoc::db::users::find(&app.db, "analyst-rs")
-        .await
-        .expect("query")
-        .expect("row");
+    let user = anaspoc::db::users::find(&app.db, "analyst-rs").await.expect("query").expect("row");
     assert_eq!(user.name, "Ђорђе Петровић");
     assert_eq!(user.organisation, "RS-MUP");
     assert_eq!(user.clearance, "CONFIDENTIAL");
@@ -137,17 +92,10 @@ async fn the_demo_provider_is_absent_outside_demo_mode() {
         s.oidc.issuer_url = issuer;
     })
     .await;
-    let response = app
-        .client
-        .get(app.url("/demo-idp/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("get");
+    let response = app.client.get(app.url("/demo-idp/.well-known/openid-configuration")).send().await.expect("get");
     assert_eq!(response.status(), 404);
     // Tokens of the external issuer are accepted through discovery like any production issuer.
-    let token = idp
-        .sign(&idp.claims_for(&anaspoc::auth::demo_idp::PERSONAS[6]))
-        .expect("sign");
+    let token = idp.sign(&idp.claims_for(&anaspoc::auth::demo_idp::PERSONAS[6])).expect("sign");
     let me: Value = app.get_as(&token, "/api/v1/me").await.json().await.expect("json");
     assert_eq!(me["organisation"], "EUROPOL");
     handle.stop(false).await;

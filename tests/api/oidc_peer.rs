@@ -31,12 +31,7 @@ pub async fn app_for(issuer_url: &str) -> TestApp {
 pub async fn issuer_under_test(issuer_url: &str) -> IssuerUnderTest {
     let app = app_for(issuer_url).await;
     let valid_token = client_credentials_token(issuer_url, None).await;
-    IssuerUnderTest {
-        app,
-        kid: PEER_KID.into(),
-        private_pem: PEER_KEY.into(),
-        valid_token,
-    }
+    IssuerUnderTest { app, kid: PEER_KID.into(), private_pem: PEER_KEY.into(), valid_token }
 }
 
 /// A machine token (client_credentials) for `resource` (default: urn:anaspoc).
@@ -88,19 +83,11 @@ pub async fn authorization_code_token(issuer_url: &str, login: &str) -> String {
             let location = response.headers()["location"].to_str().expect("location").to_owned();
             if location.starts_with(redirect_uri) {
                 let target = reqwest::Url::parse(&location).expect("callback url");
-                let param = |name: &str| {
-                    target
-                        .query_pairs()
-                        .find(|(k, _)| k == name)
-                        .map(|(_, v)| v.into_owned())
-                };
+                let param = |name: &str| target.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
                 assert_eq!(param("state").as_deref(), Some(state.as_str()), "state round-trips");
                 break param("code").unwrap_or_else(|| panic!("no code in {location}"));
             }
-            let next = reqwest::Url::parse(issuer_url)
-                .expect("issuer")
-                .join(&location)
-                .expect("location url");
+            let next = reqwest::Url::parse(issuer_url).expect("issuer").join(&location).expect("location url");
             response = client.get(next).send().await.expect("follow redirect");
             continue;
         }
@@ -117,12 +104,7 @@ pub async fn authorization_code_token(issuer_url: &str, login: &str) -> String {
             "login" => vec![("prompt", "login"), ("login", login), ("password", "any")],
             _ => vec![("prompt", "consent")],
         };
-        response = client
-            .post(page_url)
-            .form(&form)
-            .send()
-            .await
-            .expect("submit interaction");
+        response = client.post(page_url).form(&form).send().await.expect("submit interaction");
     };
 
     let response = client
@@ -161,10 +143,7 @@ async fn a_machine_token_from_the_real_provider_maps_to_a_principal() {
     assert_eq!(me["country"], "EU");
     assert_eq!(me["clearance"], "RESTRICTED");
     assert_eq!(me["roles"], serde_json::json!(["advisor"]));
-    assert_eq!(
-        me["capabilities"],
-        serde_json::json!(["document:read", "document:write"])
-    );
+    assert_eq!(me["capabilities"], serde_json::json!(["document:read", "document:write"]));
 }
 
 #[tokio::test]
@@ -185,11 +164,7 @@ async fn a_user_token_from_a_scripted_browser_login_maps_to_a_principal() {
 
     let auditor = authorization_code_token(&issuer_url, "auditor").await;
     let me: Value = app.get_as(&auditor, "/api/v1/me").await.json().await.expect("json");
-    assert_eq!(
-        me["capabilities"],
-        serde_json::json!(["audit:read"]),
-        "auditors get no document capability"
-    );
+    assert_eq!(me["capabilities"], serde_json::json!(["audit:read"]), "auditors get no document capability");
 }
 
 #[tokio::test]
@@ -211,14 +186,6 @@ async fn a_key_rotation_at_the_real_provider_is_picked_up_without_restart() {
         .expect("json");
     let after = client_credentials_token(&issuer_url, None).await;
     let kid = jsonwebtoken::decode_header(&after).expect("header").kid;
-    assert_eq!(
-        kid.as_deref(),
-        rotated["kid"].as_str(),
-        "the provider signs with the new key"
-    );
-    assert_eq!(
-        app.get_as(&after, "/api/v1/me").await.status(),
-        200,
-        "picked up without restart"
-    );
+    assert_eq!(kid.as_deref(), rotated["kid"].as_str(), "the provider signs with the new key");
+    assert_eq!(app.get_as(&after, "/api/v1/me").await.status(), 200, "picked up without restart");
 }

@@ -24,17 +24,11 @@ fn test_pki() -> TestPki {
 
     let mut leaf_params =
         CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("leaf params");
-    leaf_params
-        .distinguished_name
-        .push(DnType::CommonName, "anaspoc test server");
+    leaf_params.distinguished_name.push(DnType::CommonName, "anaspoc test server");
     leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let leaf_key = KeyPair::generate().expect("leaf key");
     let leaf = leaf_params.signed_by(&leaf_key, &ca).expect("leaf");
-    TestPki {
-        ca_pem: ca.pem(),
-        leaf_pem: leaf.pem(),
-        leaf_key_pem: leaf_key.serialize_pem(),
-    }
+    TestPki { ca_pem: ca.pem(), leaf_pem: leaf.pem(), leaf_key_pem: leaf_key.serialize_pem() }
 }
 
 #[tokio::test]
@@ -56,11 +50,7 @@ async fn https_serves_http1_and_http2_to_a_client_trusting_the_ca() {
 
     let ca = reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).expect("ca cert");
     for (label, builder, expected) in [
-        (
-            "HTTP/1.1",
-            reqwest::Client::builder().http1_only(),
-            reqwest::Version::HTTP_11,
-        ),
+        ("HTTP/1.1", reqwest::Client::builder().http1_only(), reqwest::Version::HTTP_11),
         ("HTTP/2", reqwest::Client::builder(), reqwest::Version::HTTP_2),
     ] {
         let client = builder.tls_certs_only([ca.clone()]).build().expect("client");
@@ -88,10 +78,7 @@ async fn https_serves_http1_and_http2_to_a_client_trusting_the_ca() {
     }
 
     let untrusting = reqwest::Client::builder().tls_certs_only([]).build().expect("client");
-    assert!(
-        untrusting.get(app.url("/healthz")).send().await.is_err(),
-        "a client without the CA refuses the server"
-    );
+    assert!(untrusting.get(app.url("/healthz")).send().await.is_err(), "a client without the CA refuses the server");
 }
 
 #[tokio::test]
@@ -111,9 +98,7 @@ async fn plain_http_off_loopback_is_refused_at_start_unless_allowed() {
         Ok(_) => panic!("plain HTTP on 0.0.0.0 must be refused"),
     }
     settings.server.allow_plain_http = true;
-    let app = Application::build(settings)
-        .await
-        .expect("explicitly allowed behind a TLS proxy");
+    let app = Application::build(settings).await.expect("explicitly allowed behind a TLS proxy");
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     handle.stop(false).await;

@@ -47,12 +47,7 @@ async fn demo_issuer() -> IssuerUnderTest {
     let app = TestApp::spawn().await;
     let valid_token = app.token("analyst-mk").await;
     let (kid, private_pem) = app.idp().current_key();
-    IssuerUnderTest {
-        app,
-        kid,
-        private_pem,
-        valid_token,
-    }
+    IssuerUnderTest { app, kid, private_pem, valid_token }
 }
 
 /// A second, independent issuer on its own port with its own keys.
@@ -74,28 +69,21 @@ pub async fn standalone_idp(audience: &str) -> (Arc<DemoIdp>, actix_web::dev::Se
 
 fn none_alg_token(claims: &Value, kid: &str) -> String {
     let header = json!({"alg": "none", "typ": "at+jwt", "kid": kid});
-    format!(
-        "{}.{}.",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    )
+    format!("{}.{}.", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()))
 }
 
 /// HS256 with the issuer's RSA public key as the HMAC secret: the classic key-confusion attack.
 fn hs256_with_public_key(issuer: &IssuerUnderTest) -> Vec<String> {
     let public_pem = public_key_pem(&issuer.private_pem);
     let claims = issuer.valid_claims();
-    [
-        public_pem.as_bytes().to_vec(),
-        public_pem.trim_end().as_bytes().to_vec(),
-    ]
-    .into_iter()
-    .map(|secret| {
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(issuer.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret).expect("hmac key")).expect("hmac")
-    })
-    .collect()
+    [public_pem.as_bytes().to_vec(), public_pem.trim_end().as_bytes().to_vec()]
+        .into_iter()
+        .map(|secret| {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(issuer.kid.clone());
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret).expect("hmac key")).expect("hmac")
+        })
+        .collect()
 }
 
 fn flip_signature(token: &str) -> String {
@@ -112,29 +100,16 @@ async fn run_suite(issuer: &IssuerUnderTest) {
     let response = issuer.me(&issuer.valid_token).await;
     assert_eq!(response.status(), 200, "a valid token is accepted");
     let forged_but_valid = issuer.forge(|_, _| {});
-    assert_eq!(
-        issuer.me(&forged_but_valid).await.status(),
-        200,
-        "re-signing with the real key is accepted"
-    );
+    assert_eq!(issuer.me(&forged_but_valid).await.status(), 200, "re-signing with the real key is accepted");
 
     // No token at all.
-    let response = issuer
-        .app
-        .client
-        .get(issuer.app.url("/api/v1/me"))
-        .send()
-        .await
-        .expect("request");
+    let response = issuer.app.client.get(issuer.app.url("/api/v1/me")).send().await.expect("request");
     assert_refused(response, "no token").await;
     let response = issuer
         .app
         .client
         .get(issuer.app.url("/api/v1/me"))
-        .header(
-            "Authorization",
-            format!("Basic {}", URL_SAFE_NO_PAD.encode("analyst:secret")),
-        )
+        .header("Authorization", format!("Basic {}", URL_SAFE_NO_PAD.encode("analyst:secret")))
         .send()
         .await
         .expect("request");
@@ -157,27 +132,15 @@ async fn run_suite(issuer: &IssuerUnderTest) {
     let mut cases: Vec<(&str, String)> = vec![
         ("malformed: not a JWT", "not-a-jwt".into()),
         ("malformed: three garbage parts", "abc.def.ghi".into()),
-        (
-            "malformed: truncated",
-            issuer.valid_token[..issuer.valid_token.len() / 2].to_owned(),
-        ),
-        (
-            "malformed: header only",
-            issuer.valid_token.split('.').next().expect("header").to_owned(),
-        ),
+        ("malformed: truncated", issuer.valid_token[..issuer.valid_token.len() / 2].to_owned()),
+        ("malformed: header only", issuer.valid_token.split('.').next().expect("header").to_owned()),
         ("alg none", none_alg_token(&issuer.valid_claims(), &issuer.kid)),
         ("wrong signature (flipped bit)", flip_signature(&issuer.valid_token)),
         ("wrong signature (another key, same kid)", second_key_same_kid),
         ("expired", issuer.forge(|_, c| c["exp"] = json!(now - 3600))),
-        (
-            "expired just beyond the leeway",
-            issuer.forge(|_, c| c["exp"] = json!(now - 90)),
-        ),
+        ("expired just beyond the leeway", issuer.forge(|_, c| c["exp"] = json!(now - 90))),
         ("nbf in the future", issuer.forge(|_, c| c["nbf"] = json!(now + 3600))),
-        (
-            "wrong iss",
-            issuer.forge(|_, c| c["iss"] = json!("https://idp.attacker.example")),
-        ),
+        ("wrong iss", issuer.forge(|_, c| c["iss"] = json!("https://idp.attacker.example"))),
         (
             "iss with a trailing slash",
             issuer.forge(|_, c| {
@@ -218,25 +181,12 @@ async fn run_suite(issuer: &IssuerUnderTest) {
                 c.as_object_mut().expect("object").remove("aud");
             }),
         ),
-        (
-            "unknown clearance",
-            issuer.forge(|_, c| c["clearance"] = json!("COSMIC TOP SECRET")),
-        ),
+        ("unknown clearance", issuer.forge(|_, c| c["clearance"] = json!("COSMIC TOP SECRET"))),
         ("token from a second issuer with its own keys", second_issuer_token),
-        (
-            "second issuer's iss on the real key",
-            issuer.forge(|_, c| *c = impostor_claims.clone()),
-        ),
+        ("second issuer's iss on the real key", issuer.forge(|_, c| *c = impostor_claims.clone())),
     ];
     for (n, token) in hs256_with_public_key(issuer).into_iter().enumerate() {
-        cases.push((
-            if n == 0 {
-                "HS256 signed with the RSA public key (PEM)"
-            } else {
-                "HS256 (trimmed PEM)"
-            },
-            token,
-        ));
+        cases.push((if n == 0 { "HS256 signed with the RSA public key (PEM)" } else { "HS256 (trimmed PEM)" }, token));
     }
     for (case, token) in &cases {
         assert_refused(issuer.me(token).await, case).await;
@@ -315,9 +265,5 @@ async fn a_key_rotation_at_the_issuer_is_picked_up_without_restart() {
     );
     let response = app.get_as(&after_rotation, "/api/v1/me").await;
     assert_eq!(response.status(), 200, "new key accepted without restart");
-    assert_eq!(
-        app.get_as(&before_rotation, "/api/v1/me").await.status(),
-        200,
-        "old tokens stay valid"
-    );
+    assert_eq!(app.get_as(&before_rotation, "/api/v1/me").await.status(), 200, "old tokens stay valid");
 }

@@ -41,12 +41,7 @@ impl SigningKey {
             "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
             "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
         });
-        Ok(Self {
-            kid,
-            encoding,
-            public_jwk,
-            private_pem,
-        })
+        Ok(Self { kid, encoding, public_jwk, private_pem })
     }
 
     pub fn kid(&self) -> &str {

@@ -174,10 +174,7 @@ async fn token(idp: web::Data<DemoIdp>, form: web::Form<TokenRequest>) -> HttpRe
         HttpResponse::BadRequest().json(json!({"error": error, "error_description": description}))
     };
     if form.grant_type != "password" {
-        return oauth_error(
-            "unsupported_grant_type",
-            "the demo provider supports grant_type=password".into(),
-        );
+        return oauth_error("unsupported_grant_type", "the demo provider supports grant_type=password".into());
     }
     let username = form.username.as_deref().unwrap_or_default();
     let Some(persona) = personas::find(username) else {
@@ -188,14 +185,12 @@ async fn token(idp: web::Data<DemoIdp>, form: web::Form<TokenRequest>) -> HttpRe
         );
     };
     match idp.sign(&idp.claims_for(persona)) {
-        Ok(access_token) => HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-store"))
-            .json(json!({
-                "access_token": access_token,
-                "token_type": "Bearer",
-                "expires_in": TOKEN_TTL_SECS,
-                "scope": "openid profile",
-            })),
+        Ok(access_token) => HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": TOKEN_TTL_SECS,
+            "scope": "openid profile",
+        })),
         Err(error) => {
             tracing::error!(%error, "demo provider could not sign a token");
             HttpResponse::InternalServerError().json(json!({"error": "server_error"}))

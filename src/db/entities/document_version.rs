@@ -20,11 +20,7 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::document::Entity",
-        from = "Column::DocumentId",
-        to = "super::document::Column::Id"
-    )]
+    #[sea_orm(belongs_to = "super::document::Entity", from = "Column::DocumentId", to = "super::document::Column::Id")]
     Document,
 }
 

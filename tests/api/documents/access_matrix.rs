@@ -78,16 +78,7 @@ async fn custom_token(app: &TestApp, sub: &str, org: &str, country: &str, cleara
 
 async fn principals(app: &TestApp) -> Vec<Who> {
     let persona = |label, sub: &'static str, org, country, clearance: &'static str, read, write| async move {
-        Who {
-            label,
-            token: app.token(sub).await,
-            sub,
-            org,
-            country,
-            clearance: rank(clearance),
-            read,
-            write,
-        }
+        Who { label, token: app.token(sub).await, sub, org, country, clearance: rank(clearance), read, write }
     };
     let custom = |label, sub: &'static str, org, country, clearance: &'static str, roles: &'static [&'static str]| async move {
         let read = roles.iter().any(|r| *r == "analyst" || *r == "reader");
@@ -109,73 +100,15 @@ async fn principals(app: &TestApp) -> Vec<Who> {
         persona("analyst XK", "analyst-xk", "XK-KP", "XK", "RESTRICTED", true, true).await,
         persona("analyst ME", "analyst-me", "ME-UP", "ME", "SENSITIVE", true, true).await,
         persona("analyst MK", "analyst-mk", "MK-MVR", "MK", "RESTRICTED", true, true).await,
-        persona(
-            "analyst RS (originator org)",
-            "analyst-rs",
-            "RS-MUP",
-            "RS",
-            "CONFIDENTIAL",
-            true,
-            true,
-        )
-        .await,
-        persona(
-            "EUROPOL advisor",
-            "advisor-europol",
-            "EUROPOL",
-            "EU",
-            "RESTRICTED",
-            true,
-            true,
-        )
-        .await,
+        persona("analyst RS (originator org)", "analyst-rs", "RS-MUP", "RS", "CONFIDENTIAL", true, true).await,
+        persona("EUROPOL advisor", "advisor-europol", "EUROPOL", "EU", "RESTRICTED", true, true).await,
         persona("auditor", "auditor", "ANASPOC-AUDIT", "EU", "RESTRICTED", false, false).await,
         persona("admin", "admin", "ANASPOC-OPS", "EU", "UNCLASSIFIED", false, false).await,
-        custom(
-            "RS colleague, read only",
-            "rs-reader",
-            "RS-MUP",
-            "RS",
-            "RESTRICTED",
-            &["reader"],
-        )
-        .await,
-        custom(
-            "RS colleague, low clearance",
-            "rs-junior",
-            "RS-MUP",
-            "RS",
-            "UNCLASSIFIED",
-            &["analyst"],
-        )
-        .await,
-        custom(
-            "AL colleague, not a recipient",
-            "al-second",
-            "AL-ASP",
-            "AL",
-            "RESTRICTED",
-            &["analyst"],
-        )
-        .await,
-        custom(
-            "analyst from an unlisted country",
-            "de-1",
-            "BKA",
-            "DE",
-            "RESTRICTED",
-            &["analyst"],
-        )
-        .await,
-        custom(
-            "RS police, other organisation",
-            "rs-bia",
-            "RS-BIA",
-            "RS",
-            "RESTRICTED",
-            &["analyst"],
-        )
-        .await,
+        custom("RS colleague, read only", "rs-reader", "RS-MUP", "RS", "RESTRICTED", &["reader"]).await,
+        custom("RS colleague, low clearance", "rs-junior", "RS-MUP", "RS", "UNCLASSIFIED", &["analyst"]).await,
+        custom("AL colleague, not a recipient", "al-second", "AL-ASP", "AL", "RESTRICTED", &["analyst"]).await,
+        custom("analyst from an unlisted country", "de-1", "BKA", "DE", "RESTRICTED", &["analyst"]).await,
+        custom("RS police, other organisation", "rs-bia", "RS-BIA", "RS", "RESTRICTED", &["analyst"]).await,
     ]
 }
 
@@ -183,10 +116,7 @@ async fn documents(app: &TestApp) -> Vec<Doc> {
     let rs = app.token("analyst-rs").await;
     let europol = app.token("advisor-europol").await;
     let make = |token: String, meta: Value| async move {
-        create(app, &token, &meta, b"matrix").await["id"]
-            .as_str()
-            .expect("id")
-            .to_owned()
+        create(app, &token, &meta, b"matrix").await["id"].as_str().expect("id").to_owned()
     };
     let base = metadata("Matrix");
     let d_all = make(
@@ -197,20 +127,11 @@ async fn documents(app: &TestApp) -> Vec<Doc> {
         ),
     )
     .await;
-    let d_restricted = make(
-        rs.clone(),
-        with(
-            base.clone(),
-            json!({"classification": "RESTRICTED", "releasable_to": ["BA"]}),
-        ),
-    )
-    .await;
+    let d_restricted =
+        make(rs.clone(), with(base.clone(), json!({"classification": "RESTRICTED", "releasable_to": ["BA"]}))).await;
     let d_strict = make(
         rs.clone(),
-        with(
-            base.clone(),
-            json!({"tlp": "AMBER+STRICT", "handling_code": "H2", "releasable_to": ["ME", "MK"]}),
-        ),
+        with(base.clone(), json!({"tlp": "AMBER+STRICT", "handling_code": "H2", "releasable_to": ["ME", "MK"]})),
     )
     .await;
     let d_red = make(
@@ -221,25 +142,10 @@ async fn documents(app: &TestApp) -> Vec<Doc> {
         ),
     )
     .await;
-    let d_draft = make(
-        rs.clone(),
-        with(
-            base.clone(),
-            json!({"tlp": "GREEN", "releasable_to": ["ALL"], "publish": false}),
-        ),
-    )
-    .await;
-    let d_withdrawn = make(
-        rs.clone(),
-        with(base.clone(), json!({"tlp": "GREEN", "releasable_to": ["ALL"]})),
-    )
-    .await;
-    assert_eq!(
-        post(app, &rs, &format!("/api/v1/documents/{d_withdrawn}/withdraw"))
-            .await
-            .status(),
-        200
-    );
+    let d_draft =
+        make(rs.clone(), with(base.clone(), json!({"tlp": "GREEN", "releasable_to": ["ALL"], "publish": false}))).await;
+    let d_withdrawn = make(rs.clone(), with(base.clone(), json!({"tlp": "GREEN", "releasable_to": ["ALL"]}))).await;
+    assert_eq!(post(app, &rs, &format!("/api/v1/documents/{d_withdrawn}/withdraw")).await.status(), 200);
     let d_h3 = make(europol, with(base, json!({"classification": "UNCLASSIFIED", "tlp": "GREEN", "handling_code": "H3", "handling_note": "Training use only.", "releasable_to": ["ALL"]}))).await;
     vec![
         Doc {
@@ -318,11 +224,8 @@ async fn documents(app: &TestApp) -> Vec<Doc> {
 /// Status, content type and body: what a client can observe of a refusal.
 async fn observe(response: reqwest::Response) -> (u16, String, String) {
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().expect("ascii").to_owned())
-        .unwrap_or_default();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().expect("ascii").to_owned()).unwrap_or_default();
     (status, content_type, response.text().await.expect("body"))
 }
 
@@ -392,12 +295,7 @@ async fn every_principal_against_every_document(backend: Backend) {
     // The matrix left every document as it was.
     let rs = app.token("analyst-rs").await;
     for doc in &docs {
-        let body: Value = app
-            .get_as(&rs, &format!("/api/v1/documents/{}", doc.id))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let body: Value = app.get_as(&rs, &format!("/api/v1/documents/{}", doc.id)).await.json().await.expect("json");
         if doc.org == "RS-MUP" {
             assert_eq!(body["status"], doc.status, "{}", doc.label);
             assert_eq!(body["current_version"], 1, "{}", doc.label);

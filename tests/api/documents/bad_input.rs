@@ -10,23 +10,14 @@ use crate::on_both_backends;
 
 const LIMIT: u64 = 1024 * 1024;
 
-on_both_backends!(
-    refused_uploads_store_nothing,
-    oversized_and_interrupted_uploads_store_nothing
-);
+on_both_backends!(refused_uploads_store_nothing, oversized_and_interrupted_uploads_store_nothing);
 
 fn form_with(parts: Vec<(&'static str, reqwest::multipart::Part)>) -> reqwest::multipart::Form {
-    parts
-        .into_iter()
-        .fold(reqwest::multipart::Form::new(), |form, (name, part)| {
-            form.part(name, part)
-        })
+    parts.into_iter().fold(reqwest::multipart::Form::new(), |form, (name, part)| form.part(name, part))
 }
 
 fn json_part(value: &Value) -> reqwest::multipart::Part {
-    reqwest::multipart::Part::text(value.to_string())
-        .mime_str("application/json")
-        .expect("mime")
+    reqwest::multipart::Part::text(value.to_string()).mime_str("application/json").expect("mime")
 }
 
 fn file_part(bytes: &[u8]) -> reqwest::multipart::Part {
@@ -42,29 +33,17 @@ async fn refused_uploads_store_nothing(backend: Backend) {
 
     // Markings and metadata, each naming its field (422).
     let cases: Vec<(Value, &str)> = vec![
-        (
-            with(base.clone(), json!({"releasable_to": ["RS", "FR"]})),
-            "releasable_to",
-        ),
+        (with(base.clone(), json!({"releasable_to": ["RS", "FR"]})), "releasable_to"),
         (with(base.clone(), json!({"releasable_to": []})), "releasable_to"),
-        (
-            with(base.clone(), json!({"classification": "CONFIDENTIAL"})),
-            "classification",
-        ),
-        (
-            with(base.clone(), json!({"classification": "TOP SECRET"})),
-            "classification",
-        ),
+        (with(base.clone(), json!({"classification": "CONFIDENTIAL"})), "classification"),
+        (with(base.clone(), json!({"classification": "TOP SECRET"})), "classification"),
         (with(base.clone(), json!({"tlp": "RED"})), "recipients"),
         (with(base.clone(), json!({"tlp": "WHITE"})), "tlp"),
         (with(base.clone(), json!({"handling_code": "H3"})), "handling_note"),
         (with(base.clone(), json!({"title": ""})), "title"),
         (with(base.clone(), json!({"title": null})), "title"),
         (with(base.clone(), json!({"language": "Serbian!"})), "language"),
-        (
-            with(base.clone(), json!({"originator_org": "EUROPOL"})),
-            "originator_org",
-        ),
+        (with(base.clone(), json!({"originator_org": "EUROPOL"})), "originator_org"),
         (with(base.clone(), json!({"publish": "yes"})), "publish"),
     ];
     for (meta, field) in cases {
@@ -78,45 +57,23 @@ async fn refused_uploads_store_nothing(backend: Backend) {
     assert_eq!(body["field"], "file");
     let framing: Vec<(reqwest::multipart::Form, &str)> = vec![
         (form_with(vec![("metadata", json_part(&base))]), "file"),
-        (
-            form_with(vec![("file", file_part(b"x")), ("metadata", json_part(&base))]),
-            "metadata",
-        ),
+        (form_with(vec![("file", file_part(b"x")), ("metadata", json_part(&base))]), "metadata"),
         (form_with(vec![("file", file_part(b"x"))]), "metadata"),
+        (form_with(vec![("metadata", json_part(&base)), ("attachment", file_part(b"x"))]), "attachment"),
         (
-            form_with(vec![("metadata", json_part(&base)), ("attachment", file_part(b"x"))]),
-            "attachment",
-        ),
-        (
-            form_with(vec![
-                ("metadata", json_part(&base)),
-                ("file", file_part(b"x")),
-                ("extra", file_part(b"y")),
-            ]),
+            form_with(vec![("metadata", json_part(&base)), ("file", file_part(b"x")), ("extra", file_part(b"y"))]),
             "extra",
         ),
-        (
-            form_with(vec![("metadata", reqwest::multipart::Part::text("{\"title\": "))]),
-            "metadata",
-        ),
+        (form_with(vec![("metadata", reqwest::multipart::Part::text("{\"title\": "))]), "metadata"),
     ];
     for (form, field) in framing {
-        let response = app
-            .client
-            .post(app.url("/api/v1/documents"))
-            .bearer_auth(&rs)
-            .multipart(form)
-            .send()
-            .await
-            .expect("post");
+        let response =
+            app.client.post(app.url("/api/v1/documents")).bearer_auth(&rs).multipart(form).send().await.expect("post");
         let body = problem(response, 400).await;
         assert_eq!(body["field"], field, "{body}");
     }
     for (content_type, payload) in [
-        (
-            "multipart/form-data; boundary=xyz",
-            "this is not multipart at all".to_owned(),
-        ),
+        ("multipart/form-data; boundary=xyz", "this is not multipart at all".to_owned()),
         ("multipart/form-data", "--\r\n".to_owned()),
         ("application/json", base.to_string()),
     ] {
@@ -146,25 +103,11 @@ async fn oversized_and_interrupted_uploads_store_nothing(backend: Backend) {
     let kept_id = kept["id"].as_str().expect("id").to_owned();
 
     // Declared too large: refused before the body is read.
-    let body = problem(
-        upload(&app, &rs, &metadata("Huge"), vec![7; 3 * LIMIT as usize], "huge.bin").await,
-        413,
-    )
-    .await;
+    let body = problem(upload(&app, &rs, &metadata("Huge"), vec![7; 3 * LIMIT as usize], "huge.bin").await, 413).await;
     assert_eq!(body["type"], "urn:anaspoc:problem:file-too-large");
     // One byte over the limit: found while streaming, the partial upload aborted.
-    let body = problem(
-        upload(
-            &app,
-            &rs,
-            &metadata("Just over"),
-            vec![7; LIMIT as usize + 1],
-            "over.bin",
-        )
-        .await,
-        413,
-    )
-    .await;
+    let body =
+        problem(upload(&app, &rs, &metadata("Just over"), vec![7; LIMIT as usize + 1], "over.bin").await, 413).await;
     assert_eq!(body["field"], "file");
     // Exactly at the limit is accepted.
     let at_limit = upload(&app, &rs, &metadata("At limit"), vec![7; LIMIT as usize], "limit.bin").await;
@@ -210,12 +153,7 @@ async fn oversized_and_interrupted_uploads_store_nothing(backend: Backend) {
         keys.sort();
         keys
     });
-    let document: Value = app
-        .get_as(&rs, &format!("/api/v1/documents/{kept_id}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let document: Value = app.get_as(&rs, &format!("/api/v1/documents/{kept_id}")).await.json().await.expect("json");
     assert_eq!(document["current_version"], 1);
 }
 

@@ -9,10 +9,7 @@ use crate::on_both_backends;
 on_both_backends!(publish_and_withdraw, markings_changes, only_the_originator_org_changes);
 
 async fn status_as(app: &TestApp, token: &str, id: &str) -> u16 {
-    app.get_as(token, &format!("/api/v1/documents/{id}"))
-        .await
-        .status()
-        .as_u16()
+    app.get_as(token, &format!("/api/v1/documents/{id}")).await.status().as_u16()
 }
 
 async fn publish_and_withdraw(backend: Backend) {
@@ -22,41 +19,22 @@ async fn publish_and_withdraw(backend: Backend) {
     let draft = create(&app, &rs, &with(metadata("Draft"), json!({"publish": false})), b"draft").await;
     let id = draft["id"].as_str().expect("id");
     assert_eq!(draft["status"], "draft");
-    assert_eq!(
-        status_as(&app, &ba, id).await,
-        404,
-        "a draft is hidden from other organisations"
-    );
+    assert_eq!(status_as(&app, &ba, id).await, 404, "a draft is hidden from other organisations");
     assert_eq!(status_as(&app, &rs, id).await, 200, "and visible to its own");
 
-    let published: Value = post(&app, &rs, &format!("/api/v1/documents/{id}/publish"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let published: Value =
+        post(&app, &rs, &format!("/api/v1/documents/{id}/publish")).await.json().await.expect("json");
     assert_eq!(published["status"], "published");
     assert!(published["published_at"].is_string());
     assert_eq!(status_as(&app, &ba, id).await, 200);
     let again = post(&app, &rs, &format!("/api/v1/documents/{id}/publish")).await;
     assert_eq!(again.status(), 200, "publishing twice is harmless");
 
-    let withdrawn: Value = post(&app, &rs, &format!("/api/v1/documents/{id}/withdraw"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let withdrawn: Value =
+        post(&app, &rs, &format!("/api/v1/documents/{id}/withdraw")).await.json().await.expect("json");
     assert_eq!(withdrawn["status"], "withdrawn");
-    assert_eq!(
-        status_as(&app, &ba, id).await,
-        404,
-        "withdrawn: hidden outside the originator org"
-    );
-    assert_eq!(
-        app.get_as(&ba, &format!("/api/v1/documents/{id}/content"))
-            .await
-            .status(),
-        404
-    );
+    assert_eq!(status_as(&app, &ba, id).await, 404, "withdrawn: hidden outside the originator org");
+    assert_eq!(app.get_as(&ba, &format!("/api/v1/documents/{id}/content")).await.status(), 404);
     assert_eq!(status_as(&app, &rs, id).await, 200);
 
     let republished = post(&app, &rs, &format!("/api/v1/documents/{id}/publish")).await;
@@ -83,11 +61,7 @@ async fn markings_changes(backend: Backend) {
     assert_eq!(changed["summary"], "Ukratko.");
     assert_eq!(changed["tags"], json!(["trafficking", "drugs"]));
     assert_eq!(changed["language"], "sr-Latn");
-    let cleared: Value = patch(&app, &rs, id, &json!({"summary": null}))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let cleared: Value = patch(&app, &rs, id, &json!({"summary": null})).await.json().await.expect("json");
     assert!(cleared.get("summary").is_none(), "null clears an optional field");
 
     // Narrowing releasability takes effect at once.
@@ -100,62 +74,34 @@ async fn markings_changes(backend: Backend) {
     // TLP:RED needs recipients; only they (and the originator org) see it.
     let body = problem(patch(&app, &rs, id, &json!({"tlp": "RED"})).await, 422).await;
     assert_eq!(body["field"], "recipients");
-    let red: Value = patch(
-        &app,
-        &rs,
-        id,
-        &json!({"tlp": "RED", "releasable_to": ["BA", "AL"], "recipients": ["analyst-al"]}),
-    )
-    .await
-    .json()
-    .await
-    .expect("json");
+    let red: Value =
+        patch(&app, &rs, id, &json!({"tlp": "RED", "releasable_to": ["BA", "AL"], "recipients": ["analyst-al"]}))
+            .await
+            .json()
+            .await
+            .expect("json");
     assert_eq!(red["markings"]["recipients"], json!(["analyst-al"]));
     assert_eq!(status_as(&app, &al, id).await, 200);
-    assert_eq!(
-        status_as(&app, &ba, id).await,
-        404,
-        "released to BA but not a recipient"
-    );
-    let amber: Value = patch(&app, &rs, id, &json!({"tlp": "AMBER"}))
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert!(
-        amber["markings"].get("recipients").is_none(),
-        "leaving RED drops the recipients"
-    );
+    assert_eq!(status_as(&app, &ba, id).await, 404, "released to BA but not a recipient");
+    let amber: Value = patch(&app, &rs, id, &json!({"tlp": "AMBER"})).await.json().await.expect("json");
+    assert!(amber["markings"].get("recipients").is_none(), "leaving RED drops the recipients");
     assert_eq!(status_as(&app, &ba, id).await, 200);
 
     // H3 needs a note; leaving H3 drops it.
     let body = problem(patch(&app, &rs, id, &json!({"handling_code": "H3"})).await, 422).await;
     assert_eq!(body["field"], "handling_note");
-    let h3: Value = patch(
-        &app,
-        &rs,
-        id,
-        &json!({"handling_code": "H3", "handling_note": "Not for court use before 2027."}),
-    )
-    .await
-    .json()
-    .await
-    .expect("json");
+    let h3: Value =
+        patch(&app, &rs, id, &json!({"handling_code": "H3", "handling_note": "Not for court use before 2027."}))
+            .await
+            .json()
+            .await
+            .expect("json");
     assert_eq!(h3["markings"]["handling_note"], "Not for court use before 2027.");
-    let h2: Value = patch(&app, &rs, id, &json!({"handling_code": "H2"}))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let h2: Value = patch(&app, &rs, id, &json!({"handling_code": "H2"})).await.json().await.expect("json");
     assert!(h2["markings"].get("handling_note").is_none());
 
     // Refused changes leave everything as it was.
-    let before: Value = app
-        .get_as(&rs, &format!("/api/v1/documents/{id}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let before: Value = app.get_as(&rs, &format!("/api/v1/documents/{id}")).await.json().await.expect("json");
     for (change, field, status) in [
         (json!({"classification": "CONFIDENTIAL"}), "classification", 422),
         (json!({"releasable_to": ["FR"]}), "releasable_to", 422),
@@ -177,25 +123,14 @@ async fn markings_changes(backend: Backend) {
         .await
         .expect("patch");
     problem(malformed, 400).await;
-    let after: Value = app
-        .get_as(&rs, &format!("/api/v1/documents/{id}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let after: Value = app.get_as(&rs, &format!("/api/v1/documents/{id}")).await.json().await.expect("json");
     assert_eq!(before, after, "refused requests change nothing");
 }
 
 async fn only_the_originator_org_changes(backend: Backend) {
     let app = TestApp::spawn_on(backend).await;
     let rs = app.token("analyst-rs").await;
-    let created = create(
-        &app,
-        &rs,
-        &with(metadata("Shared"), json!({"releasable_to": ["ALL"]})),
-        b"shared",
-    )
-    .await;
+    let created = create(&app, &rs, &with(metadata("Shared"), json!({"releasable_to": ["ALL"]})), b"shared").await;
     let id = created["id"].as_str().expect("id");
     let ba = app.token("analyst-ba").await;
     for (method, path) in [
@@ -213,17 +148,8 @@ async fn only_the_originator_org_changes(backend: Backend) {
     }
     let version = super::add_version(&app, &ba, id, b"foreign".to_vec(), "x.txt").await;
     problem(version, 403).await;
-    let document: Value = app
-        .get_as(&rs, &format!("/api/v1/documents/{id}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let document: Value = app.get_as(&rs, &format!("/api/v1/documents/{id}")).await.json().await.expect("json");
     assert_eq!(document["title"], "Shared");
     assert_eq!(document["current_version"], 1);
-    assert_eq!(
-        super::stored_objects(&app).await.len(),
-        1,
-        "the refused version left no object"
-    );
+    assert_eq!(super::stored_objects(&app).await.len(), 1, "the refused version left no object");
 }

@@ -41,21 +41,10 @@ pub async fn upload(app: &TestApp, token: &str, metadata: &Value, bytes: Vec<u8>
     let form = reqwest::multipart::Form::new()
         .part(
             "metadata",
-            reqwest::multipart::Part::text(metadata.to_string())
-                .mime_str("application/json")
-                .expect("mime"),
+            reqwest::multipart::Part::text(metadata.to_string()).mime_str("application/json").expect("mime"),
         )
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
-        );
-    app.client
-        .post(app.url("/api/v1/documents"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload")
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()));
+    app.client.post(app.url("/api/v1/documents")).bearer_auth(token).multipart(form).send().await.expect("upload")
 }
 
 /// Upload and return the created document, asserting 201.
@@ -69,10 +58,8 @@ pub async fn create(app: &TestApp, token: &str, metadata: &Value, bytes: &[u8]) 
 
 /// `POST /api/v1/documents/{id}/versions` with part `file`.
 pub async fn add_version(app: &TestApp, token: &str, id: &str, bytes: Vec<u8>, filename: &str) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
-    );
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()));
     app.client
         .post(app.url(&format!("/api/v1/documents/{id}/versions")))
         .bearer_auth(token)
@@ -93,12 +80,7 @@ pub async fn patch(app: &TestApp, token: &str, id: &str, body: &Value) -> reqwes
 }
 
 pub async fn post(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("post")
+    app.client.post(app.url(path)).bearer_auth(token).send().await.expect("post")
 }
 
 /// Object keys under `documents/` in the app's object store. On the local filesystem every file
@@ -142,10 +124,6 @@ pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     let content_type = response.headers().get("content-type").cloned();
     let body: Value = response.json().await.expect("problem json");
     assert_eq!(actual, status, "{body}");
-    assert_eq!(
-        content_type.as_ref().and_then(|v| v.to_str().ok()),
-        Some("application/problem+json"),
-        "{body}"
-    );
+    assert_eq!(content_type.as_ref().and_then(|v| v.to_str().ok()), Some("application/problem+json"), "{body}");
     body
 }
