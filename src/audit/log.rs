@@ -3,12 +3,14 @@
 //! rolled-back business transaction takes its event — and its `seq` — with it.
 
 use chrono::SecondsFormat;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
 
 use super::AuditError;
 use super::chain::{canonical_without_hash, link_hash};
@@ -21,7 +23,17 @@ const MAX_TARGET_CHARS: usize = 64;
 #[derive(Clone)]
 pub struct Log {
     db: DatabaseConnection,
+    /// Time to append and commit an event of its own (the cost auditing adds to a read).
+    record_seconds: Option<Histogram>,
+    /// The group-commit writer, when running (see [`Log::start_group_commit`]).
+    writer: Option<mpsc::Sender<Pending>>,
 }
+
+/// An event waiting for the group-commit writer, and where to send its outcome.
+type Pending = (NewEvent, oneshot::Sender<Result<Event, AuditError>>);
+
+/// Most events committed in one transaction by the group-commit writer.
+const MAX_BATCH: usize = 256;
 
 /// Filters of `GET /api/v1/audit` and the export.
 #[derive(Clone, Debug, Default)]
@@ -47,7 +59,36 @@ pub fn normalise_time(value: &str) -> Option<String> {
 
 impl Log {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, record_seconds: None, writer: None }
+    }
+
+    /// A log whose own-transaction appends are timed in `anaspoc_audit_record_seconds`.
+    pub fn with_metrics(db: DatabaseConnection, metrics: &crate::metrics::Metrics) -> Self {
+        let histogram = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
+        metrics.register("audit_record_seconds", "Time to append and commit one audit event", histogram.clone());
+        Self { db, record_seconds: Some(histogram), writer: None }
+    }
+
+    /// Route [`Log::record`] through one writer task that commits waiting events together: one
+    /// transaction (and one fsync) for many concurrent reads, and no lock contention between
+    /// them. Each caller still waits until its own event is durable.
+    pub fn start_group_commit(mut self) -> Self {
+        let (sender, mut receiver) = mpsc::channel::<Pending>(MAX_BATCH * 4);
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            while let Some(first) = receiver.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match receiver.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                commit_batch(&db, batch).await;
+            }
+        });
+        self.writer = Some(sender);
+        self
     }
 
     /// Append `event` inside the caller's transaction (the change it records commits with it).
@@ -104,9 +145,23 @@ impl Log {
 
     /// Append `event` in a transaction of its own, durable when this returns.
     pub async fn record(&self, event: NewEvent) -> Result<Event, AuditError> {
-        let txn = self.db.begin().await?;
-        let recorded = Self::append(&txn, event).await?;
-        txn.commit().await?;
+        let started = std::time::Instant::now();
+        let recorded = match &self.writer {
+            Some(writer) => {
+                let (done, result) = oneshot::channel();
+                writer.send((event, done)).await.map_err(|_| AuditError::WriterStopped)?;
+                result.await.map_err(|_| AuditError::WriterStopped)??
+            }
+            None => {
+                let txn = self.db.begin().await?;
+                let recorded = Self::append(&txn, event).await?;
+                txn.commit().await?;
+                recorded
+            }
+        };
+        if let Some(histogram) = &self.record_seconds {
+            histogram.observe(started.elapsed().as_secs_f64());
+        }
         Self::emit(&recorded);
         Ok(recorded)
     }
@@ -161,6 +216,41 @@ impl Log {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+}
+
+/// Append a batch in one transaction. If it fails, each event is retried alone so that one bad
+/// event cannot cost the others their record.
+async fn commit_batch(db: &DatabaseConnection, batch: Vec<Pending>) {
+    let together = async {
+        let txn = db.begin().await?;
+        let mut recorded = Vec::with_capacity(batch.len());
+        for (event, _) in &batch {
+            recorded.push(Log::append(&txn, event.clone()).await?);
+        }
+        txn.commit().await?;
+        Ok::<_, AuditError>(recorded)
+    }
+    .await;
+    match together {
+        Ok(recorded) => {
+            for ((_, done), event) in batch.into_iter().zip(recorded) {
+                let _ = done.send(Ok(event));
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, events = batch.len(), "audit batch failed; appending one by one");
+            for (event, done) in batch {
+                let single = async {
+                    let txn = db.begin().await?;
+                    let recorded = Log::append(&txn, event).await?;
+                    txn.commit().await?;
+                    Ok(recorded)
+                }
+                .await;
+                let _ = done.send(single);
+            }
+        }
     }
 }
 

@@ -27,4 +27,6 @@ pub enum AuditError {
     SigningKey(String),
     #[error("export: {0}")]
     Export(String),
+    #[error("the audit writer has stopped")]
+    WriterStopped,
 }
