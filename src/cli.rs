@@ -5,6 +5,7 @@ use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
+
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
 use crate::audit::{self, Checkpoint, Filter, SigningKey, Verification};
@@ -53,6 +54,56 @@ pub async fn audit(settings: &Settings, command: AuditCommand) -> Result<(), Box
             Ok(())
         }
     }
+}
+
+/// `anaspoc reindex`: empty the index and fill it again from the database and the stored text,
+/// many documents in flight so that the writer commits them in large batches.
+pub async fn reindex(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let db = crate::db::connect(&settings.database).await?;
+    let storage = crate::storage::Storage::from_settings(&settings.storage)?;
+    let policy = Arc::new(
+        crate::policy::PolicyConfig::from_settings(&settings.policy)
+            .ok_or_else(|| CliError::Input("invalid policy".into()))?,
+    );
+    let index = crate::search::SearchIndex::open(Path::new(&settings.search.index_dir))?;
+    let writer = crate::search::WriterHandle::start(
+        index.clone(),
+        Duration::from_millis(settings.search.commit_interval_ms),
+        settings.search.commit_max_docs,
+    )?;
+    let pipeline = crate::ingest::Pipeline::new(
+        db.clone(),
+        storage,
+        crate::ingest::sandbox::Sandbox::from_settings(&settings.ingest)?,
+        writer.clone(),
+        policy,
+        crate::ingest::Trigger::default(),
+        settings.ingest.parallel_extractions,
+    );
+    let ids = crate::ingest::document_ids(&db).await?;
+    writer.clear().await?;
+    let bar = indicatif::ProgressBar::new(ids.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} reindexing {pos}/{len} documents {wide_bar} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut failures = 0;
+    let mut results =
+        futures_util::stream::iter(ids.iter().map(|id| pipeline.index_document(id))).buffer_unordered(256);
+    while let Some(result) = results.next().await {
+        if let Err(error) = result {
+            failures += 1;
+            bar.println(format!("skipped a document: {error}"));
+        }
+        bar.inc(1);
+    }
+    bar.finish();
+    println!("reindexed {} documents ({failures} skipped); index holds {}", ids.len() - failures, index.count());
+    Ok(())
 }
 
 /// `anaspoc audit verify --from-export FILE`: no database, no configuration.

@@ -42,6 +42,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub storage: StorageSettings,
     pub search: SearchSettings,
+    pub ingest: IngestSettings,
     pub oidc: OidcSettings,
     pub policy: PolicySettings,
     pub limits: LimitsSettings,
@@ -93,6 +94,26 @@ pub struct StorageSettings {
 #[serde(deny_unknown_fields)]
 pub struct SearchSettings {
     pub index_dir: String,
+    /// A batch of index changes is committed (and searchable) at most this long after its first.
+    pub commit_interval_ms: u64,
+    /// … or as soon as it holds this many documents.
+    pub commit_max_docs: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Run the ingest workers in this process.
+    pub workers: bool,
+    /// Sandboxed extractions at once.
+    pub parallel_extractions: usize,
+    /// The `anaspoc` binary that runs `anaspoc extract`; empty = this executable.
+    pub extractor: String,
+    pub extract_memory_mib: u64,
+    pub extract_cpu_secs: u64,
+    pub extract_timeout_secs: u64,
+    /// Longest text kept from one file.
+    pub max_text_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -213,6 +234,21 @@ impl Settings {
         self.validate_policy()?;
         if self.limits.max_upload_bytes == 0 {
             return Err(ConfigError::invalid("limits.max_upload_bytes", "must be greater than 0"));
+        }
+        if self.search.commit_interval_ms == 0 || self.search.commit_max_docs == 0 {
+            return Err(ConfigError::invalid(
+                "search.commit_interval_ms",
+                "and search.commit_max_docs must be greater than 0",
+            ));
+        }
+        if self.ingest.extract_memory_mib < 128
+            || self.ingest.extract_cpu_secs == 0
+            || self.ingest.extract_timeout_secs == 0
+        {
+            return Err(ConfigError::invalid(
+                "ingest.extract_memory_mib",
+                "must be at least 128, with extract_cpu_secs and extract_timeout_secs above 0",
+            ));
         }
         if self.audit.signing_key_file.trim().is_empty() {
             return Err(ConfigError::invalid("audit.signing_key_file", "must name a file"));

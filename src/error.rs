@@ -64,6 +64,8 @@ pub enum ApiError {
     Documents(#[from] DocumentsError),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    #[error(transparent)]
+    Search(#[from] crate::search::SearchError),
     /// A query parameter or field the API itself checks (422).
     #[error("{field}: {problem}")]
     InvalidParameter { field: String, problem: String },
@@ -125,6 +127,10 @@ impl ApiError {
                     .detail(format!("{field}: {problem}"))
                     .field(field)
             }
+            ApiError::Search(_) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "search-unavailable", "Search unavailable")
+                    .detail("The search could not be completed. Quote the X-Request-Id header when reporting this.")
+            }
             ApiError::Audit(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
                 .detail("The request could not be completed. Quote the X-Request-Id header when reporting this."),
             ApiError::Documents(DocumentsError::Invalid { field, problem }) => {
@@ -165,6 +171,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Internal(reason) => tracing::error!(%reason, "internal error"),
             ApiError::Audit(error) => tracing::error!(%error, "audit trail failure"),
+            ApiError::Search(error) => tracing::error!(%error, "search failed"),
             ApiError::Documents(
                 error @ (DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_)),
             ) => {

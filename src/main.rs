@@ -35,9 +35,22 @@ enum Command {
     Demo,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Rebuild the search index from the database and the stored extracted text (stop the
+    /// server first; at start-up it brings the index up to date by itself).
+    Reindex,
     /// Verify, checkpoint or export the tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Extract the text of one file to standard output (run by the server in a sandbox).
+    #[command(hide = true)]
+    Extract {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        media_type: String,
+        #[arg(long)]
+        language: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +95,10 @@ fn profile(cli: &Cli, default: &str) -> Profile {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The sandboxed extractor: no runtime, no configuration, no network — read, parse, print.
+    if let Command::Extract { input, media_type, language } = &cli.command {
+        return extract(input, media_type, language.as_deref());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -93,6 +110,23 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("anaspoc: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn extract(input: &std::path::Path, media_type: &str, language: Option<&str>) -> ExitCode {
+    use std::io::Write;
+    match anaspoc::ingest::extract::extract_file(input, media_type, language) {
+        Ok(text) => {
+            let mut out = std::io::stdout().lock();
+            if out.write_all(text.as_bytes()).and_then(|_| out.flush()).is_err() {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
             ExitCode::FAILURE
         }
     }
@@ -127,6 +161,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
             anaspoc::cli::audit(&settings, command.into()).await
         }
+        Command::Reindex => {
+            let settings = Settings::load_valid(&configured)?;
+            anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
+            anaspoc::cli::reindex(&settings).await
+        }
+        Command::Extract { .. } => Ok(()),
         Command::Migrate => {
             let settings = Settings::load_valid(&configured)?;
             anaspoc::telemetry::init(&settings.log);

@@ -4,6 +4,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
@@ -16,8 +17,11 @@ use crate::auth::demo_idp::{self, DemoIdp};
 use crate::auth::{ClaimMapper, TokenValidator, discovery};
 use crate::config::{ConfigError, Settings};
 use crate::error;
+use crate::ingest::sandbox::Sandbox;
+use crate::ingest::{self, Pipeline, Trigger};
 use crate::metrics::{self, Metrics};
 use crate::policy::PolicyConfig;
+use crate::search::{self, SearchIndex, WriterHandle};
 use crate::storage::Storage;
 use crate::{api, db, documents};
 
@@ -39,6 +43,12 @@ pub enum StartupError {
     Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    #[error(transparent)]
+    Search(#[from] crate::search::SearchError),
+    #[error(transparent)]
+    Ingest(#[from] crate::ingest::IngestError),
+    #[error("extraction sandbox: {0}")]
+    Sandbox(#[from] crate::ingest::sandbox::SandboxError),
 }
 
 /// Choose aws-lc-rs as the process-wide rustls provider (the only one compiled in). Idempotent.
@@ -104,11 +114,47 @@ impl Application {
         let metrics = web::Data::new(Metrics::new());
         let storage = Storage::from_settings(&settings.storage)?;
         let audit_log = audit::Log::with_metrics(db.clone(), &metrics).start_group_commit();
+        let search_index = SearchIndex::open(Path::new(&settings.search.index_dir))?;
+        let writer = WriterHandle::start(
+            search_index.clone(),
+            Duration::from_millis(settings.search.commit_interval_ms),
+            settings.search.commit_max_docs,
+        )?;
+        let trigger = Trigger::default();
+        let pipeline = Arc::new(Pipeline::new(
+            db.clone(),
+            storage.clone(),
+            Sandbox::from_settings(&settings.ingest)?,
+            writer,
+            policy.clone(),
+            trigger.clone(),
+            settings.ingest.parallel_extractions,
+        ));
+        if settings.ingest.workers {
+            let reconciled = ingest::reconcile::reconcile(&db, &search_index).await?;
+            if reconciled != Default::default() {
+                tracing::info!(
+                    refresh = reconciled.refreshed,
+                    extract = reconciled.extracted,
+                    "bringing the search index up to date with the database"
+                );
+            }
+            pipeline.clone().spawn();
+        }
+        let search = search::Service::new(search_index.clone(), db.clone(), audit_log.clone(), policy.clone());
+        metrics.register(
+            "search_dropped_hits",
+            "Search hits the index admitted but the database re-check refused",
+            search.dropped_hits(),
+        );
+        let search = web::Data::new(search);
+        let search_index = web::Data::new(search_index);
         let signing_key = web::Data::new(SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?);
         let documents = web::Data::new(documents::Service::new(
             db.clone(),
             storage.clone(),
             audit_log.clone(),
+            trigger,
             policy.clone(),
             settings.limits.max_upload_bytes,
         ));
@@ -129,6 +175,8 @@ impl Application {
                     .app_data(documents.clone())
                     .app_data(audit_log.clone())
                     .app_data(signing_key.clone())
+                    .app_data(search.clone())
+                    .app_data(search_index.clone())
                     .app_data(shared_settings.clone())
                     .app_data(error::json_config())
                     .app_data(error::query_config())

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_users;
 mod m20261128_000002_create_documents;
 mod m20261128_000003_create_audit;
+mod m20261128_000004_create_ingest;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_users::Migration),
             Box::new(m20261128_000002_create_documents::Migration),
             Box::new(m20261128_000003_create_audit::Migration),
+            Box::new(m20261128_000004_create_ingest::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@ mod audit;
 mod documents;
 mod health;
 mod me;
+mod search;
 
 use actix_web::web;
 
@@ -17,6 +18,10 @@ pub fn operations(cfg: &mut web::ServiceConfig) {
 /// The JSON API under `/api/v1`.
 pub fn v1(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::scope("/api/v1").route("/me", web::get().to(me::me)).configure(documents::routes).configure(audit::routes),
+        web::scope("/api/v1")
+            .route("/me", web::get().to(me::me))
+            .configure(documents::routes)
+            .configure(audit::routes)
+            .configure(search::routes),
     );
 }

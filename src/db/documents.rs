@@ -56,6 +56,7 @@ pub async fn append_version(
     };
     document::Entity::update_many()
         .col_expr(document::Column::CurrentVersion, Expr::col(document::Column::CurrentVersion).add(1))
+        .col_expr(document::Column::Revision, Expr::col(document::Column::Revision).add(1))
         .col_expr(document::Column::UpdatedAt, Expr::value(now))
         .filter(document::Column::Id.eq(id.as_str()))
         .exec(txn)
@@ -63,6 +64,16 @@ pub async fn append_version(
     let row = find(txn, &id).await?.ok_or_else(|| DbErr::RecordNotFound(id.clone()))?;
     version.version = sea_orm::ActiveValue::Set(row.current_version);
     version.insert(txn).await
+}
+
+/// Mark a document changed: the search index reconciles on this number. Inside a transaction.
+pub async fn bump_revision(txn: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+    document::Entity::update_many()
+        .col_expr(document::Column::Revision, Expr::col(document::Column::Revision).add(1))
+        .filter(document::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 pub async fn insert(txn: &impl ConnectionTrait, row: document::ActiveModel) -> Result<document::Model, DbErr> {

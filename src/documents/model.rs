@@ -194,8 +194,20 @@ pub struct DocumentView {
     pub can_change: bool,
 }
 
+/// Where a version's text stands: `pending`, `indexed`, or `failed` with the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestView {
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionView {
+    pub ingest: IngestView,
+    /// The language detected in the text, when the uploader gave none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detected_language: Option<String>,
     pub version: i32,
     pub sha256: String,
     pub size: i64,

@@ -10,12 +10,14 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection, IntoActiveModel, Transaction
 use serde_json::json;
 use uuid::Uuid;
 
-use super::model::{self, DocumentPatch, DocumentView, NewDocument, VersionView};
+use super::model::{self, DocumentPatch, DocumentView, IngestView, NewDocument, VersionView};
 use super::{DocumentsError, detect_media_type, sanitise_filename};
 use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
 use crate::auth::{Caller, Capability, Principal};
 use crate::db::documents as repo;
 use crate::db::entities::{document, document_version};
+use crate::ingest::Trigger;
+use crate::ingest::jobs::{self, JobKind};
 use crate::policy::{
     Action, Decision, DocumentMarkings, Markings, MarkingsInput, PolicyConfig, Reason, Status, decide,
 };
@@ -25,6 +27,7 @@ pub struct Service {
     db: DatabaseConnection,
     storage: Storage,
     audit: audit::Log,
+    ingest: Trigger,
     policy: Arc<PolicyConfig>,
     max_upload_bytes: u64,
 }
@@ -85,10 +88,11 @@ impl Service {
         db: DatabaseConnection,
         storage: Storage,
         audit: audit::Log,
+        ingest: Trigger,
         policy: Arc<PolicyConfig>,
         max_upload_bytes: u64,
     ) -> Self {
-        Self { db, storage, audit, policy, max_upload_bytes }
+        Self { db, storage, audit, ingest, policy, max_upload_bytes }
     }
 
     pub fn max_upload_bytes(&self) -> u64 {
@@ -246,6 +250,7 @@ impl Service {
             created_at: Set(now),
             updated_at: Set(now),
             published_at: Set(plan.publish.then_some(now)),
+            revision: Set(1),
         };
         let event = NewEvent::by(principal, &caller.request, AuditAction::DocumentCreate, Outcome::Allowed)
             .target(Target::version(&id, 1))
@@ -254,13 +259,17 @@ impl Service {
             let txn = self.db.begin().await?;
             repo::insert(&txn, row).await?;
             repo::append_version(&txn, version, now).await?;
+            jobs::enqueue(&txn, &id, 1, JobKind::Extract).await?;
             let recorded = audit::Log::append(&txn, event).await?;
             txn.commit().await?;
             Ok::<_, DocumentsError>(recorded)
         }
         .await;
         match result {
-            Ok(recorded) => audit::Log::emit(&recorded),
+            Ok(recorded) => {
+                audit::Log::emit(&recorded);
+                self.ingest.wake();
+            }
             Err(error) => {
                 self.discard(object).await;
                 return Err(error);
@@ -302,6 +311,7 @@ impl Service {
             let version = new_version_row(&plan.document_id, &object, filename, principal, now);
             let txn = self.db.begin().await?;
             let stored = repo::append_version(&txn, version, now).await?;
+            jobs::enqueue(&txn, &plan.document_id, stored.version, JobKind::Extract).await?;
             let event = NewEvent::by(principal, &caller.request, AuditAction::DocumentVersion, Outcome::Allowed)
                 .target(Target::version(&plan.document_id, stored.version))
                 .details(json!({
@@ -317,7 +327,10 @@ impl Service {
         }
         .await;
         match result {
-            Ok(recorded) => audit::Log::emit(&recorded),
+            Ok(recorded) => {
+                audit::Log::emit(&recorded);
+                self.ingest.wake();
+            }
             Err(error) => {
                 self.discard(object).await;
                 return Err(error);
@@ -366,6 +379,8 @@ impl Service {
         row.updated_at = Set(chrono::Utc::now());
         let txn = self.db.begin().await?;
         let after = repo::update(&txn, row).await?;
+        repo::bump_revision(&txn, id).await?;
+        jobs::enqueue(&txn, id, after.current_version, JobKind::Refresh).await?;
         let event = NewEvent::by(principal, &caller.request, AuditAction::DocumentUpdate, Outcome::Allowed)
             .target(Target::version(id, after.current_version))
             .details(json!({
@@ -381,6 +396,7 @@ impl Service {
         let recorded = audit::Log::append(&txn, event).await?;
         txn.commit().await?;
         audit::Log::emit(&recorded);
+        self.ingest.wake();
         self.current_view(principal, id).await
     }
 
@@ -412,6 +428,8 @@ impl Service {
                 row.published_at = Set(Some(now));
             }
             repo::update(&txn, row).await?;
+            repo::bump_revision(&txn, id).await?;
+            jobs::enqueue(&txn, id, permitted.row.current_version, JobKind::Refresh).await?;
         }
         let event = NewEvent::by(&caller.principal, &caller.request, action, Outcome::Allowed)
             .target(Target::version(id, permitted.row.current_version))
@@ -419,6 +437,7 @@ impl Service {
         let recorded = audit::Log::append(&txn, event).await?;
         txn.commit().await?;
         audit::Log::emit(&recorded);
+        self.ingest.wake();
         self.current_view(&caller.principal, id).await
     }
 
@@ -465,36 +484,8 @@ impl Service {
         })
     }
 
-    /// The access-relevant facts of a stored row. Anything unreadable fails closed: the
-    /// document is treated as hidden from everyone, and the operator is told.
     fn facts(&self, row: &document::Model) -> Option<DocumentMarkings> {
-        let input = MarkingsInput {
-            classification: row.classification.clone(),
-            tlp: row.tlp.clone(),
-            handling_code: row.handling_code.clone(),
-            handling_note: row.handling_note.clone(),
-            releasable_to: parse_list(&row.releasable_to),
-            recipients: parse_list(&row.recipients),
-        };
-        let markings = Markings::restore(&input, &self.policy, &row.originator_country);
-        let status = row.status.parse::<Status>();
-        match (markings, status) {
-            (Ok(markings), Ok(status)) => Some(DocumentMarkings {
-                markings,
-                originator_org: row.originator_org.clone(),
-                originator_country: row.originator_country.clone(),
-                status,
-            }),
-            (markings, status) => {
-                tracing::error!(
-                    document = %row.id,
-                    markings = ?markings.err(),
-                    status = ?status.err(),
-                    "stored document does not fit the configured policy; hiding it"
-                );
-                None
-            }
-        }
+        stored_facts(row, &self.policy)
     }
 
     /// The document as it is now, for the caller who just changed it (not a separate view).
@@ -537,6 +528,38 @@ enum Loaded {
     Unreadable,
     Hidden(Reason),
     Forbidden(Reason),
+}
+
+/// The access-relevant facts of a stored row. Anything unreadable fails closed: the document is
+/// treated as hidden from everyone, and the operator is told.
+pub fn stored_facts(row: &document::Model, policy: &PolicyConfig) -> Option<DocumentMarkings> {
+    let input = MarkingsInput {
+        classification: row.classification.clone(),
+        tlp: row.tlp.clone(),
+        handling_code: row.handling_code.clone(),
+        handling_note: row.handling_note.clone(),
+        releasable_to: parse_list(&row.releasable_to),
+        recipients: parse_list(&row.recipients),
+    };
+    let markings = Markings::restore(&input, policy, &row.originator_country);
+    let status = row.status.parse::<Status>();
+    match (markings, status) {
+        (Ok(markings), Ok(status)) => Some(DocumentMarkings {
+            markings,
+            originator_org: row.originator_org.clone(),
+            originator_country: row.originator_country.clone(),
+            status,
+        }),
+        (markings, status) => {
+            tracing::error!(
+                document = %row.id,
+                markings = ?markings.err(),
+                status = ?status.err(),
+                "stored document does not fit the configured policy; hiding it"
+            );
+            None
+        }
+    }
 }
 
 /// Markings in their stored (string) form.
@@ -583,6 +606,8 @@ fn new_version_row(
 
 fn version_view(row: document_version::Model) -> VersionView {
     VersionView {
+        ingest: IngestView { state: row.ingest_state, error: row.ingest_error },
+        detected_language: row.detected_language,
         version: row.version,
         sha256: row.sha256,
         size: row.size_bytes,
@@ -597,6 +622,6 @@ fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
-fn parse_list(json: &str) -> Vec<String> {
+pub fn parse_list(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
 }

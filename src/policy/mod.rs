@@ -5,12 +5,14 @@
 mod classification;
 mod decision;
 mod markings;
+mod search_filter;
 
 use std::collections::BTreeSet;
 
 pub use classification::{Ladder, Level};
 pub use decision::{Action, Decision, DocumentMarkings, Reason, Status, decide};
 pub use markings::{ALL_COUNTRIES, HandlingCode, Markings, MarkingsError, MarkingsInput, Releasability, Tlp};
+pub use search_filter::{OPEN_GATE, VisibilityFilter, recipient_gate, red_gates, release_values, search_filter};
 
 use crate::config::PolicySettings;
 

@@ -436,6 +436,12 @@ proptest! {
         prop_assert_eq!(matches!(seen, Decision::Hidden(_)), matches!(changed, Decision::Hidden(_)));
         prop_assert!(!matches!(seen, Decision::Forbidden(_)));
     }
+
+    #[test]
+    fn search_filter_agrees_with_decide(u in arb_principal(), d in arb_document()) {
+        let admitted = search_filter(&u).is_some_and(|f| f.admits(&d));
+        prop_assert_eq!(admitted, see(&u, &d).is_allowed());
+    }
 }
 
 #[test]

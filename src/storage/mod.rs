@@ -47,6 +47,11 @@ impl ObjectKey {
         Self(Path::from(format!("documents/{document}/v{slot}")))
     }
 
+    /// The extracted text stored next to a version's bytes: `documents/{uuid}/v{n}.txt`.
+    pub fn text_of(version_key: &str) -> Self {
+        Self(Path::from(format!("{version_key}.txt")))
+    }
+
     /// Re-open a key previously produced here and stored in the database.
     pub fn from_stored(key: &str) -> Self {
         Self(Path::from(key))
@@ -118,6 +123,22 @@ impl Storage {
         let range = result.range.clone();
         let stream = result.into_stream().map_err(StorageError::Store).boxed();
         Ok(Download { range, stream })
+    }
+
+    /// Store a small object in one request (extracted text).
+    pub async fn put(&self, key: &ObjectKey, bytes: Bytes) -> Result<(), StorageError> {
+        self.store.put(&key.0, bytes.into()).await?;
+        Ok(())
+    }
+
+    /// A small object as UTF-8 text (lossy).
+    pub async fn read_to_string(&self, key: &ObjectKey) -> Result<String, StorageError> {
+        let result = self.store.get(&key.0).await.map_err(|e| match e {
+            object_store::Error::NotFound { path, .. } => StorageError::NotFound(path),
+            other => StorageError::Store(other),
+        })?;
+        let bytes = result.bytes().await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     pub async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {

@@ -84,6 +84,8 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     settings.storage.path = dir.join("objects").display().to_string();
     settings.search.index_dir = dir.join("index").display().to_string();
     settings.audit.signing_key_file = dir.join("audit-signing-key.pem").display().to_string();
+    // The test binary is not `anaspoc`: point the extraction sandbox at the real one.
+    settings.ingest.extractor = env!("CARGO_BIN_EXE_anaspoc").to_owned();
     settings.oidc.jwks_min_refresh_secs = 0;
     settings.log.level = std::env::var("ANASPOC_TEST_LOG").unwrap_or_else(|_| "error".into());
     settings

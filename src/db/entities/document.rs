@@ -36,6 +36,8 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub published_at: Option<ChronoDateTimeUtc>,
+    /// Incremented by every change; the search index stores the revision it reflects.
+    pub revision: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

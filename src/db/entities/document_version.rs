@@ -16,6 +16,13 @@ pub struct Model {
     pub filename: String,
     pub created_by: String,
     pub created_at: ChronoDateTimeUtc,
+    /// Object key of the extracted text (`documents/{uuid}/v{n}.txt`), once extracted.
+    pub text_key: Option<String>,
+    pub text_bytes: Option<i64>,
+    /// `pending`, `indexed` or `failed`.
+    pub ingest_state: String,
+    pub ingest_error: Option<String>,
+    pub detected_language: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

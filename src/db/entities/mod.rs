@@ -5,4 +5,5 @@ pub mod audit_event;
 pub mod audit_head;
 pub mod document;
 pub mod document_version;
+pub mod ingest_job;
 pub mod user;

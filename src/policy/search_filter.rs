@@ -1,0 +1,70 @@
+//! `search_filter`: the policy of `decide` restated as clauses a search index evaluates on the
+//! marking fields it stores, so that totals and facets only ever count visible documents. The
+//! search module compiles it into the engine's query; [`VisibilityFilter::admits`] evaluates it
+//! here, so a test can check it against `decide` on every generated pair.
+
+use super::markings::Tlp;
+use super::{ALL_COUNTRIES, DocumentMarkings, Status};
+use crate::auth::{Capability, Principal};
+
+/// The index value of `red_gate` for documents that are not TLP:RED.
+pub const OPEN_GATE: &str = "*";
+
+/// The index value of `red_gate` for a TLP:RED recipient.
+pub fn recipient_gate(subject: &str) -> String {
+    format!("sub:{subject}")
+}
+
+/// Values a document stores in its `red_gate` field: open, or one per recipient.
+pub fn red_gates(document: &DocumentMarkings) -> Vec<String> {
+    if document.markings.tlp() == Tlp::Red {
+        document.markings.recipients().iter().map(|s| recipient_gate(s)).collect()
+    } else {
+        vec![OPEN_GATE.to_owned()]
+    }
+}
+
+/// Values a document stores in its `release` field: the countries, or `ALL`.
+pub fn release_values(document: &DocumentMarkings) -> Vec<String> {
+    document.markings.releasable_to().codes()
+}
+
+/// A principal may see a document iff
+/// `rank ≤ max_rank ∧ (org = organisation ∨ (status = published ∧ release ∋ {country, ALL} ∧
+/// red_gate ∋ {*, sub:subject}))`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisibilityFilter {
+    pub max_rank: u8,
+    pub organisation: String,
+    pub country: String,
+    pub subject_gate: String,
+    pub published: &'static str,
+    pub all_countries: &'static str,
+    pub open_gate: &'static str,
+}
+
+/// `None`: the principal sees no document at all (no `document:read`).
+pub fn search_filter(principal: &Principal) -> Option<VisibilityFilter> {
+    principal.has(Capability::DocumentRead).then(|| VisibilityFilter {
+        max_rank: principal.clearance.rank(),
+        organisation: principal.organisation.clone(),
+        country: principal.country.clone(),
+        subject_gate: recipient_gate(&principal.sub),
+        published: Status::Published.as_str(),
+        all_countries: ALL_COUNTRIES,
+        open_gate: OPEN_GATE,
+    })
+}
+
+impl VisibilityFilter {
+    /// Evaluate the clauses on a document's index fields, as the index would.
+    pub fn admits(&self, document: &DocumentMarkings) -> bool {
+        let release = release_values(document);
+        let gates = red_gates(document);
+        document.markings.classification().rank() <= self.max_rank
+            && (document.originator_org == self.organisation
+                || (document.status.as_str() == self.published
+                    && release.iter().any(|r| *r == self.country || r == self.all_countries)
+                    && gates.iter().any(|g| g == self.open_gate || *g == self.subject_gate)))
+    }
+}

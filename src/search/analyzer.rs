@@ -1,0 +1,291 @@
+//! One analysis chain for every language and script of the network (DESIGN.md, "Search"):
+//! words are lower-cased, Serbian and Macedonian Cyrillic is transliterated to Latin, then
+//! diacritics are folded (č ć → c, š → s, ž → z, ë → e, ç → c). People write đ as "dj" or "d",
+//! so at index time a word with đ (or dj) yields both forms at the same position
+//! ("đorđević" → "djordjevic" and "dordevic"); at query time only the "d" form is produced, which
+//! every spelling of the word has in the index. Offsets always point into the original text, so
+//! snippets highlight the words in their original script.
+
+use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Tokenizer name registered on every index and query parser.
+pub const ANALYZER: &str = "anaspoc";
+
+/// Longer words are not indexed (base64 blobs, hashes, garbage).
+const MAX_WORD_BYTES: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Both forms of đ/dj words.
+    Index,
+    /// The "d" form only.
+    Query,
+}
+
+#[derive(Clone)]
+pub struct FoldingTokenizer {
+    mode: Mode,
+}
+
+impl FoldingTokenizer {
+    pub fn analyzer(mode: Mode) -> TextAnalyzer {
+        TextAnalyzer::from(FoldingTokenizer { mode })
+    }
+}
+
+pub struct FoldedTokens {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl TokenStream for FoldedTokens {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+impl Tokenizer for FoldingTokenizer {
+    type TokenStream<'a> = FoldedTokens;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> FoldedTokens {
+        let mut tokens = Vec::new();
+        let mut position = 0;
+        for (start, end) in words(text) {
+            let forms = fold_word(&text[start..end], self.mode);
+            if forms.is_empty() {
+                continue;
+            }
+            for form in forms {
+                tokens.push(Token { offset_from: start, offset_to: end, position, text: form, position_length: 1 });
+            }
+            position += 1;
+        }
+        FoldedTokens { tokens, next: 0 }
+    }
+}
+
+/// Byte ranges of the words of `text`: runs of letters, digits and combining marks.
+fn words(text: &str) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        let in_word = c.is_alphanumeric() || is_combining_mark(c);
+        match (in_word, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                ranges.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        ranges.push((s, text.len()));
+    }
+    ranges
+}
+
+/// The indexed (or queried) forms of one word; empty when the word is not indexed.
+pub fn fold_word(word: &str, mode: Mode) -> Vec<String> {
+    let mut latin = String::with_capacity(word.len());
+    for c in word.chars().flat_map(char::to_lowercase) {
+        match transliterate(c) {
+            Some(s) => latin.push_str(s),
+            None => latin.push(c),
+        }
+    }
+    // Decompose and drop the marks: č ć → c, š → s, ž → z, ë → e, ç → c, ü → u …
+    let mut folded = String::with_capacity(latin.len());
+    for c in latin.nfd().filter(|c| !is_combining_mark(*c)) {
+        match c {
+            // đ has no decomposition; keep a marker and expand below.
+            'đ' => folded.push('đ'),
+            'ł' => folded.push('l'),
+            'ø' => folded.push('o'),
+            'ß' => folded.push_str("ss"),
+            'æ' => folded.push_str("ae"),
+            'œ' => folded.push_str("oe"),
+            'ı' => folded.push('i'),
+            other => folded.push(other),
+        }
+    }
+    if folded.is_empty() || folded.len() > MAX_WORD_BYTES {
+        return Vec::new();
+    }
+    let d_form = folded.replace('đ', "d").replace("dj", "d");
+    match mode {
+        Mode::Query => vec![d_form],
+        Mode::Index => {
+            let dj_form = folded.replace('đ', "dj");
+            if dj_form == d_form { vec![d_form] } else { vec![dj_form, d_form] }
+        }
+    }
+}
+
+/// Serbian and Macedonian Cyrillic (plus the letters of neighbouring alphabets that turn up in
+/// names) to Serbian Latin, before diacritics are folded.
+fn transliterate(c: char) -> Option<&'static str> {
+    Some(match c {
+        'а' => "a",
+        'б' => "b",
+        'в' => "v",
+        'г' => "g",
+        'д' => "d",
+        'ђ' => "đ",
+        'ѓ' => "gj",
+        'е' => "e",
+        'ж' => "ž",
+        'з' => "z",
+        'ѕ' => "dz",
+        'и' => "i",
+        'ј' => "j",
+        'к' => "k",
+        'л' => "l",
+        'љ' => "lj",
+        'м' => "m",
+        'н' => "n",
+        'њ' => "nj",
+        'о' => "o",
+        'п' => "p",
+        'р' => "r",
+        'с' => "s",
+        'т' => "t",
+        'ћ' => "ć",
+        'ќ' => "kj",
+        'у' => "u",
+        'ф' => "f",
+        'х' => "h",
+        'ц' => "c",
+        'ч' => "č",
+        'џ' => "dž",
+        'ш' => "š",
+        // Russian, Ukrainian and Bulgarian letters seen in names.
+        'й' => "j",
+        'ы' => "y",
+        'э' => "e",
+        'ю' => "ju",
+        'я' => "ja",
+        'щ' => "šč",
+        'ё' => "e",
+        'є' => "je",
+        'і' => "i",
+        'ї' => "ji",
+        'ъ' | 'ь' => "",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(text: &str) -> Vec<(usize, String)> {
+        let mut tokenizer = FoldingTokenizer { mode: Mode::Index };
+        let mut stream = tokenizer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            out.push((stream.token().position, stream.token().text.clone()));
+        }
+        out
+    }
+
+    fn query(text: &str) -> Vec<String> {
+        let mut tokenizer = FoldingTokenizer { mode: Mode::Query };
+        let mut stream = tokenizer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    }
+
+    fn texts(tokens: &[(usize, String)]) -> Vec<&str> {
+        tokens.iter().map(|(_, t)| t.as_str()).collect()
+    }
+
+    #[test]
+    fn serbian_cyrillic_and_latin_meet() {
+        for word in ["Београд", "Beograd", "BEOGRAD", "београд"] {
+            assert_eq!(query(word), ["beograd"], "{word}");
+        }
+        assert_eq!(
+            query("Чачак Шабац Жабаљ Ћуприја Љубовија Његош"),
+            ["cacak", "sabac", "zabalj", "cuprija", "ljubovija", "njegos"]
+        );
+        assert_eq!(
+            query("Čačak Šabac Žabalj Ćuprija Ljubovija Njegoš"),
+            ["cacak", "sabac", "zabalj", "cuprija", "ljubovija", "njegos"]
+        );
+    }
+
+    #[test]
+    fn dj_and_d_spellings_of_dj_find_each_other() {
+        let indexed = index("Ђорђевић");
+        assert_eq!(texts(&indexed), ["djordjevic", "dordevic"]);
+        assert!(indexed.iter().all(|(p, _)| *p == 0), "both forms at the same position");
+        assert_eq!(texts(&index("Đorđević")), ["djordjevic", "dordevic"]);
+        assert_eq!(texts(&index("Djordjevic")), ["djordjevic", "dordevic"]);
+        assert_eq!(texts(&index("Dordevic")), ["dordevic"]);
+        for spelling in ["Djordjevic", "Dordevic", "Đorđević", "Ђорђевић", "DJORDJEVIĆ"] {
+            assert_eq!(query(spelling), ["dordevic"], "{spelling}");
+        }
+    }
+
+    #[test]
+    fn macedonian_letters() {
+        assert_eq!(query("Ѓорѓи Ќосе Ѕвезда Џамија Скопје"), ["gjorgji", "kjose", "dzvezda", "dzamija", "skopje"]);
+        assert_eq!(query("Охрид Битола Куманово"), ["ohrid", "bitola", "kumanovo"]);
+    }
+
+    #[test]
+    fn albanian_bosnian_croatian_english() {
+        assert_eq!(query("Shqipëri Kosovë Çështje"), ["shqiperi", "kosove", "ceshtje"]);
+        assert_eq!(query("shqiperi"), query("Shqipëri"));
+        assert_eq!(query("Sarajevo Mostar Tuzla Bihać"), ["sarajevo", "mostar", "tuzla", "bihac"]);
+        assert_eq!(query("Zagreb Split Rijeka Osijek Đakovo"), ["zagreb", "split", "rijeka", "osijek", "dakovo"]);
+        assert_eq!(
+            query("Organised crime, drug trafficking (2026)"),
+            ["organised", "crime", "drug", "trafficking", "2026"]
+        );
+    }
+
+    #[test]
+    fn offsets_point_into_the_original_text_and_positions_advance() {
+        let text = "Ђорђе, Београд!";
+        let mut tokenizer = FoldingTokenizer { mode: Mode::Index };
+        let mut stream = tokenizer.token_stream(text);
+        let mut seen = Vec::new();
+        while stream.advance() {
+            let t = stream.token();
+            seen.push((t.position, &text[t.offset_from..t.offset_to], t.text.clone()));
+        }
+        assert_eq!(
+            seen,
+            [
+                (0, "Ђорђе", "djordje".to_owned()),
+                (0, "Ђорђе", "dorde".to_owned()),
+                (1, "Београд", "beograd".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn decomposed_input_and_punctuation() {
+        // "č" written as c + combining caron is one word, folded like the precomposed letter.
+        assert_eq!(query("Čac\u{030C}ak"), ["cacak"]);
+        assert_eq!(query("e-mail: a.b@mup.gov.rs"), ["e", "mail", "a", "b", "mup", "gov", "rs"]);
+        assert!(query(&"x".repeat(100)).is_empty(), "overlong words are not indexed");
+        assert!(query("— … «»").is_empty());
+    }
+}

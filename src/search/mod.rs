@@ -1,0 +1,41 @@
+//! Full-text search (DESIGN.md, "Search"): the tantivy index (derived data, rebuilt from the
+//! database at will), its analysers for the region's languages and scripts, the one writer
+//! task, and the search service that compiles the access policy into every query.
+
+pub mod analyzer;
+pub mod document;
+pub mod index;
+pub mod query;
+pub mod schema;
+pub mod service;
+pub mod writer;
+
+pub use document::IndexEntry;
+pub use index::SearchIndex;
+pub use query::Filters;
+pub use service::{Facets, Hit, SearchRequest, SearchResponse, Service, Sort};
+pub use writer::{Applied, WriterHandle};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("search index: {0}")]
+    Index(String),
+    #[error("the index writer has stopped")]
+    WriterStopped,
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+impl From<tantivy::TantivyError> for SearchError {
+    fn from(error: tantivy::TantivyError) -> Self {
+        SearchError::Index(error.to_string())
+    }
+}
+
+impl From<tantivy::query::QueryParserError> for SearchError {
+    fn from(error: tantivy::query::QueryParserError) -> Self {
+        SearchError::Index(error.to_string())
+    }
+}

@@ -1,0 +1,306 @@
+//! `GET /api/v1/search`: the query runs with the policy compiled into it; every hit is checked
+//! again against the database with `policy::decide` before it is returned (a mismatch — an index
+//! running behind a change — is dropped, counted and recorded), and the search is audited.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use prometheus_client::metrics::counter::Counter;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::agg_result::AggregationResults;
+use tantivy::aggregation::{AggContextParams, AggregationCollector};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::schema::Value as _;
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument};
+
+use super::SearchError;
+use super::index::SearchIndex;
+use super::query::{self, Filters};
+use crate::audit::{self, NewEvent, Outcome};
+use crate::auth::Caller;
+use crate::db::entities::document;
+use crate::documents::stored_facts;
+use crate::policy::{Action, Markings, PolicyConfig, decide, search_filter};
+
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 100;
+/// Deepest result a cursor can reach (relevance paging is by offset).
+const MAX_OFFSET: usize = 10_000;
+const SNIPPET_CHARS: usize = 240;
+const FACET_SIZE: u32 = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    Relevance,
+    /// Newest publication first.
+    Date,
+}
+
+#[derive(Clone, Debug)]
+pub struct SearchRequest {
+    pub q: String,
+    pub filters: Filters,
+    pub sort: Sort,
+    pub limit: usize,
+    /// From a cursor of a previous page.
+    pub offset: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub title: String,
+    /// HTML: matches wrapped in `<mark>`, everything else escaped.
+    pub snippet: String,
+    pub markings: Markings,
+    pub originator_country: String,
+    pub language: String,
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub score: f32,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Facets {
+    pub classification: BTreeMap<String, u64>,
+    pub tlp: BTreeMap<String, u64>,
+    pub country: BTreeMap<String, u64>,
+    pub language: BTreeMap<String, u64>,
+    pub tag: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchResponse {
+    pub total: u64,
+    pub hits: Vec<Hit>,
+    pub facets: Facets,
+    pub next_cursor: Option<String>,
+}
+
+pub fn encode_cursor(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o{offset}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Option<usize> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let offset = std::str::from_utf8(&bytes).ok()?.strip_prefix('o')?.parse().ok()?;
+    (offset <= MAX_OFFSET).then_some(offset)
+}
+
+/// One hit as the index returned it, before the database re-check.
+struct Candidate {
+    id: String,
+    score: f32,
+    snippet: String,
+    language: String,
+}
+
+struct Found {
+    total: u64,
+    candidates: Vec<Candidate>,
+    facets: Facets,
+}
+
+#[derive(Clone)]
+pub struct Service {
+    index: SearchIndex,
+    db: DatabaseConnection,
+    audit: audit::Log,
+    policy: Arc<PolicyConfig>,
+    dropped_hits: Counter,
+}
+
+impl Service {
+    pub fn new(index: SearchIndex, db: DatabaseConnection, audit: audit::Log, policy: Arc<PolicyConfig>) -> Self {
+        Self { index, db, audit, policy, dropped_hits: Counter::default() }
+    }
+
+    /// Count of hits the index admitted but the database re-check refused.
+    pub fn dropped_hits(&self) -> Counter {
+        self.dropped_hits.clone()
+    }
+
+    pub async fn search(&self, caller: &Caller, request: SearchRequest) -> Result<SearchResponse, SearchError> {
+        let filter = search_filter(&caller.principal);
+        let index = self.index.clone();
+        let run = request.clone();
+        let found = tokio::task::spawn_blocking(move || execute(&index, filter.as_ref(), &run))
+            .await
+            .map_err(|e| SearchError::Index(e.to_string()))??;
+
+        // Defence in depth: every hit is decided again on the database's current state.
+        let ids: Vec<String> = found.candidates.iter().map(|c| c.id.clone()).collect();
+        let rows: HashMap<String, document::Model> = document::Entity::find()
+            .filter(document::Column::Id.is_in(ids.clone()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| (row.id.clone(), row))
+            .collect();
+        let mut hits = Vec::with_capacity(found.candidates.len());
+        let mut dropped = Vec::new();
+        for candidate in found.candidates {
+            let facts = rows.get(&candidate.id).and_then(|row| stored_facts(row, &self.policy).map(|f| (row, f)));
+            match facts {
+                Some((row, facts)) if decide(&caller.principal, &facts, Action::See).is_allowed() => hits.push(Hit {
+                    id: candidate.id,
+                    title: row.title.clone(),
+                    snippet: candidate.snippet,
+                    markings: facts.markings,
+                    originator_country: row.originator_country.clone(),
+                    language: candidate.language,
+                    published_at: row.published_at,
+                    score: candidate.score,
+                }),
+                _ => {
+                    self.dropped_hits.inc();
+                    tracing::warn!(document = %candidate.id, "search hit refused by the database re-check; dropped");
+                    dropped.push(candidate.id);
+                }
+            }
+        }
+        let shown = request.offset + hits.len() + dropped.len();
+        let next_cursor =
+            (shown < found.total as usize && shown < MAX_OFFSET && hits.len() + dropped.len() == request.limit)
+                .then(|| encode_cursor(shown));
+        let returned: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
+        self.audit
+            .record(
+                NewEvent::by(&caller.principal, &caller.request, audit::Action::SearchQuery, Outcome::Allowed).details(
+                    json!({
+                        "query": request.q,
+                        "filters": describe(&request.filters),
+                        "sort": if request.sort == Sort::Date { "date" } else { "relevance" },
+                        "offset": request.offset,
+                        "total": found.total,
+                        "ids": returned,
+                        "dropped": dropped,
+                    }),
+                ),
+            )
+            .await?;
+        Ok(SearchResponse { total: found.total, hits, facets: found.facets, next_cursor })
+    }
+}
+
+fn describe(filters: &Filters) -> Value {
+    json!({
+        "classification": filters.classification, "tlp": filters.tlp, "country": filters.country,
+        "language": filters.language, "tag": filters.tag,
+        "from": filters.from.map(|t| t.to_rfc3339()), "to": filters.to.map(|t| t.to_rfc3339()),
+    })
+}
+
+/// The search itself (blocking: run it off the async workers).
+fn execute(
+    index: &SearchIndex,
+    filter: Option<&crate::policy::VisibilityFilter>,
+    request: &SearchRequest,
+) -> Result<Found, SearchError> {
+    let fields = index.fields();
+    let searcher = index.reader().searcher();
+    let words = query::words(index, &request.q);
+    let full =
+        query::full(words.box_clone(), query::filters(fields, &request.filters), query::visibility(fields, filter));
+
+    let aggregations: Aggregations = serde_json::from_value(json!({
+        "classification": {"terms": {"field": "classification", "size": FACET_SIZE}},
+        "tlp": {"terms": {"field": "tlp", "size": FACET_SIZE}},
+        "country": {"terms": {"field": "country", "size": FACET_SIZE}},
+        "language": {"terms": {"field": "language", "size": FACET_SIZE}},
+        "tag": {"terms": {"field": "tag", "size": FACET_SIZE}},
+    }))
+    .map_err(|e| SearchError::Index(e.to_string()))?;
+    let facets_collector = AggregationCollector::from_aggs(aggregations, AggContextParams::default());
+    let window = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
+    let (addresses, total, aggregated): (Vec<(f32, DocAddress)>, usize, AggregationResults) = match request.sort {
+        Sort::Relevance => searcher.search(&full, &(window.order_by_score(), Count, facets_collector))?,
+        Sort::Date => {
+            let (dated, total, aggregated) = searcher.search(
+                &full,
+                &(
+                    window.order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc),
+                    Count,
+                    facets_collector,
+                ),
+            )?;
+            (dated.into_iter().map(|(_, address)| (0.0, address)).collect(), total, aggregated)
+        }
+    };
+
+    let mut snippets = SnippetGenerator::create(&searcher, &*words, fields.body)?;
+    snippets.set_max_num_chars(SNIPPET_CHARS);
+    let mut title_snippets = SnippetGenerator::create(&searcher, &*words, fields.title)?;
+    title_snippets.set_max_num_chars(SNIPPET_CHARS);
+    let mut candidates = Vec::with_capacity(addresses.len());
+    for (score, address) in addresses {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        candidates.push(Candidate {
+            id: text(fields.id),
+            score,
+            snippet: snippet_of(&searcher, &doc, &snippets, &title_snippets, &text(fields.summary), &text(fields.body)),
+            language: text(fields.language),
+        });
+    }
+    Ok(Found { total: total as u64, candidates, facets: facets(aggregated)? })
+}
+
+fn snippet_of(
+    _searcher: &Searcher,
+    doc: &TantivyDocument,
+    body: &SnippetGenerator,
+    title: &SnippetGenerator,
+    summary: &str,
+    text: &str,
+) -> String {
+    for generator in [body, title] {
+        let mut snippet = generator.snippet_from_doc(doc);
+        if !snippet.highlighted().is_empty() {
+            snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
+            return snippet.to_html();
+        }
+    }
+    // No word matched (a filter-only search): the start of the summary or text, escaped.
+    let start = if summary.is_empty() { text } else { summary };
+    escape_html(&start.chars().take(SNIPPET_CHARS).collect::<String>())
+}
+
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn facets(results: AggregationResults) -> Result<Facets, SearchError> {
+    let value = serde_json::to_value(&results).map_err(|e| SearchError::Index(e.to_string()))?;
+    let buckets = |name: &str| -> BTreeMap<String, u64> {
+        value[name]["buckets"]
+            .as_array()
+            .map(|buckets| {
+                buckets.iter().filter_map(|b| Some((b["key"].as_str()?.to_owned(), b["doc_count"].as_u64()?))).collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(Facets {
+        classification: buckets("classification"),
+        tlp: buckets("tlp"),
+        country: buckets("country"),
+        language: buckets("language"),
+        tag: buckets("tag"),
+    })
+}
