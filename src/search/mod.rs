@@ -39,3 +39,6 @@ impl From<tantivy::query::QueryParserError> for SearchError {
         SearchError::Index(error.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests;

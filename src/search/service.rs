@@ -93,17 +93,17 @@ pub fn decode_cursor(cursor: &str) -> Option<usize> {
 }
 
 /// One hit as the index returned it, before the database re-check.
-struct Candidate {
-    id: String,
+pub(crate) struct Candidate {
+    pub(crate) id: String,
     score: f32,
     snippet: String,
     language: String,
 }
 
-struct Found {
-    total: u64,
-    candidates: Vec<Candidate>,
-    facets: Facets,
+pub(crate) struct Found {
+    pub(crate) total: u64,
+    pub(crate) candidates: Vec<Candidate>,
+    pub(crate) facets: Facets,
 }
 
 #[derive(Clone)]
@@ -197,7 +197,7 @@ fn describe(filters: &Filters) -> Value {
 }
 
 /// The search itself (blocking: run it off the async workers).
-fn execute(
+pub(crate) fn execute(
     index: &SearchIndex,
     filter: Option<&crate::policy::VisibilityFilter>,
     request: &SearchRequest,

@@ -1,0 +1,199 @@
+//! Security trimming, property-tested: for generated documents, principals and queries, search
+//! (hits, total and every facet count) equals the brute-force visible set — `policy::decide`
+//! applied to every document, then the query and filters matched by hand.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+
+use super::document::IndexEntry;
+use super::index::SearchIndex;
+use super::query::Filters;
+use super::service::{SearchRequest, Sort, execute};
+use crate::auth::{Capability, Principal};
+use crate::policy::{
+    Action, DocumentMarkings, Ladder, Markings, MarkingsInput, PolicyConfig, Status, Tlp, decide, search_filter,
+};
+
+const LEVELS: [&str; 4] = ["UNCLASSIFIED", "SENSITIVE", "RESTRICTED", "CONFIDENTIAL"];
+const COUNTRIES: [&str; 4] = ["AL", "RS", "MK", "EU"];
+const ORGS: [&str; 3] = ["AL-ASP", "RS-MUP", "EUROPOL"];
+const SUBS: [&str; 3] = ["u1", "u2", "u3"];
+/// Words in Cyrillic and Latin spellings: the analyser must make them meet.
+const WORDS: [(&str, &str); 5] = [
+    ("Београд", "beograd"),
+    ("Ђорђевић", "djordjevic"),
+    ("Shqipëri", "shqiperi"),
+    ("дрога", "droga"),
+    ("Skopje", "скопје"),
+];
+const TAGS: [&str; 3] = ["drugs", "weapons", "cyber"];
+
+fn config() -> PolicyConfig {
+    let levels: Vec<String> = LEVELS.map(String::from).to_vec();
+    PolicyConfig {
+        ladder: Ladder::new(&levels, "CONFIDENTIAL").expect("ladder"),
+        countries: COUNTRIES.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+#[derive(Clone, Debug)]
+struct GeneratedDoc {
+    facts: DocumentMarkings,
+    words: BTreeSet<usize>,
+    tag: usize,
+}
+
+fn arb_doc() -> impl Strategy<Value = GeneratedDoc> {
+    (
+        0..LEVELS.len(),
+        prop::sample::select(Tlp::ALL.to_vec()),
+        prop_oneof![
+            1 => Just(vec!["ALL".to_owned()]),
+            3 => prop::sample::subsequence(COUNTRIES.to_vec(), 1..=2).prop_map(|c| c.into_iter().map(String::from).collect()),
+        ],
+        prop::sample::subsequence(SUBS.to_vec(), 1..=2),
+        (0..ORGS.len(), 0..COUNTRIES.len()),
+        prop::sample::select(Status::ALL.to_vec()),
+        prop::collection::btree_set(0..WORDS.len(), 1..=3),
+        0..TAGS.len(),
+    )
+        .prop_map(|(level, tlp, releasable, recipients, (org, country), status, words, tag)| {
+            let input = MarkingsInput {
+                classification: LEVELS[level].into(),
+                tlp: tlp.as_str().into(),
+                handling_code: "H1".into(),
+                handling_note: None,
+                releasable_to: releasable,
+                recipients: if tlp == Tlp::Red { recipients.into_iter().map(String::from).collect() } else { vec![] },
+            };
+            let facts = DocumentMarkings {
+                markings: Markings::restore(&input, &config(), COUNTRIES[country]).expect("valid"),
+                originator_org: ORGS[org].into(),
+                originator_country: COUNTRIES[country].into(),
+                status,
+            };
+            GeneratedDoc { facts, words, tag }
+        })
+}
+
+fn arb_principal() -> impl Strategy<Value = Principal> {
+    (
+        prop::sample::select(SUBS.to_vec()),
+        prop::sample::select(ORGS.to_vec()),
+        prop::sample::select(vec!["AL", "RS", "MK", "EU", "DE"]),
+        0..LEVELS.len(),
+        prop::bool::weighted(0.9),
+    )
+        .prop_map(|(sub, org, country, clearance, read)| Principal {
+            sub: sub.into(),
+            name: sub.into(),
+            organisation: org.into(),
+            country: country.into(),
+            clearance: config().ladder.parse(LEVELS[clearance]).expect("level"),
+            roles: vec![],
+            capabilities: if read { [Capability::DocumentRead].into() } else { Default::default() },
+        })
+}
+
+/// A query: one word in either spelling (or none), and maybe a TLP or tag filter.
+#[derive(Clone, Debug)]
+struct GeneratedQuery {
+    word: Option<(usize, bool)>,
+    tlp: Option<Tlp>,
+    tag: Option<usize>,
+}
+
+fn arb_query() -> impl Strategy<Value = GeneratedQuery> {
+    (
+        prop::option::weighted(0.8, (0..WORDS.len(), any::<bool>())),
+        prop::option::weighted(0.3, prop::sample::select(Tlp::ALL.to_vec())),
+        prop::option::weighted(0.3, 0..TAGS.len()),
+    )
+        .prop_map(|(word, tlp, tag)| GeneratedQuery { word, tlp, tag })
+}
+
+fn build_index(docs: &[GeneratedDoc]) -> SearchIndex {
+    let index = SearchIndex::in_memory().expect("index");
+    let mut writer: tantivy::IndexWriter = index.index().writer_with_num_threads(1, 15_000_000).expect("writer");
+    for (n, doc) in docs.iter().enumerate() {
+        let body: Vec<&str> = doc.words.iter().map(|w| if n % 2 == 0 { WORDS[*w].0 } else { WORDS[*w].1 }).collect();
+        let entry = IndexEntry {
+            id: format!("doc-{n}"),
+            revision: 1,
+            text_version: 1,
+            title: format!("Report {n}"),
+            summary: String::new(),
+            body: body.join(" … "),
+            tags: vec![TAGS[doc.tag].to_owned()],
+            language: if n % 2 == 0 { "sr".into() } else { "sq".into() },
+            facts: doc.facts.clone(),
+            published_at: Some(chrono::Utc::now()),
+        };
+        writer.add_document(entry.to_document(index.fields())).expect("add");
+    }
+    writer.commit().expect("commit");
+    index.reader().reload().expect("reload");
+    index
+}
+
+fn expected(docs: &[GeneratedDoc], principal: &Principal, query: &GeneratedQuery) -> BTreeSet<usize> {
+    docs.iter()
+        .enumerate()
+        .filter(|(_, d)| decide(principal, &d.facts, Action::See).is_allowed())
+        .filter(|(_, d)| query.word.is_none_or(|(w, _)| d.words.contains(&w)))
+        .filter(|(_, d)| query.tlp.is_none_or(|t| d.facts.markings.tlp() == t))
+        .filter(|(_, d)| query.tag.is_none_or(|t| d.tag == t))
+        .map(|(n, _)| n)
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn search_counts_and_shows_exactly_the_visible_documents(
+        docs in prop::collection::vec(arb_doc(), 1..25),
+        probes in prop::collection::vec((arb_principal(), arb_query()), 1..6),
+    ) {
+        let index = build_index(&docs);
+        for (principal, query) in probes {
+            let request = SearchRequest {
+                q: query.word.map(|(w, cyrillic)| if cyrillic { WORDS[w].0 } else { WORDS[w].1 }.to_owned()).unwrap_or_default(),
+                filters: Filters {
+                    tlp: query.tlp.map(|t| vec![t.as_str().to_owned()]).unwrap_or_default(),
+                    tag: query.tag.map(|t| vec![TAGS[t].to_owned()]).unwrap_or_default(),
+                    ..Filters::default()
+                },
+                sort: Sort::Relevance,
+                limit: 100,
+                offset: 0,
+            };
+            let filter = search_filter(&principal);
+            let found = execute(&index, filter.as_ref(), &request).expect("search");
+            let want = expected(&docs, &principal, &query);
+            let hits: BTreeSet<usize> = found
+                .candidates
+                .iter()
+                .map(|c| c.id.trim_start_matches("doc-").parse().expect("n"))
+                .collect();
+            prop_assert_eq!(&hits, &want, "hits for {:?} / {:?}", principal, query);
+            prop_assert_eq!(found.total, want.len() as u64);
+            let mut tlp_counts: BTreeMap<String, u64> = BTreeMap::new();
+            let mut tag_counts: BTreeMap<String, u64> = BTreeMap::new();
+            let mut level_counts: BTreeMap<String, u64> = BTreeMap::new();
+            let mut country_counts: BTreeMap<String, u64> = BTreeMap::new();
+            for n in &want {
+                let facts = &docs[*n].facts;
+                *tlp_counts.entry(facts.markings.tlp().as_str().to_owned()).or_default() += 1;
+                *tag_counts.entry(TAGS[docs[*n].tag].to_owned()).or_default() += 1;
+                *level_counts.entry(facts.markings.classification().name().to_owned()).or_default() += 1;
+                *country_counts.entry(facts.originator_country.clone()).or_default() += 1;
+            }
+            prop_assert_eq!(&found.facets.tlp, &tlp_counts);
+            prop_assert_eq!(&found.facets.tag, &tag_counts);
+            prop_assert_eq!(&found.facets.classification, &level_counts);
+            prop_assert_eq!(&found.facets.country, &country_counts);
+        }
+    }
+}
