@@ -69,12 +69,18 @@ fn time(field: &'static str, value: &str, end_of_day: bool) -> Result<Option<chr
     if value.is_empty() {
         return Ok(None);
     }
+    // The index keeps times as nanoseconds: years past 2262 do not fit, and none are needed.
+    let clamp = |at: chrono::DateTime<chrono::Utc>| {
+        let (earliest, latest) =
+            (chrono::DateTime::UNIX_EPOCH, chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(365 * 250));
+        at.clamp(earliest, latest)
+    };
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(value) {
-        return Ok(Some(at.with_timezone(&chrono::Utc)));
+        return Ok(Some(clamp(at.with_timezone(&chrono::Utc))));
     }
     let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|_| ApiError::invalid(field, format!("`{value}` is not a date (YYYY-MM-DD) or RFC 3339 time")))?;
     let time =
         if end_of_day { chrono::NaiveTime::from_hms_milli_opt(23, 59, 59, 999) } else { Some(chrono::NaiveTime::MIN) };
-    Ok(time.map(|t| date.and_time(t).and_utc()))
+    Ok(time.map(|t| clamp(date.and_time(t).and_utc())))
 }

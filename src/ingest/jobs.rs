@@ -98,6 +98,19 @@ pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Resu
         .await
 }
 
+/// Extend the lease of running jobs (their worker is alive and busy).
+pub async fn renew(db: &impl ConnectionTrait, ids: &[i32], lease: Duration) -> Result<(), DbErr> {
+    let until =
+        chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
+    ingest_job::Entity::update_many()
+        .col_expr(ingest_job::Column::ClaimedUntil, Expr::value(Some(until)))
+        .filter(ingest_job::Column::Id.is_in(ids.to_vec()))
+        .filter(ingest_job::Column::State.eq(RUNNING))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Mark a job finished (`done` or `failed` with a reason).
 pub async fn finish(db: &impl ConnectionTrait, id: i32, error: Option<&str>) -> Result<(), DbErr> {
     ingest_job::Entity::update_many()

@@ -25,8 +25,10 @@ use crate::storage::{ObjectKey, Storage};
 
 /// Jobs one claim takes; they are processed concurrently.
 const CLAIM_BATCH: u64 = 64;
-/// How long a claimed job is leased before another worker may take it over.
-const LEASE: Duration = Duration::from_secs(300);
+/// How long a claimed job is leased before another worker may take it over (a crashed
+/// worker's jobs are taken over this soon); the lease is renewed while the job runs.
+const LEASE: Duration = Duration::from_secs(30);
+const RENEW_EVERY: Duration = Duration::from_secs(10);
 /// Transient failures are retried this many times, then the job fails.
 const MAX_ATTEMPTS: i32 = 5;
 /// Longest failure reason kept.
@@ -76,8 +78,20 @@ impl Pipeline {
                 notified.as_mut().enable();
                 match jobs::claim(&self.db, CLAIM_BATCH, LEASE).await {
                     Ok(claimed) if !claimed.is_empty() => {
-                        let runs = claimed.into_iter().map(|job| self.run(job));
-                        futures_util::future::join_all(runs).await;
+                        let ids: Vec<i32> = claimed.iter().map(|job| job.id).collect();
+                        let runs = futures_util::future::join_all(claimed.into_iter().map(|job| self.run(job)));
+                        tokio::pin!(runs);
+                        // Renew the lease while the batch runs, so a slow OCR is not taken over.
+                        loop {
+                            tokio::select! {
+                                _ = &mut runs => break,
+                                _ = tokio::time::sleep(RENEW_EVERY) => {
+                                    if let Err(error) = jobs::renew(&self.db, &ids, LEASE).await {
+                                        tracing::warn!(%error, "renewing ingest leases failed");
+                                    }
+                                }
+                            }
+                        }
                     }
                     Ok(_) => {
                         let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;

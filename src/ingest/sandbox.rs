@@ -75,20 +75,26 @@ impl Sandbox {
             return Err(SandboxError::Spawn("no pipes".into()));
         };
         let limit = self.max_text_bytes;
+        // Errors are read on the side; the text is read here and, past the limit, abandoned at
+        // once (the child is killed when `child` is dropped).
+        let errors = tokio::spawn(async move {
+            let mut errors = Vec::new();
+            let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut errors).await;
+            errors
+        });
         let run = async {
             let mut text = Vec::new();
-            let mut errors = Vec::new();
-            let mut limited_out = (&mut stdout).take(limit + 1);
-            let mut limited_err = (&mut stderr).take(64 * 1024);
-            let (read_out, read_err) =
-                tokio::join!(limited_out.read_to_end(&mut text), limited_err.read_to_end(&mut errors));
-            read_out.map_err(|e| SandboxError::Failed(e.to_string()))?;
-            read_err.map_err(|e| SandboxError::Failed(e.to_string()))?;
+            (&mut stdout)
+                .take(limit + 1)
+                .read_to_end(&mut text)
+                .await
+                .map_err(|e| SandboxError::Failed(e.to_string()))?;
             if text.len() as u64 > limit {
                 return Err(SandboxError::TooMuchText(limit));
             }
             let status = child.wait().await.map_err(|e| SandboxError::Failed(e.to_string()))?;
             if !status.success() {
+                let errors = errors.await.unwrap_or_default();
                 let message = String::from_utf8_lossy(&errors);
                 let last = message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
                 return Err(SandboxError::Failed(describe_exit(status, &last)));

@@ -3,7 +3,8 @@
 //! user's filters, and fast fields for facets and sorting.
 
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions,
 };
 
 use super::analyzer::ANALYZER;
@@ -61,7 +62,10 @@ pub fn build() -> (Schema, Fields) {
         status: builder.add_text_field("status", STRING),
         release: builder.add_text_field("release", STRING),
         red_gate: builder.add_text_field("red_gate", STRING),
-        published_at: builder.add_date_field("published_at", INDEXED | STORED | FAST),
+        published_at: builder.add_date_field(
+            "published_at",
+            DateOptions::from(INDEXED | STORED | FAST).set_precision(DateTimePrecision::Microseconds),
+        ),
     };
     (builder.build(), fields)
 }

@@ -10,5 +10,6 @@ mod health;
 mod helpers;
 mod identity;
 mod oidc_peer;
+mod search;
 mod tls;
 mod token_hardening;

@@ -46,6 +46,11 @@ pub fn extract_file(path: &Path, media_type: &str, language: Option<&str>) -> Re
         "application/pdf" => pdf::to_text(path, language)?,
         image if image.starts_with("image/") => ocr::image_to_text(path, language)?,
         office_type if office::handles(office_type) => office::to_text(path, office_type)?,
+        // A ZIP the sniffer could not place: look inside for an office package.
+        "application/zip" => match office::package_type(path)? {
+            Some(office_type) => office::to_text(path, office_type)?,
+            None => return Err(ExtractError::Unsupported("a ZIP archive that is no office document".into())),
+        },
         other => return Err(ExtractError::Unsupported(other.to_owned())),
     };
     Ok(normalise_whitespace(&text))

@@ -26,6 +26,23 @@ pub fn handles(media_type: &str) -> bool {
     [DOCX, XLSX, PPTX, ODT, ODS, ODP].contains(&media_type)
 }
 
+/// The office format of a ZIP archive, from its entries (when byte sniffing could not tell).
+pub fn package_type(path: &Path) -> Result<Option<&'static str>, ExtractError> {
+    let archive = zip::ZipArchive::new(std::fs::File::open(path)?).map_err(malformed)?;
+    let has = |name: &str| archive.file_names().any(|n| n == name);
+    Ok(if has("word/document.xml") {
+        Some(DOCX)
+    } else if has("xl/workbook.xml") {
+        Some(XLSX)
+    } else if has("ppt/presentation.xml") {
+        Some(PPTX)
+    } else if has("content.xml") {
+        Some(ODT)
+    } else {
+        None
+    })
+}
+
 /// Which elements hold text, and which end a line.
 struct Rules {
     /// Only text inside these elements counts (OOXML); `None`: all text (OpenDocument).

@@ -1,0 +1,180 @@
+//! The real binary, killed in the middle of ingest (SIGKILL), restarts and finishes the work:
+//! nothing lost, nothing half-done. A deleted index is rebuilt at start-up by reconciliation,
+//! and `anaspoc reindex` rebuilds it from the database and the stored text.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn configure(command: &mut Command, dir: &Path, port: u16) {
+    command
+        .current_dir(dir)
+        .env("ANASPOC__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("ANASPOC__SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("ANASPOC__DATABASE__URL", format!("sqlite://{}/anaspoc.db?mode=rwc", dir.display()))
+        .env("ANASPOC__STORAGE__PATH", dir.join("objects"))
+        .env("ANASPOC__SEARCH__INDEX_DIR", dir.join("index"))
+        .env("ANASPOC__AUDIT__SIGNING_KEY_FILE", dir.join("audit.pem"))
+        .env("ANASPOC__LOG__LEVEL", "warn");
+}
+
+async fn start(dir: &Path, port: u16) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_anaspoc"));
+    command.arg("demo").stdout(Stdio::null()).stderr(Stdio::null());
+    configure(&mut command, dir, port);
+    let child = command.spawn().expect("start anaspoc");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{base}/readyz")).await.map(|r| r.status() != 200).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "the server did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server { child, base }
+}
+
+impl Server {
+    async fn token(&self) -> String {
+        let body: Value = reqwest::Client::new()
+            .post(format!("{}/demo-idp/token", self.base))
+            .form(&[("grant_type", "password"), ("username", "analyst-rs")])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn crash(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+
+    /// Wait until `expected` documents are searchable with every version through ingest.
+    async fn wait_for_all(&self, token: &str, expected: usize) -> Value {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let result: Value = client
+                .get(format!("{}/api/v1/search?q=kontrabanda&limit=100", self.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("search")
+                .json()
+                .await
+                .expect("json");
+            if result["total"] == expected && result["hits"].as_array().map(Vec::len) == Some(expected) {
+                return result;
+            }
+            assert!(Instant::now() < deadline, "only {} of {expected} searchable", result["total"]);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_ingest_loses_nothing_and_the_index_rebuilds_itself() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let server = start(dir.path(), port).await;
+    let token = server.token().await;
+    let client = reqwest::Client::new();
+    let documents = 40;
+    let uploads = (0..documents).map(|n| {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "metadata",
+                reqwest::multipart::Part::text(format!(
+                    r#"{{"title":"Izvještaj {n}","classification":"SENSITIVE","tlp":"AMBER","handling_code":"H1","releasable_to":["ALL"],"publish":true}}"#
+                ))
+                .mime_str("application/json")
+                .expect("mime"),
+            )
+            .part("file", reqwest::multipart::Part::bytes(format!("Kontrabanda broj {n} preko granice.").into_bytes()).file_name("r.txt"));
+        client.post(format!("{}/api/v1/documents", server.base)).bearer_auth(&token).multipart(form).send()
+    });
+    for response in futures_util::future::join_all(uploads).await {
+        assert_eq!(response.expect("upload").status(), 201);
+    }
+    // Kill it while the workers are busy with those uploads.
+    server.crash();
+
+    let server = start(dir.path(), port).await;
+    let token = server.token().await;
+    server.wait_for_all(&token, documents).await;
+    // The jobs the crash interrupted are taken over once their lease runs out.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while anaspoc_jobs(dir.path()).await > 0 {
+        assert!(Instant::now() < deadline, "ingest jobs left unfinished");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    server.stop();
+
+    // Losing the index entirely: start-up reconciliation rebuilds it from the database.
+    std::fs::remove_dir_all(dir.path().join("index")).expect("remove index");
+    let server = start(dir.path(), port).await;
+    let token = server.token().await;
+    server.wait_for_all(&token, documents).await;
+    server.stop();
+
+    // `anaspoc reindex` rebuilds it from the database and the stored text, with the server stopped.
+    std::fs::remove_dir_all(dir.path().join("index")).expect("remove index");
+    let mut reindex = Command::new(env!("CARGO_BIN_EXE_anaspoc"));
+    reindex.arg("--profile").arg("demo").arg("reindex");
+    configure(&mut reindex, dir.path(), port);
+    let output = reindex.output().expect("reindex");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        stdout.contains(&format!("reindexed {documents} documents (0 skipped); index holds {documents}")),
+        "{stdout}"
+    );
+    let mut server = start(dir.path(), port).await;
+    let token = server.token().await;
+    // Immediately searchable: nothing to reconcile.
+    let result = server.wait_for_all(&token, documents).await;
+    assert_eq!(result["hits"].as_array().map(Vec::len), Some(documents));
+    let _ = server.child.kill();
+}
+
+/// Unfinished ingest jobs in the database of a stopped or running server.
+async fn anaspoc_jobs(dir: &Path) -> u64 {
+    let settings = anaspoc::config::DatabaseSettings {
+        url: format!("sqlite://{}/anaspoc.db?mode=rwc", dir.display()),
+        max_connections: 1,
+        auto_migrate: false,
+    };
+    let db = anaspoc::db::connect(&settings).await.expect("db");
+    anaspoc::ingest::jobs::outstanding(&db).await.expect("count")
+}
