@@ -41,6 +41,27 @@ enum Command {
     /// Verify, checkpoint or export the tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Benchmark: generate a reproducible corpus, ingest it into a real server, and compare
+    /// filtered search of the server, raw tantivy and PostgreSQL full-text search side by side.
+    Bench {
+        /// Documents in the corpus.
+        #[arg(long, default_value_t = 100_000)]
+        documents: usize,
+        /// Seconds each load level runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent clients, comma-separated.
+        #[arg(long, default_value = "1,2,8", value_delimiter = ',')]
+        clients: Vec<usize>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// PostgreSQL for the baseline (a scratch schema `anaspoc_bench` is created and dropped).
+        #[arg(long, env = "ANASPOC_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
+        /// Uploads in flight while ingesting the corpus.
+        #[arg(long, default_value_t = 16)]
+        upload_concurrency: usize,
+    },
     /// Extract the text of one file to standard output (run by the server in a sandbox).
     #[command(hide = true)]
     Extract {
@@ -167,6 +188,22 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             anaspoc::cli::reindex(&settings).await
         }
         Command::Extract { .. } => Ok(()),
+        Command::Bench { documents, seconds, clients, seed, postgres_url, upload_concurrency } => {
+            anaspoc::telemetry::init(&anaspoc::config::LogSettings {
+                format: anaspoc::config::LogFormat::Pretty,
+                level: "warn".into(),
+            });
+            anaspoc::bench::run(anaspoc::bench::BenchOptions {
+                documents,
+                seconds,
+                clients,
+                seed,
+                postgres_url,
+                upload_concurrency,
+            })
+            .await
+            .map_err(|e| e as Box<dyn std::error::Error>)
+        }
         Command::Migrate => {
             let settings = Settings::load_valid(&configured)?;
             anaspoc::telemetry::init(&settings.log);

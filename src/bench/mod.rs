@@ -1,0 +1,374 @@
+//! `anaspoc bench`: one run that generates a reproducible corpus, ingests it end to end into a
+//! real server (a child process, demo mode, embedded defaults), and prints side by side the
+//! filtered-search latency and throughput of (a) the server over HTTP, (b) PostgreSQL full-text
+//! search (tsvector + GIN) with the same policy filter on the same corpus, (c) raw tantivy in
+//! process on the server's index — plus ingest rate, time-to-searchable and server memory.
+//! Figures are printed, never asserted.
+
+pub mod corpus;
+mod postgres;
+mod stats;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::auth::demo_idp::personas;
+use crate::auth::{Capability, Principal};
+use crate::policy::{Ladder, search_filter};
+use crate::search::{Filters, SearchIndex, SearchRequest, Sort};
+use corpus::{CorpusDocument, CorpusQuery, Rng};
+use stats::Latencies;
+
+pub struct BenchOptions {
+    pub documents: usize,
+    pub seconds: u64,
+    pub clients: Vec<usize>,
+    pub seed: u64,
+    pub postgres_url: Option<String>,
+    pub upload_concurrency: usize,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub async fn run(options: BenchOptions) -> Result<(), BoxError> {
+    let mut rng = Rng::new(options.seed);
+    let vocabularies = corpus::vocabularies(&mut rng);
+    let documents: Vec<CorpusDocument> =
+        (0..options.documents).map(|_| corpus::document(&mut rng, &vocabularies)).collect();
+    let queries = corpus::queries(&mut rng, &vocabularies, 500);
+    println!(
+        "corpus: {} documents ({} languages, seed {}), {} queries",
+        documents.len(),
+        vocabularies.len(),
+        options.seed,
+        queries.len()
+    );
+
+    let work = tempfile::Builder::new().prefix("anaspoc-bench-").tempdir()?;
+    let server = Server::start(work.path())?;
+    server.wait_ready().await?;
+    let tokens = server.tokens().await?;
+    let rss_empty = server.rss_kib();
+
+    // Ingest end to end: upload, store, audit, extract, index; until every job is done.
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    let uploads = futures_util::stream::iter(documents.iter().map(|d| upload(&client, &server.base, &tokens, d)))
+        .buffer_unordered(options.upload_concurrency);
+    let failures = uploads.filter(|r| std::future::ready(r.is_err())).count().await;
+    let uploaded = started.elapsed();
+    server.wait_ingested().await?;
+    let ingested = started.elapsed();
+    println!(
+        "ingest: {} documents uploaded in {:.1} s ({:.0}/s), searchable after {:.1} s: {:.0} docs/s end to end ({failures} failed)",
+        documents.len(),
+        uploaded.as_secs_f64(),
+        documents.len() as f64 / uploaded.as_secs_f64(),
+        ingested.as_secs_f64(),
+        documents.len() as f64 / ingested.as_secs_f64()
+    );
+
+    let tts = time_to_searchable(&client, &server.base, &tokens, 100).await?;
+    println!(
+        "time to searchable (upload answered → first hit): p50 {} p99 {}",
+        stats::ms(tts.p(50.0)),
+        stats::ms(tts.p(99.0))
+    );
+
+    let mut table: Vec<(String, usize, Latencies, f64)> = Vec::new();
+    for &clients in &options.clients {
+        let (latencies, rate) = http_load(&server.base, &tokens, &queries, clients, options.seconds).await;
+        table.push(("server over HTTP".into(), clients, latencies, rate));
+    }
+    let rss_loaded = server.rss_kib();
+    let index_dir = work.path().join("index");
+    server.stop();
+
+    let index = SearchIndex::open(&index_dir)?;
+    for &clients in &options.clients {
+        let (latencies, rate) = tantivy_load(&index, &queries, clients, options.seconds).await;
+        table.push(("raw tantivy, in process".into(), clients, latencies, rate));
+    }
+
+    match &options.postgres_url {
+        Some(url) => {
+            let pg = postgres::Baseline::load(url, &documents).await?;
+            println!("postgres: corpus loaded ({} rows, tsvector + GIN)", documents.len());
+            for &clients in &options.clients {
+                let (latencies, rate) = pg.load_test(&queries, clients, options.seconds).await;
+                table.push(("PostgreSQL full-text".into(), clients, latencies, rate));
+            }
+            pg.drop_schema().await?;
+        }
+        None => println!("postgres: skipped (pass --postgres-url)"),
+    }
+
+    stats::print_table(&table);
+    println!(
+        "server RSS: {} MiB empty, {} MiB with {} documents after the search load",
+        rss_empty / 1024,
+        rss_loaded / 1024,
+        documents.len()
+    );
+    Ok(())
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Result<Self, BoxError> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = Command::new(std::env::current_exe()?)
+            .arg("demo")
+            .current_dir(dir)
+            .env("ANASPOC__SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("ANASPOC__SERVER__PUBLIC_URL", &base)
+            .env("ANASPOC__LOG__LEVEL", "error")
+            .env("ANASPOC__SEARCH__INDEX_DIR", dir.join("index"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Self { child, base, dir: dir.to_path_buf() })
+    }
+
+    async fn wait_ready(&self) -> Result<(), BoxError> {
+        for _ in 0..300 {
+            if reqwest::get(format!("{}/readyz", self.base)).await.map(|r| r.status().is_success()).unwrap_or(false) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err("the server did not become ready".into())
+    }
+
+    async fn tokens(&self) -> Result<HashMap<&'static str, String>, BoxError> {
+        let client = reqwest::Client::new();
+        let mut tokens = HashMap::new();
+        for (persona, _) in corpus::UPLOADERS {
+            let body: Value = client
+                .post(format!("{}/demo-idp/token", self.base))
+                .form(&[("grant_type", "password"), ("username", persona)])
+                .send()
+                .await?
+                .json()
+                .await?;
+            tokens.insert(persona, body["access_token"].as_str().ok_or("no token")?.to_owned());
+        }
+        Ok(tokens)
+    }
+
+    /// Until the server's job queue is empty (read from its SQLite database).
+    async fn wait_ingested(&self) -> Result<(), BoxError> {
+        let settings = crate::config::DatabaseSettings {
+            url: format!("sqlite://{}/data/anaspoc.db?mode=ro", self.dir.display()),
+            max_connections: 1,
+            auto_migrate: false,
+        };
+        let db = crate::db::connect(&settings).await?;
+        while crate::ingest::jobs::outstanding(&db).await? > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+async fn upload(
+    client: &reqwest::Client,
+    base: &str,
+    tokens: &HashMap<&'static str, String>,
+    document: &CorpusDocument,
+) -> Result<String, BoxError> {
+    let metadata = json!({
+        "title": document.title,
+        "language": document.language,
+        "classification": document.classification,
+        "tlp": document.tlp,
+        "handling_code": "H1",
+        "releasable_to": document.releasable_to,
+        "recipients": document.recipients,
+        "tags": document.tags,
+        "publish": true,
+    });
+    let form = reqwest::multipart::Form::new()
+        .part("metadata", reqwest::multipart::Part::text(metadata.to_string()).mime_str("application/json")?)
+        .part("file", reqwest::multipart::Part::bytes(document.body.clone().into_bytes()).file_name("analysis.txt"));
+    let response = client
+        .post(format!("{base}/api/v1/documents"))
+        .bearer_auth(tokens.get(document.uploader).ok_or("no token")?)
+        .multipart(form)
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(format!("upload answered {}", response.status()).into());
+    }
+    let body: Value = response.json().await?;
+    Ok(body["id"].as_str().unwrap_or_default().to_owned())
+}
+
+/// Upload documents with a unique word, one at a time, and time until each is found.
+async fn time_to_searchable(
+    client: &reqwest::Client,
+    base: &str,
+    tokens: &HashMap<&'static str, String>,
+    samples: usize,
+) -> Result<Latencies, BoxError> {
+    let mut latencies = Latencies::default();
+    for n in 0..samples {
+        let word = format!("jedinstven{n}x{}", uuid::Uuid::new_v4().simple());
+        let document = CorpusDocument {
+            uploader: "analyst-rs",
+            title: format!("Probe {n}"),
+            body: format!("Kontrolni dokument {word}."),
+            language: "sr",
+            classification: "SENSITIVE",
+            tlp: "AMBER",
+            releasable_to: vec!["ALL"],
+            recipients: vec![],
+            tags: vec![],
+        };
+        upload(client, base, tokens, &document).await?;
+        let answered = Instant::now();
+        let token = tokens.get("analyst-rs").ok_or("no token")?;
+        loop {
+            let result: Value =
+                client.get(format!("{base}/api/v1/search?q={word}")).bearer_auth(token).send().await?.json().await?;
+            if result["total"] == 1 {
+                latencies.push(answered.elapsed());
+                break;
+            }
+            if answered.elapsed() > Duration::from_secs(30) {
+                return Err("a probe document never became searchable".into());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    Ok(latencies)
+}
+
+async fn http_load(
+    base: &str,
+    tokens: &HashMap<&'static str, String>,
+    queries: &[CorpusQuery],
+    clients: usize,
+    seconds: u64,
+) -> (Latencies, f64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let runs = (0..clients).map(|c| {
+        let client = reqwest::Client::new();
+        async move {
+            let mut latencies = Latencies::default();
+            let mut n = c;
+            while Instant::now() < deadline {
+                let query = &queries[n % queries.len()];
+                n += clients;
+                let started = Instant::now();
+                let url = format!(
+                    "{base}/api/v1/search?q={}",
+                    url::form_urlencoded::byte_serialize(query.text.as_bytes()).collect::<String>()
+                );
+                let ok = match tokens.get(query.persona) {
+                    Some(token) => client
+                        .get(url)
+                        .bearer_auth(token)
+                        .send()
+                        .await
+                        .map(|r| r.status().is_success())
+                        .unwrap_or(false),
+                    None => false,
+                };
+                if ok {
+                    latencies.push(started.elapsed());
+                }
+            }
+            latencies
+        }
+    });
+    let started = Instant::now();
+    let all = futures_util::future::join_all(runs).await;
+    stats::merge(all, started.elapsed())
+}
+
+/// The same queries and policy filters straight on the index: the ceiling for the server.
+async fn tantivy_load(index: &SearchIndex, queries: &[CorpusQuery], clients: usize, seconds: u64) -> (Latencies, f64) {
+    let ladder =
+        Ladder::new(&["UNCLASSIFIED", "SENSITIVE", "RESTRICTED", "CONFIDENTIAL"].map(String::from), "RESTRICTED");
+    let principals: Arc<HashMap<&'static str, Principal>> = Arc::new(
+        personas::PERSONAS
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.username,
+                    Principal {
+                        sub: p.username.into(),
+                        name: p.name.into(),
+                        organisation: p.organisation.into(),
+                        country: p.country.into(),
+                        clearance: ladder.as_ref()?.parse(p.clearance)?,
+                        roles: vec![],
+                        capabilities: [Capability::DocumentRead].into(),
+                    },
+                ))
+            })
+            .collect(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let index = index.clone();
+            let queries = queries.to_vec();
+            let principals = principals.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut latencies = Latencies::default();
+                let mut n = c;
+                while Instant::now() < deadline {
+                    let query = &queries[n % queries.len()];
+                    n += clients;
+                    let Some(principal) = principals.get(query.persona) else { continue };
+                    let request = SearchRequest {
+                        q: query.text.clone(),
+                        filters: Filters::default(),
+                        sort: Sort::Relevance,
+                        limit: 20,
+                        offset: 0,
+                    };
+                    let begun = Instant::now();
+                    if crate::search::service::execute(&index, search_filter(principal).as_ref(), &request).is_ok() {
+                        latencies.push(begun.elapsed());
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for thread in threads {
+        all.push(thread.await.unwrap_or_default());
+    }
+    stats::merge(all, started.elapsed())
+}

@@ -1,0 +1,84 @@
+//! Latency samples, percentiles and the side-by-side table with ratios against the server.
+
+use std::time::Duration;
+
+#[derive(Clone, Debug, Default)]
+pub struct Latencies {
+    samples: Vec<Duration>,
+}
+
+impl Latencies {
+    pub fn push(&mut self, latency: Duration) {
+        self.samples.push(latency);
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// The `percentile`th latency (nearest rank).
+    pub fn p(&self, percentile: f64) -> Duration {
+        if self.samples.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut sorted = self.samples.clone();
+        sorted.sort();
+        let rank = ((percentile / 100.0) * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    }
+}
+
+/// Join the clients' samples; throughput over the wall-clock time of the run.
+pub fn merge(parts: Vec<Latencies>, elapsed: Duration) -> (Latencies, f64) {
+    let mut all = Latencies::default();
+    for part in parts {
+        all.samples.extend(part.samples);
+    }
+    let rate = all.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON);
+    (all, rate)
+}
+
+pub fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// Rows: (system, clients, latencies, queries/s). Ratios compare each row with the server at
+/// the same number of clients: latency ratio = other / server (above 1: the server is faster),
+/// throughput share = server / other.
+pub fn print_table(rows: &[(String, usize, Latencies, f64)]) {
+    println!("\nfiltered search (policy filter in every query; limit 20)");
+    println!(
+        "{:<26} {:>7} {:>10} {:>10} {:>10} {:>14} {:>14} {:>12}",
+        "system", "clients", "p50", "p99", "queries/s", "p50 vs server", "p99 vs server", "server share"
+    );
+    for (system, clients, latencies, rate) in rows {
+        let server = rows.iter().find(|(s, c, _, _)| s == "server over HTTP" && c == clients);
+        let (p50_ratio, p99_ratio, share) = match server {
+            Some((_, _, server_latencies, server_rate)) if !latencies.is_empty() => (
+                ratio(latencies.p(50.0), server_latencies.p(50.0)),
+                ratio(latencies.p(99.0), server_latencies.p(99.0)),
+                format!("{:.0}%", 100.0 * server_rate / rate.max(f64::EPSILON)),
+            ),
+            _ => ("-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "{:<26} {:>7} {:>10} {:>10} {:>10.0} {:>14} {:>14} {:>12}",
+            system,
+            clients,
+            ms(latencies.p(50.0)),
+            ms(latencies.p(99.0)),
+            rate,
+            p50_ratio,
+            p99_ratio,
+            share
+        );
+    }
+}
+
+fn ratio(other: Duration, server: Duration) -> String {
+    if server.is_zero() { "-".into() } else { format!("{:.2}×", other.as_secs_f64() / server.as_secs_f64()) }
+}
