@@ -93,7 +93,7 @@ pub async fn reindex(settings: &Settings) -> Result<(), Box<dyn std::error::Erro
     );
     let mut failures = 0;
     let mut results =
-        futures_util::stream::iter(ids.iter().map(|id| pipeline.index_document(id))).buffer_unordered(256);
+        futures_util::stream::iter(ids.iter().map(|id| pipeline.index_document(id, None))).buffer_unordered(256);
     while let Some(result) = results.next().await {
         if let Err(error) = result {
             failures += 1;

@@ -40,8 +40,9 @@ impl Baseline {
             format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"),
             format!("CREATE SCHEMA {SCHEMA}"),
             format!(
-                "CREATE TABLE {SCHEMA}.docs (id int PRIMARY KEY, title text, body tsvector, class_rank int, org text, \
-                 release text[], red_gate text[], status text NOT NULL DEFAULT 'published')"
+                "CREATE TABLE {SCHEMA}.docs (id int PRIMARY KEY, title text, body_text text, body tsvector, \
+                 class_rank int, org text, release text[], red_gate text[], status text NOT NULL DEFAULT 'published', \
+                 tlp text, classification text, country text, language text, tag text)"
             ),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&pool).await?;
@@ -56,7 +57,13 @@ impl Baseline {
             let mut orgs = Vec::new();
             let mut releases = Vec::new();
             let mut gates = Vec::new();
+            let mut facets: [Vec<String>; 5] = Default::default();
             for (n, d) in chunk.iter().enumerate() {
+                facets[0].push(d.tlp.to_owned());
+                facets[1].push(d.classification.to_owned());
+                facets[2].push(country_of(d.uploader).to_owned());
+                facets[3].push(d.language.to_owned());
+                facets[4].push(d.tags.first().copied().unwrap_or_default().to_owned());
                 ids.push((chunk_number * 1000 + n) as i32);
                 titles.push(d.title.clone());
                 bodies.push(analysed(&format!("{} {}", d.title, d.body)));
@@ -78,10 +85,13 @@ impl Baseline {
                 gates.push(format!("{{{}}}", gate.join(",")));
             }
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {SCHEMA}.docs (id, title, body, class_rank, org, release, red_gate) \
-                 SELECT id, title, to_tsvector('simple', body), class_rank, org, release::text[], red_gate::text[] \
-                 FROM UNNEST($1::int[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[]) \
-                 AS t(id, title, body, class_rank, org, release, red_gate)"
+                "INSERT INTO {SCHEMA}.docs (id, title, body_text, body, class_rank, org, release, red_gate, \
+                   tlp, classification, country, language, tag) \
+                 SELECT id, title, body, to_tsvector('simple', body), class_rank, org, release::text[], red_gate::text[], \
+                   tlp, classification, country, language, tag \
+                 FROM UNNEST($1::int[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], \
+                   $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) \
+                 AS t(id, title, body, class_rank, org, release, red_gate, tlp, classification, country, language, tag)"
             )))
             .bind(&ids)
             .bind(&titles)
@@ -90,6 +100,11 @@ impl Baseline {
             .bind(&orgs)
             .bind(&releases)
             .bind(&gates)
+            .bind(&facets[0])
+            .bind(&facets[1])
+            .bind(&facets[2])
+            .bind(&facets[3])
+            .bind(&facets[4])
             .execute(&pool)
             .await
             .map_err(|e| format!("loading PostgreSQL: {e}"))?;
@@ -108,12 +123,30 @@ impl Baseline {
 
     pub async fn load_test(&self, queries: &[CorpusQuery], clients: usize, seconds: u64) -> (Latencies, f64) {
         let deadline = Instant::now() + Duration::from_secs(seconds);
+        // What the server answers, in SQL: the top 20 with highlighted snippets, the total, and
+        // five facet counts over every visible match.
+        let facet = |column: &str| {
+            format!(
+                "(SELECT json_object_agg(k, n) FROM (SELECT {column} AS k, count(*) AS n FROM matched GROUP BY {column}) f)"
+            )
+        };
         let sql = format!(
-            "SELECT id, title, ts_rank(body, q) AS score, count(*) OVER () AS total \
-             FROM {SCHEMA}.docs, to_tsquery('simple', $1) q \
-             WHERE body @@ q AND class_rank <= $2 \
-               AND (org = $3 OR (status = 'published' AND release && $4::text[] AND red_gate && $5::text[])) \
-             ORDER BY score DESC LIMIT 20"
+            "WITH matched AS MATERIALIZED ( \
+               SELECT id, title, body_text, tlp, classification, country, language, tag, ts_rank(body, q) AS score \
+               FROM {SCHEMA}.docs, to_tsquery('simple', $1) q \
+               WHERE body @@ q AND class_rank <= $2 \
+                 AND (org = $3 OR (status = 'published' AND release && $4::text[] AND red_gate && $5::text[]))), \
+             top AS ( \
+               SELECT id, title, ts_headline('simple', body_text, to_tsquery('simple', $1), \
+                 'StartSel=<mark>,StopSel=</mark>,MaxFragments=1,MaxWords=35') AS snippet \
+               FROM (SELECT * FROM matched ORDER BY score DESC LIMIT 20) t) \
+             SELECT (SELECT count(*) FROM matched) AS total, (SELECT json_agg(top) FROM top)::text AS hits, \
+               {}::text, {}::text, {}::text, {}::text, {}::text",
+            facet("tlp"),
+            facet("classification"),
+            facet("country"),
+            facet("language"),
+            facet("tag")
         );
         let runs = (0..clients).map(|c| {
             let sql = sql.clone();
@@ -138,6 +171,8 @@ impl Baseline {
                     if let Ok(rows) = result {
                         let _total: Option<i64> = rows.first().and_then(|r| r.try_get("total").ok());
                         latencies.push(started.elapsed());
+                    } else if let Err(error) = result {
+                        tracing::warn!(%error, "PostgreSQL baseline query failed");
                     }
                 }
                 latencies

@@ -198,6 +198,30 @@ impl Service {
         Ok(upload.finish().await?)
     }
 
+    /// After a change committed: its event to the SIEM log, and the ingest workers woken.
+    fn changed(&self, recorded: &audit::Event) {
+        audit::Log::emit(recorded);
+        self.ingest.wake();
+    }
+
+    /// The end of a transaction that recorded stored bytes: on failure the object goes too.
+    async fn keep_or_discard(
+        &self,
+        result: Result<audit::Event, DocumentsError>,
+        object: ReceivedObject,
+    ) -> Result<(), DocumentsError> {
+        match result {
+            Ok(recorded) => {
+                self.changed(&recorded);
+                Ok(())
+            }
+            Err(error) => {
+                self.discard(object).await;
+                Err(error)
+            }
+        }
+    }
+
     /// Remove an object received for a request that failed after all.
     pub async fn discard(&self, object: ReceivedObject) {
         if let Err(error) = self.storage.delete(&object.key).await {
@@ -265,16 +289,7 @@ impl Service {
             Ok::<_, DocumentsError>(recorded)
         }
         .await;
-        match result {
-            Ok(recorded) => {
-                audit::Log::emit(&recorded);
-                self.ingest.wake();
-            }
-            Err(error) => {
-                self.discard(object).await;
-                return Err(error);
-            }
-        }
+        self.keep_or_discard(result, object).await?;
         self.current_view(principal, &id).await
     }
 
@@ -326,16 +341,7 @@ impl Service {
             Ok::<_, DocumentsError>(recorded)
         }
         .await;
-        match result {
-            Ok(recorded) => {
-                audit::Log::emit(&recorded);
-                self.ingest.wake();
-            }
-            Err(error) => {
-                self.discard(object).await;
-                return Err(error);
-            }
-        }
+        self.keep_or_discard(result, object).await?;
         self.current_view(principal, &plan.document_id).await
     }
 
@@ -395,8 +401,7 @@ impl Service {
             }));
         let recorded = audit::Log::append(&txn, event).await?;
         txn.commit().await?;
-        audit::Log::emit(&recorded);
-        self.ingest.wake();
+        self.changed(&recorded);
         self.current_view(principal, id).await
     }
 
@@ -436,8 +441,7 @@ impl Service {
             .details(json!({"from": previous, "to": status, "markings": permitted.facts.markings}));
         let recorded = audit::Log::append(&txn, event).await?;
         txn.commit().await?;
-        audit::Log::emit(&recorded);
-        self.ingest.wake();
+        self.changed(&recorded);
         self.current_view(&caller.principal, id).await
     }
 

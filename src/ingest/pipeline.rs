@@ -3,6 +3,7 @@
 //! then mark the job done. A crash at any point leaves the job claimable again (its lease runs
 //! out) and every step is idempotent, so restarting loses nothing and shows nothing half-done.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
 
 use super::jobs::{self, JobKind};
 use super::sandbox::Sandbox;
@@ -23,8 +25,10 @@ use crate::policy::PolicyConfig;
 use crate::search::{Applied, IndexEntry, WriterHandle};
 use crate::storage::{ObjectKey, Storage};
 
-/// Jobs one claim takes; they are processed concurrently.
-const CLAIM_BATCH: u64 = 64;
+/// Jobs processed at once; most of their time is spent waiting for the index commit.
+const IN_FLIGHT: usize = 512;
+/// How often an idle worker looks for jobs without being woken.
+const IDLE_POLL: Duration = Duration::from_millis(500);
 /// How long a claimed job is leased before another worker may take it over (a crashed
 /// worker's jobs are taken over this soon); the lease is renewed while the job runs.
 const LEASE: Duration = Duration::from_secs(30);
@@ -33,6 +37,13 @@ const RENEW_EVERY: Duration = Duration::from_secs(10);
 const MAX_ATTEMPTS: i32 = 5;
 /// Longest failure reason kept.
 const MAX_REASON_CHARS: usize = 500;
+
+/// Text a job has just extracted.
+pub struct Extracted {
+    pub version: i32,
+    pub text: String,
+    pub language: Option<String>,
+}
 
 /// Wakes idle workers when a change has enqueued a job.
 #[derive(Clone, Default)]
@@ -68,38 +79,55 @@ impl Pipeline {
         Self { db, storage, sandbox, writer, policy, trigger, extractions: Semaphore::new(parallel_extractions.max(1)) }
     }
 
-    /// Run the worker loop until the process ends.
+    /// Run the worker loop until the process ends: keep up to `IN_FLIGHT` jobs running, claim
+    /// more as they finish, and renew the leases of those still running.
     pub fn spawn(self: Arc<Self>) {
         tokio::spawn(async move {
+            let mut running: JoinSet<i32> = JoinSet::new();
+            let mut leased: HashSet<i32> = HashSet::new();
+            let mut renew = tokio::time::interval(RENEW_EVERY);
+            renew.tick().await;
             loop {
                 // Register for a wake-up before looking, so a job enqueued in between is not missed.
                 let notified = self.trigger.0.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                match jobs::claim(&self.db, CLAIM_BATCH, LEASE).await {
-                    Ok(claimed) if !claimed.is_empty() => {
-                        let ids: Vec<i32> = claimed.iter().map(|job| job.id).collect();
-                        let runs = futures_util::future::join_all(claimed.into_iter().map(|job| self.run(job)));
-                        tokio::pin!(runs);
-                        // Renew the lease while the batch runs, so a slow OCR is not taken over.
-                        loop {
-                            tokio::select! {
-                                _ = &mut runs => break,
-                                _ = tokio::time::sleep(RENEW_EVERY) => {
-                                    if let Err(error) = jobs::renew(&self.db, &ids, LEASE).await {
-                                        tracing::warn!(%error, "renewing ingest leases failed");
-                                    }
-                                }
+                if running.len() < IN_FLIGHT / 2 {
+                    match jobs::claim(&self.db, (IN_FLIGHT - running.len()) as u64, LEASE).await {
+                        Ok(claimed) if !claimed.is_empty() => {
+                            for job in claimed {
+                                leased.insert(job.id);
+                                let pipeline = self.clone();
+                                running.spawn(async move {
+                                    let id = job.id;
+                                    pipeline.run(job).await;
+                                    id
+                                });
                             }
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::error!(%error, "claiming ingest jobs failed");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
                         }
                     }
-                    Ok(_) => {
-                        let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
+                }
+                tokio::select! {
+                    Some(finished) = running.join_next() => {
+                        if let Ok(id) = finished {
+                            leased.remove(&id);
+                        }
                     }
-                    Err(error) => {
-                        tracing::error!(%error, "claiming ingest jobs failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    _ = &mut notified => {}
+                    // Slow jobs (OCR) keep their lease while they run.
+                    _ = renew.tick() => {
+                        let ids: Vec<i32> = leased.iter().copied().collect();
+                        if !ids.is_empty() && let Err(error) = jobs::renew(&self.db, &ids, LEASE).await {
+                            tracing::warn!(%error, "renewing ingest leases failed");
+                        }
                     }
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
                 }
             }
         });
@@ -109,7 +137,7 @@ impl Pipeline {
     async fn run(&self, job: ingest_job::Model) {
         let outcome = match job.kind.as_str() {
             "extract" => self.extract(&job.document_id, job.version).await.map(|_| ()),
-            _ => self.index_document(&job.document_id).await.map(|_| ()),
+            _ => self.index_document(&job.document_id, None).await.map(|_| ()),
         };
         let recorded = match &outcome {
             Ok(()) => jobs::finish(&self.db, job.id, None).await,
@@ -137,15 +165,19 @@ impl Pipeline {
         let row = repo::version(&self.db, document_id, version).await?.ok_or(IngestError::Gone)?;
         let doc = repo::find(&self.db, document_id).await?.ok_or(IngestError::Gone)?;
         let mut failure = None;
+        let mut extracted = None;
         if row.text_key.is_none() {
             match self.extract_text(&doc, &row).await {
-                Ok(text) => self.store_text(&doc, &row, &text).await?,
+                Ok(text) => {
+                    let language = self.store_text(&doc, &row, &text).await?;
+                    extracted = Some(Extracted { version, text, language });
+                }
                 Err(IngestError::Extraction(reason)) => failure = Some(reason),
                 Err(other) => return Err(other),
             }
         }
         // Read the document again after storing the text: any later change then sees the text.
-        let applied = self.index_document(document_id).await?;
+        let applied = self.index_document(document_id, extracted).await?;
         self.mark_version(document_id, version, failure.as_deref()).await?;
         match failure {
             Some(reason) => Err(IngestError::Extraction(reason)),
@@ -191,18 +223,18 @@ impl Pipeline {
         doc: &document::Model,
         row: &document_version::Model,
         text: &str,
-    ) -> Result<(), IngestError> {
+    ) -> Result<Option<String>, IngestError> {
         let key = ObjectKey::text_of(&row.object_key);
         self.storage.put(&key, Bytes::copy_from_slice(text.as_bytes())).await?;
         let detected = if doc.language.is_none() { language::detect(text) } else { None };
         document_version::Entity::update_many()
             .col_expr(document_version::Column::TextKey, Expr::value(Some(key.as_str().to_owned())))
             .col_expr(document_version::Column::TextBytes, Expr::value(Some(text.len() as i64)))
-            .col_expr(document_version::Column::DetectedLanguage, Expr::value(detected))
+            .col_expr(document_version::Column::DetectedLanguage, Expr::value(detected.clone()))
             .filter(document_version::Column::Id.eq(row.id))
             .exec(&self.db)
             .await?;
-        Ok(())
+        Ok(detected)
     }
 
     async fn mark_version(&self, document_id: &str, version: i32, failure: Option<&str>) -> Result<(), IngestError> {
@@ -221,21 +253,19 @@ impl Pipeline {
 
     /// Put the document as it is now in the database — markings, status, title, and the text of
     /// its current version if extracted — into the index; resolves once committed.
-    pub async fn index_document(&self, document_id: &str) -> Result<Applied, IngestError> {
+    /// `extracted`: text just extracted (saves reading it back when it is the current version's).
+    pub async fn index_document(
+        &self,
+        document_id: &str,
+        extracted: Option<Extracted>,
+    ) -> Result<Applied, IngestError> {
         let doc = repo::find(&self.db, document_id).await?.ok_or(IngestError::Gone)?;
         let Some(facts) = stored_facts(&doc, &self.policy) else {
             return Err(IngestError::Extraction("the stored markings do not fit the configured policy".into()));
         };
-        let current = repo::version(&self.db, document_id, doc.current_version).await?;
-        let (body, text_version, detected) = match &current {
-            Some(version) => match &version.text_key {
-                Some(key) => {
-                    let text = self.storage.read_to_string(&ObjectKey::from_stored(key)).await?;
-                    (text, version.version as u64, version.detected_language.clone())
-                }
-                None => (String::new(), 0, None),
-            },
-            None => (String::new(), 0, None),
+        let (body, text_version, detected) = match extracted.filter(|e| e.version == doc.current_version) {
+            Some(fresh) => (fresh.text, fresh.version as u64, fresh.language),
+            None => self.current_text(&doc).await?,
         };
         let entry = IndexEntry {
             id: doc.id.clone(),
@@ -250,6 +280,21 @@ impl Pipeline {
             published_at: doc.published_at,
         };
         Ok(self.writer.upsert(entry).await?)
+    }
+
+    /// The stored text of the document's current version, its number, and detected language.
+    async fn current_text(&self, doc: &document::Model) -> Result<(String, u64, Option<String>), IngestError> {
+        let current = repo::version(&self.db, &doc.id, doc.current_version).await?;
+        Ok(match &current {
+            Some(version) => match &version.text_key {
+                Some(key) => {
+                    let text = self.storage.read_to_string(&ObjectKey::from_stored(key)).await?;
+                    (text, version.version as u64, version.detected_language.clone())
+                }
+                None => (String::new(), 0, None),
+            },
+            None => (String::new(), 0, None),
+        })
     }
 
     pub fn trigger(&self) -> &Trigger {

@@ -82,7 +82,9 @@ fn words(text: &str) -> Vec<(usize, usize)> {
     let mut ranges = Vec::new();
     let mut start = None;
     for (i, c) in text.char_indices() {
-        let in_word = c.is_alphanumeric() || is_combining_mark(c);
+        // ASCII first: most characters of most texts, and far cheaper than the Unicode tables.
+        let in_word =
+            if c.is_ascii() { c.is_ascii_alphanumeric() } else { c.is_alphanumeric() || is_combining_mark(c) };
         match (in_word, start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
@@ -100,6 +102,30 @@ fn words(text: &str) -> Vec<(usize, usize)> {
 
 /// The indexed (or queried) forms of one word; empty when the word is not indexed.
 pub fn fold_word(word: &str, mode: Mode) -> Vec<String> {
+    let folded = if word.is_ascii() { word.to_ascii_lowercase() } else { fold_unicode(word) };
+    if folded.is_empty() || folded.len() > MAX_WORD_BYTES {
+        return Vec::new();
+    }
+    let d_form = if folded.contains('đ') || folded.contains("dj") {
+        folded.replace('đ', "d").replace("dj", "d")
+    } else {
+        folded.clone()
+    };
+    let stem = light_stem(&d_form);
+    match mode {
+        Mode::Query => vec![stem],
+        Mode::Index => {
+            let dj_form = if folded.contains('đ') { folded.replace('đ', "dj") } else { folded };
+            let mut forms = vec![dj_form, d_form, stem];
+            forms.sort();
+            forms.dedup();
+            forms
+        }
+    }
+}
+
+/// Lower-case, transliterate Cyrillic, decompose and drop the marks (đ kept for later).
+fn fold_unicode(word: &str) -> String {
     let mut latin = String::with_capacity(word.len());
     for c in word.chars().flat_map(char::to_lowercase) {
         match transliterate(c) {
@@ -111,7 +137,7 @@ pub fn fold_word(word: &str, mode: Mode) -> Vec<String> {
     let mut folded = String::with_capacity(latin.len());
     for c in latin.nfd().filter(|c| !is_combining_mark(*c)) {
         match c {
-            // đ has no decomposition; keep a marker and expand below.
+            // đ has no decomposition; keep it and expand in the caller.
             'đ' => folded.push('đ'),
             'ł' => folded.push('l'),
             'ø' => folded.push('o'),
@@ -122,21 +148,7 @@ pub fn fold_word(word: &str, mode: Mode) -> Vec<String> {
             other => folded.push(other),
         }
     }
-    if folded.is_empty() || folded.len() > MAX_WORD_BYTES {
-        return Vec::new();
-    }
-    let d_form = folded.replace('đ', "d").replace("dj", "d");
-    let stem = light_stem(&d_form);
-    match mode {
-        Mode::Query => vec![stem],
-        Mode::Index => {
-            let mut forms = vec![folded.replace('đ', "dj"), d_form, stem];
-            forms.dedup();
-            forms.sort();
-            forms.dedup();
-            forms
-        }
-    }
+    folded
 }
 
 /// Inflectional endings of the network's languages (after transliteration and folding),
@@ -162,7 +174,9 @@ pub fn light_stem(word: &str) -> String {
 
 fn strip_ending(word: &str) -> String {
     let chars = word.chars().count();
-    for suffix in SUFFIXES {
+    let last = word.as_bytes().last().copied().unwrap_or_default();
+    // Compare the last byte first: most suffixes are ruled out without a string comparison.
+    for suffix in SUFFIXES.iter().filter(|s| s.as_bytes().last() == Some(&last)) {
         if let Some(stem) = word.strip_suffix(suffix)
             && chars - suffix.len() >= MIN_STEM_CHARS
         {

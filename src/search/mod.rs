@@ -4,6 +4,7 @@
 
 pub mod analyzer;
 pub mod document;
+pub mod facets;
 pub mod index;
 pub mod query;
 pub mod schema;

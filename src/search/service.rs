@@ -11,15 +11,13 @@ use prometheus_client::metrics::counter::Counter;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::agg_result::AggregationResults;
-use tantivy::aggregation::{AggContextParams, AggregationCollector};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::schema::Value as _;
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument};
 
 use super::SearchError;
+use super::facets::FacetCollector;
 use super::index::SearchIndex;
 use super::query::{self, Filters};
 use crate::audit::{self, NewEvent, Outcome};
@@ -33,7 +31,6 @@ pub const MAX_LIMIT: usize = 100;
 /// Deepest result a cursor can reach (relevance paging is by offset).
 const MAX_OFFSET: usize = 10_000;
 const SNIPPET_CHARS: usize = 240;
-const FACET_SIZE: u32 = 100;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sort {
@@ -208,28 +205,15 @@ pub(crate) fn execute(
     let full =
         query::full(words.box_clone(), query::filters(fields, &request.filters), query::visibility(fields, filter));
 
-    let aggregations: Aggregations = serde_json::from_value(json!({
-        "classification": {"terms": {"field": "classification", "size": FACET_SIZE}},
-        "tlp": {"terms": {"field": "tlp", "size": FACET_SIZE}},
-        "country": {"terms": {"field": "country", "size": FACET_SIZE}},
-        "language": {"terms": {"field": "language", "size": FACET_SIZE}},
-        "tag": {"terms": {"field": "tag", "size": FACET_SIZE}},
-    }))
-    .map_err(|e| SearchError::Index(e.to_string()))?;
-    let facets_collector = AggregationCollector::from_aggs(aggregations, AggContextParams::default());
     let window = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
-    let (addresses, total, aggregated): (Vec<(f32, DocAddress)>, usize, AggregationResults) = match request.sort {
-        Sort::Relevance => searcher.search(&full, &(window.order_by_score(), Count, facets_collector))?,
+    let (addresses, total, facets): (Vec<(f32, DocAddress)>, usize, Facets) = match request.sort {
+        Sort::Relevance => searcher.search(&full, &(window.order_by_score(), Count, FacetCollector))?,
         Sort::Date => {
-            let (dated, total, aggregated) = searcher.search(
+            let (dated, total, facets) = searcher.search(
                 &full,
-                &(
-                    window.order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc),
-                    Count,
-                    facets_collector,
-                ),
+                &(window.order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc), Count, FacetCollector),
             )?;
-            (dated.into_iter().map(|(_, address)| (0.0, address)).collect(), total, aggregated)
+            (dated.into_iter().map(|(_, address)| (0.0, address)).collect(), total, facets)
         }
     };
 
@@ -248,7 +232,7 @@ pub(crate) fn execute(
             language: text(fields.language),
         });
     }
-    Ok(Found { total: total as u64, candidates, facets: facets(aggregated)? })
+    Ok(Found { total: total as u64, candidates, facets })
 }
 
 fn snippet_of(
@@ -284,23 +268,4 @@ pub fn escape_html(text: &str) -> String {
         }
     }
     out
-}
-
-fn facets(results: AggregationResults) -> Result<Facets, SearchError> {
-    let value = serde_json::to_value(&results).map_err(|e| SearchError::Index(e.to_string()))?;
-    let buckets = |name: &str| -> BTreeMap<String, u64> {
-        value[name]["buckets"]
-            .as_array()
-            .map(|buckets| {
-                buckets.iter().filter_map(|b| Some((b["key"].as_str()?.to_owned(), b["doc_count"].as_u64()?))).collect()
-            })
-            .unwrap_or_default()
-    };
-    Ok(Facets {
-        classification: buckets("classification"),
-        tlp: buckets("tlp"),
-        country: buckets("country"),
-        language: buckets("language"),
-        tag: buckets("tag"),
-    })
 }
