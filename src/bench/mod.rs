@@ -111,10 +111,12 @@ pub async fn run(options: BenchOptions) -> Result<(), BoxError> {
 
     stats::print_table(&table);
     println!(
-        "server RSS: {} MiB empty, {} MiB with {} documents after the search load",
-        rss_empty / 1024,
-        rss_loaded / 1024,
-        documents.len()
+        "server RSS: {} MiB empty; with {} documents after the search load {} MiB ({} MiB heap and stacks, {} MiB mapped index files)",
+        rss_empty.0 / 1024,
+        documents.len(),
+        rss_loaded.0 / 1024,
+        rss_loaded.1 / 1024,
+        rss_loaded.2 / 1024
     );
     Ok(())
 }
@@ -182,13 +184,18 @@ impl Server {
         Ok(())
     }
 
-    fn rss_kib(&self) -> u64 {
+    /// Resident memory in KiB: (total, anonymous — heap and stacks, file-backed — mapped index
+    /// pages the kernel can drop and re-read).
+    fn rss_kib(&self) -> (u64, u64, u64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("RssAnon:"), field("RssFile:"))
     }
 
     fn stop(mut self) {

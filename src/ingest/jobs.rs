@@ -31,7 +31,6 @@ impl JobKind {
 
 pub const PENDING: &str = "pending";
 pub const RUNNING: &str = "running";
-pub const DONE: &str = "done";
 pub const FAILED: &str = "failed";
 
 /// Enqueue a job (call inside the transaction of the change that needs it).
@@ -68,15 +67,30 @@ pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Resu
             Condition::all().add(ingest_job::Column::State.eq(RUNNING)).add(ingest_job::Column::ClaimedUntil.lt(now)),
         )
     };
-    let candidates: Vec<i32> = ingest_job::Entity::find()
+    // Two index lookups rather than one OR (which would scan the table): pending jobs by id,
+    // then running jobs whose lease ran out.
+    let mut candidates: Vec<i32> = ingest_job::Entity::find()
         .select_only()
         .column(ingest_job::Column::Id)
-        .filter(claimable())
+        .filter(ingest_job::Column::State.eq(PENDING))
         .order_by_asc(ingest_job::Column::Id)
         .limit(limit)
         .into_tuple()
         .all(db)
         .await?;
+    if (candidates.len() as u64) < limit {
+        let expired: Vec<i32> = ingest_job::Entity::find()
+            .select_only()
+            .column(ingest_job::Column::Id)
+            .filter(ingest_job::Column::State.eq(RUNNING))
+            .filter(ingest_job::Column::ClaimedUntil.lt(now))
+            .order_by_asc(ingest_job::Column::Id)
+            .limit(limit - candidates.len() as u64)
+            .into_tuple()
+            .all(db)
+            .await?;
+        candidates.extend(expired);
+    }
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
@@ -111,10 +125,15 @@ pub async fn renew(db: &impl ConnectionTrait, ids: &[i32], lease: Duration) -> R
     Ok(())
 }
 
-/// Mark a job finished (`done` or `failed` with a reason).
+/// Mark a job finished: a done job is deleted (the version row keeps the ingest state), a
+/// failed one stays with its reason.
 pub async fn finish(db: &impl ConnectionTrait, id: i32, error: Option<&str>) -> Result<(), DbErr> {
+    if error.is_none() {
+        ingest_job::Entity::delete_by_id(id).exec(db).await?;
+        return Ok(());
+    }
     ingest_job::Entity::update_many()
-        .col_expr(ingest_job::Column::State, Expr::value(if error.is_some() { FAILED } else { DONE }))
+        .col_expr(ingest_job::Column::State, Expr::value(FAILED))
         .col_expr(ingest_job::Column::Error, Expr::value(error.map(str::to_owned)))
         .col_expr(ingest_job::Column::ClaimedUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
         .col_expr(ingest_job::Column::UpdatedAt, Expr::value(chrono::Utc::now()))

@@ -11,7 +11,7 @@ pub struct Model {
     pub version: i32,
     /// `extract` (a new version) or `refresh` (markings or metadata changed).
     pub kind: String,
-    /// `pending`, `running`, `done` or `failed`.
+    /// `pending`, `running` or `failed` (finished jobs are deleted).
     pub state: String,
     pub attempts: i32,
     #[sea_orm(column_type = "Text", nullable)]
