@@ -48,7 +48,15 @@ pub struct Settings {
     pub limits: LimitsSettings,
     pub log: LogSettings,
     pub audit: AuditSettings,
+    pub web: WebSettings,
     pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    /// Longest a browser session lasts (it also ends when the access token it came with expires).
+    pub session_hours: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,6 +138,9 @@ pub struct OidcSettings {
     pub jwks_min_refresh_secs: u64,
     pub jwks_max_age_secs: u64,
     pub ca_file: String,
+    /// Sent as the `resource` parameter (RFC 8707) in the browser sign-in, for providers that
+    /// issue JWT access tokens per resource; empty: none.
+    pub resource: String,
     pub claims: ClaimPaths,
 }
 

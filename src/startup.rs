@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::TracingLogger;
@@ -49,6 +49,8 @@ pub enum StartupError {
     Ingest(#[from] crate::ingest::IngestError),
     #[error("extraction sandbox: {0}")]
     Sandbox(#[from] crate::ingest::sandbox::SandboxError),
+    #[error("web interface: {0}")]
+    Web(#[from] crate::web::WebError),
 }
 
 /// Choose aws-lc-rs as the process-wide rustls provider (the only one compiled in). Idempotent.
@@ -149,6 +151,20 @@ impl Application {
         );
         let search = web::Data::new(search);
         let search_index = web::Data::new(search_index);
+        let web_state = web::Data::new(crate::web::WebState::new(crate::web::WebConfig {
+            db: db.clone(),
+            validator: validator.clone(),
+            audit: audit_log.clone(),
+            http: discovery::identity_provider_client(&settings.oidc)?,
+            issuer: validator.issuer().to_owned(),
+            client_id: settings.oidc.client_id.clone(),
+            client_secret: Some(settings.oidc.client_secret.expose().to_owned()).filter(|s| !s.is_empty()),
+            resource: settings.oidc.resource.clone(),
+            public_url: public_url.clone(),
+            secure_cookies: settings.tls_enabled(),
+            session_hours: settings.web.session_hours,
+            policy: policy.clone(),
+        })?);
         let signing_key = web::Data::new(SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?);
         let documents = web::Data::new(documents::Service::new(
             db.clone(),
@@ -166,6 +182,7 @@ impl Application {
             let validator = validator.clone();
             let demo_idp = demo_idp.clone();
             let shared_settings = web::Data::new(settings.clone());
+            let tls = settings.tls_enabled();
             let http = HttpServer::new(move || {
                 let mut app = App::new()
                     .app_data(db.clone())
@@ -177,15 +194,12 @@ impl Application {
                     .app_data(signing_key.clone())
                     .app_data(search.clone())
                     .app_data(search_index.clone())
+                    .app_data(web_state.clone())
                     .app_data(shared_settings.clone())
                     .app_data(error::json_config())
                     .app_data(error::query_config())
                     .wrap(from_fn(metrics::record))
-                    .wrap(
-                        DefaultHeaders::new()
-                            .add(("X-Content-Type-Options", "nosniff"))
-                            .add(("Referrer-Policy", "no-referrer")),
-                    )
+                    .wrap(crate::web::security_headers(tls))
                     .wrap(from_fn(request_id_header))
                     .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                     .configure(api::operations)
@@ -193,6 +207,7 @@ impl Application {
                 if let Some(idp) = &demo_idp {
                     app = app.service(DemoIdp::scope(idp.clone(), demo_idp::MOUNT_PATH));
                 }
+                let app = app.configure(crate::web::routes);
                 app.default_service(web::to(error::route_not_found))
             });
             // Streamed responses are written in several packets: without TCP_NODELAY, Nagle and

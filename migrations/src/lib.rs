@@ -7,6 +7,7 @@ mod m20261128_000001_create_users;
 mod m20261128_000002_create_documents;
 mod m20261128_000003_create_audit;
 mod m20261128_000004_create_ingest;
+mod m20261128_000005_create_web_sessions;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_create_documents::Migration),
             Box::new(m20261128_000003_create_audit::Migration),
             Box::new(m20261128_000004_create_ingest::Migration),
+            Box::new(m20261128_000005_create_web_sessions::Migration),
         ]
     }
 }

@@ -23,19 +23,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    actor: Option<String>,
-    document: Option<String>,
-    action: Option<String>,
-    outcome: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u64>,
-    format: Option<String>,
+    pub actor: Option<String>,
+    pub document: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u64>,
+    pub format: Option<String>,
 }
 
 impl AuditQuery {
-    fn filter(&self) -> Result<Filter, ApiError> {
+    pub fn filter(&self) -> Result<Filter, ApiError> {
         let non_empty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         let action = non_empty(&self.action);
         if let Some(action) = &action
@@ -65,7 +65,7 @@ impl AuditQuery {
         })
     }
 
-    fn cursor(&self) -> Result<Option<i64>, ApiError> {
+    pub fn cursor(&self) -> Result<Option<i64>, ApiError> {
         match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => Ok(None),
             Some(c) => {
@@ -83,7 +83,7 @@ impl AuditQuery {
 }
 
 /// Refuse callers without `audit:read`, recording the attempt.
-async fn require_auditor(
+pub async fn require_auditor(
     caller: &Caller,
     log: &audit::Log,
     action: Action,
@@ -106,7 +106,19 @@ async fn list(
     query: web::Query<AuditQuery>,
     log: web::Data<audit::Log>,
 ) -> Result<HttpResponse, ApiError> {
-    require_auditor(&caller, &log, Action::AuditRead, &query).await?;
+    let (events, next_cursor) = list_events(&caller, &query, &log).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"events": events, "next_cursor": next_cursor})))
+}
+
+/// One audited page of events for an auditor (the web interface shows the same).
+pub async fn list_events(
+    caller: &Caller,
+    query: &AuditQuery,
+    log: &audit::Log,
+) -> Result<(Vec<audit::Event>, Option<String>), ApiError> {
+    require_auditor(caller, log, Action::AuditRead, query).await?;
     let filter = query.filter()?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let events = log.page(&filter, query.cursor()?, limit).await?;
@@ -116,9 +128,7 @@ async fn list(
             .details(json!({"query": query.described(), "returned": events.len()})),
     )
     .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"events": events, "next_cursor": next_cursor})))
+    Ok((events, next_cursor))
 }
 
 /// `GET /api/v1/audit/export?format=jsonl|csv`: the (filtered) trail, streamed. An unfiltered
@@ -128,7 +138,11 @@ async fn export(
     query: web::Query<AuditQuery>,
     log: web::Data<audit::Log>,
 ) -> Result<HttpResponse, ApiError> {
-    require_auditor(&caller, &log, Action::AuditExport, &query).await?;
+    export_response(&caller, &query, &log).await
+}
+
+pub async fn export_response(caller: &Caller, query: &AuditQuery, log: &audit::Log) -> Result<HttpResponse, ApiError> {
+    require_auditor(caller, log, Action::AuditExport, query).await?;
     let filter = query.filter()?;
     let format_name = query.format.as_deref().unwrap_or("jsonl");
     let format =
@@ -139,7 +153,7 @@ async fn export(
     )
     .await?;
     let filename = format!("anaspoc-audit-{}.{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), format.extension());
-    let body = audit::export::export(log.get_ref().clone(), filter, format).map_err(|e| {
+    let body = audit::export::export(log.clone(), filter, format).map_err(|e| {
         tracing::error!(error = %e, "audit export failed mid-stream");
         std::io::Error::other(e.to_string())
     });
@@ -156,13 +170,21 @@ async fn verify(
     log: web::Data<audit::Log>,
     key: web::Data<SigningKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = AuditQuery::default();
-    require_auditor(&caller, &log, Action::AuditVerify, &query).await?;
-    let result = audit::verify::verify_database(&log, Vec::new(), Some(key.key_id())).await?;
+    let result = verify_chain(&caller, &log, &key).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(result))
+}
+
+pub async fn verify_chain(
+    caller: &Caller,
+    log: &audit::Log,
+    key: &SigningKey,
+) -> Result<audit::Verification, ApiError> {
+    require_auditor(caller, log, Action::AuditVerify, &AuditQuery::default()).await?;
+    let result = audit::verify::verify_database(log, Vec::new(), Some(key.key_id())).await?;
     log.record(
         NewEvent::by(&caller.principal, &caller.request, Action::AuditVerify, Outcome::Allowed)
             .details(serde_json::to_value(&result).unwrap_or_default()),
     )
     .await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(result))
+    Ok(result)
 }

@@ -148,8 +148,8 @@ async fn withdraw(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ContentQuery {
-    version: Option<i32>,
+pub struct ContentQuery {
+    pub version: Option<i32>,
 }
 
 /// `GET /api/v1/documents/{id}/content?version=N`: streamed, ETag = SHA-256, single byte ranges.
@@ -160,15 +160,26 @@ async fn content(
     req: HttpRequest,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
-    let content = service.content(&caller, &id, query.version).await?;
+    content_response(&req, &caller, &id, query.version, &service).await
+}
+
+/// The download response for `caller` (the web interface serves the same).
+pub async fn content_response(
+    req: &HttpRequest,
+    caller: &Caller,
+    id: &str,
+    version: Option<i32>,
+    service: &Service,
+) -> Result<HttpResponse, ApiError> {
+    let content = service.content(caller, id, version).await?;
     let version = content.version().clone();
     let etag = EntityTag::new_strong(version.sha256.clone());
     let total = u64::try_from(version.size).unwrap_or(0);
 
-    if if_none_match(&req, &etag) {
+    if if_none_match(req, &etag) {
         return Ok(HttpResponse::NotModified().insert_header(header::ETag(etag)).finish());
     }
-    let range = requested_range(&req, &etag, total)?;
+    let range = requested_range(req, &etag, total)?;
     let download = service.open(&content, range.clone()).await?;
 
     let mut response = if range.is_some() { HttpResponse::PartialContent() } else { HttpResponse::Ok() };

@@ -1,10 +1,10 @@
 //! HTTP routes: thin handlers that authenticate, call a service and shape the response.
 
-mod audit;
-mod documents;
+pub mod audit;
+pub mod documents;
 mod health;
 mod me;
-mod search;
+pub mod search;
 
 use actix_web::web;
 

@@ -76,12 +76,27 @@ impl TokenValidator {
         &self.issuer
     }
 
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
     pub fn keys(&self) -> &JwksCache {
         &self.keys
     }
 
     /// The principal a valid token stands for, or why it is refused.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        self.authenticate_with_claims(token).await.map(|(principal, _)| principal)
+    }
+
+    /// Map claims kept from a token validated earlier (browser sessions re-map them on every
+    /// request, so role and ladder changes in the configuration apply at once).
+    pub fn map_claims(&self, claims: &Value) -> Result<Principal, AuthError> {
+        self.mapper.map(claims).map_err(|e| AuthError::InvalidToken(e.to_string()))
+    }
+
+    /// Like [`TokenValidator::authenticate`], also returning the validated claims.
+    pub async fn authenticate_with_claims(&self, token: &str) -> Result<(Principal, Value), AuthError> {
         let invalid = |reason: String| AuthError::InvalidToken(reason);
         let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("header: {e}")))?;
         if !self.algorithms.contains(&header.alg) {
@@ -107,7 +122,8 @@ impl TokenValidator {
         validation.validate_nbf = true;
         validation.leeway = self.leeway_secs;
         let data = jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(|e| invalid(e.to_string()))?;
-        self.mapper.map(&data.claims).map_err(|e| invalid(e.to_string()))
+        let principal = self.mapper.map(&data.claims).map_err(|e| invalid(e.to_string()))?;
+        Ok((principal, data.claims))
     }
 }
 

@@ -26,7 +26,8 @@ pub struct Catalogues {
 impl Catalogues {
     pub fn load() -> Result<Self, CatalogueError> {
         let parse = |locale: &'static str, text: &str| -> Result<HashMap<String, String>, CatalogueError> {
-            let value: toml::Table = text.parse().map_err(|e: toml::de::Error| CatalogueError { locale, reason: e.to_string() })?;
+            let value: toml::Table =
+                text.parse().map_err(|e: toml::de::Error| CatalogueError { locale, reason: e.to_string() })?;
             let mut flat = HashMap::new();
             flatten("", &toml::Value::Table(value), &mut flat);
             Ok(flat)
@@ -85,7 +86,8 @@ pub fn negotiate(req: &HttpRequest) -> &'static str {
     {
         return code;
     }
-    let header = req.headers().get(actix_web::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let header =
+        req.headers().get(actix_web::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut ranges: Vec<(f32, String)> = header
         .split(',')
         .filter_map(|part| {
@@ -122,7 +124,11 @@ pub fn to_cyrillic(text: &str) -> String {
     let flush = |word: &mut String, out: &mut String, next: Option<char>| {
         let keep = word.chars().all(|c| c.is_ascii_uppercase() || !c.is_alphabetic()) && word.chars().count() > 1
             || next == Some(':');
-        if keep { out.push_str(word) } else { out.push_str(&word_to_cyrillic(word)) }
+        if keep {
+            out.push_str(word)
+        } else {
+            out.push_str(&word_to_cyrillic(word))
+        }
         word.clear();
     };
     let chars: Vec<char> = text.chars().collect();
@@ -163,7 +169,11 @@ fn word_to_cyrillic(word: &str) -> String {
             ('d', Some('ž')) => ('џ', 2),
             (letter, _) => (single(letter), 1),
         };
-        if upper { out.extend(cyrillic.to_uppercase()) } else { out.push(cyrillic) }
+        if upper {
+            out.extend(cyrillic.to_uppercase())
+        } else {
+            out.push(cyrillic)
+        }
         i += used;
     }
     out
@@ -171,9 +181,33 @@ fn word_to_cyrillic(word: &str) -> String {
 
 fn single(c: char) -> char {
     match c {
-        'a' => 'а', 'b' => 'б', 'v' => 'в', 'g' => 'г', 'd' => 'д', 'đ' => 'ђ', 'e' => 'е', 'ž' => 'ж', 'z' => 'з',
-        'i' => 'и', 'j' => 'ј', 'k' => 'к', 'l' => 'л', 'm' => 'м', 'n' => 'н', 'o' => 'о', 'p' => 'п', 'r' => 'р',
-        's' => 'с', 't' => 'т', 'ć' => 'ћ', 'u' => 'у', 'f' => 'ф', 'h' => 'х', 'c' => 'ц', 'č' => 'ч', 'š' => 'ш',
+        'a' => 'а',
+        'b' => 'б',
+        'v' => 'в',
+        'g' => 'г',
+        'd' => 'д',
+        'đ' => 'ђ',
+        'e' => 'е',
+        'ž' => 'ж',
+        'z' => 'з',
+        'i' => 'и',
+        'j' => 'ј',
+        'k' => 'к',
+        'l' => 'л',
+        'm' => 'м',
+        'n' => 'н',
+        'o' => 'о',
+        'p' => 'п',
+        'r' => 'р',
+        's' => 'с',
+        't' => 'т',
+        'ć' => 'ћ',
+        'u' => 'у',
+        'f' => 'ф',
+        'h' => 'х',
+        'c' => 'ц',
+        'č' => 'ч',
+        'š' => 'ш',
         other => other,
     }
 }

@@ -59,9 +59,14 @@ impl SigningKey {
 
     /// Sign `claims` as an RFC 9068 access token (`typ: at+jwt`, RS256, this key's `kid`).
     pub fn sign(&self, claims: &Value) -> Result<String, KeyError> {
+        self.sign_as(claims, "at+jwt")
+    }
+
+    /// Sign with the given header `typ` (`JWT` for ID tokens).
+    pub fn sign_as(&self, claims: &Value, typ: &str) -> Result<String, KeyError> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
-        header.typ = Some("at+jwt".into());
+        header.typ = Some(typ.into());
         Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
     }
 }

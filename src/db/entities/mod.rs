@@ -7,3 +7,5 @@ pub mod document;
 pub mod document_version;
 pub mod ingest_job;
 pub mod user;
+pub mod web_login;
+pub mod web_session;

@@ -1,0 +1,258 @@
+//! The web interface for analysts, advisors and auditors: server-rendered pages (minijinja
+//! templates compiled into the binary), progressive enhancement with one small script served
+//! from the binary, sign-in through OpenID Connect, and the same services — hence the same
+//! policy and the same audit events — as the API.
+
+pub mod i18n;
+mod login;
+mod pages;
+pub mod session;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError, web};
+use minijinja::{Environment, State, Value as JinjaValue};
+use sea_orm::DatabaseConnection;
+
+use crate::audit;
+use crate::auth::TokenValidator;
+use crate::policy::PolicyConfig;
+
+pub use i18n::Catalogues;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// Not signed in (or the session ended): off to the sign-in page.
+    #[error("sign-in required")]
+    SignIn { return_to: String, lang: &'static str },
+    #[error("the sign-in failed")]
+    LoginFailed { lang: &'static str },
+    #[error("the form's CSRF token does not match the session")]
+    Csrf,
+    #[error("not found")]
+    NotFound { lang: &'static str },
+    #[error("forbidden")]
+    Forbidden { lang: &'static str },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What pages need, built once at start.
+pub struct WebState {
+    pub db: DatabaseConnection,
+    pub validator: web::Data<TokenValidator>,
+    pub audit: audit::Log,
+    pub http: reqwest::Client,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub resource: String,
+    pub public_url: String,
+    pub secure_cookies: bool,
+    pub session_hours: u64,
+    pub policy: Arc<PolicyConfig>,
+    pub countries: Vec<String>,
+    templates: Environment<'static>,
+    catalogues: Arc<Catalogues>,
+}
+
+pub struct WebConfig {
+    pub db: DatabaseConnection,
+    pub validator: web::Data<TokenValidator>,
+    pub audit: audit::Log,
+    pub http: reqwest::Client,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub resource: String,
+    pub public_url: String,
+    pub secure_cookies: bool,
+    pub session_hours: u64,
+    pub policy: Arc<PolicyConfig>,
+}
+
+const TEMPLATES: [(&str, &str); 6] = [
+    ("base.html", include_str!("../../templates/base.html")),
+    ("search.html", include_str!("../../templates/search.html")),
+    ("document.html", include_str!("../../templates/document.html")),
+    ("upload.html", include_str!("../../templates/upload.html")),
+    ("audit.html", include_str!("../../templates/audit.html")),
+    ("message.html", include_str!("../../templates/message.html")),
+];
+
+impl WebState {
+    pub fn new(config: WebConfig) -> Result<Self, WebError> {
+        let catalogues = Arc::new(Catalogues::load().map_err(|e| WebError::Internal(e.to_string()))?);
+        let mut templates = Environment::new();
+        for (name, source) in TEMPLATES {
+            templates.add_template(name, source).map_err(|e| WebError::Internal(format!("template {name}: {e}")))?;
+        }
+        // t("key", n=3): the message in the page's language, with {placeholders} filled.
+        let messages = catalogues.clone();
+        templates.add_function("t", move |state: &State, key: &str, kwargs: minijinja::value::Kwargs| -> String {
+            let lang = state.lookup("lang").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "en".into());
+            let mut text = messages.get(&lang, key).to_owned();
+            for name in kwargs.args() {
+                if let Ok(value) = kwargs.get::<JinjaValue>(name) {
+                    text = text.replace(&format!("{{{name}}}"), &value.to_string());
+                }
+            }
+            text
+        });
+        templates.add_filter("filesize", |bytes: i64| -> String {
+            match bytes {
+                b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+                b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+                b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+                b => format!("{b} B"),
+            }
+        });
+        let countries = config.policy.countries.iter().cloned().collect();
+        Ok(Self {
+            db: config.db,
+            validator: config.validator,
+            audit: config.audit,
+            http: config.http,
+            issuer: config.issuer,
+            client_id: config.client_id,
+            client_secret: config.client_secret,
+            resource: config.resource,
+            public_url: config.public_url,
+            secure_cookies: config.secure_cookies,
+            session_hours: config.session_hours,
+            policy: config.policy,
+            countries,
+            templates,
+            catalogues,
+        })
+    }
+
+    /// Render `template` in `lang`; `viewer` fills the header (user, CSRF token for sign-out).
+    pub fn render(
+        &self,
+        template: &str,
+        lang: &str,
+        viewer: Option<&session::Viewer>,
+        page: JinjaValue,
+    ) -> Result<String, WebError> {
+        let user = viewer.map(|v| {
+            minijinja::context! {
+                name => v.caller.principal.name.clone(),
+                organisation => v.caller.principal.organisation.clone(),
+                auditor => v.caller.principal.has(crate::auth::Capability::AuditRead),
+                writer => v.caller.principal.has(crate::auth::Capability::DocumentWrite),
+            }
+        });
+        let languages: Vec<JinjaValue> =
+            i18n::LANGUAGES.iter().map(|(code, name)| minijinja::context! { code => *code, name => *name }).collect();
+        let context = minijinja::context! {
+            lang => lang,
+            languages => languages,
+            user => user,
+            csrf => viewer.map(|v| v.csrf.clone()),
+            ..page
+        };
+        self.templates
+            .get_template(template)
+            .and_then(|t| t.render(context))
+            .map_err(|e| WebError::Internal(format!("rendering {template}: {e:#}")))
+    }
+
+    pub fn catalogues(&self) -> &Catalogues {
+        &self.catalogues
+    }
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebError::SignIn { .. } => StatusCode::SEE_OTHER,
+            WebError::LoginFailed { .. } | WebError::Csrf => StatusCode::FORBIDDEN,
+            WebError::NotFound { .. } => StatusCode::NOT_FOUND,
+            WebError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let WebError::SignIn { return_to, .. } = self {
+            let target: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, format!("/login?return_to={target}")))
+                .finish();
+        }
+        if let WebError::Internal(reason) = self {
+            tracing::error!(%reason, "web page failed");
+        }
+        // Error pages are plain: they must render even when templates or the database do not.
+        let (heading, text) = match self {
+            WebError::NotFound { .. } => ("Not found", "There is no document here, or you may not see it."),
+            WebError::Forbidden { .. } => ("Not permitted", "You may not do this."),
+            WebError::LoginFailed { .. } => ("Sign-in failed", "Please sign in again."),
+            WebError::Csrf => ("Not permitted", "The form has expired; go back, reload the page and try again."),
+            _ => ("Something went wrong", "The request could not be completed."),
+        };
+        let links = r#"<p><a href="/">ANASPOC</a> · <a href="/login">Sign in</a></p>"#;
+        HttpResponse::build(self.status_code()).content_type("text/html; charset=utf-8").body(format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{heading}</title>\
+             <link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main id=\"content\">\
+             <h1>{heading}</h1><p>{text}</p>{links}</main></body></html>"
+        ))
+    }
+}
+
+/// Routes of the web interface (everything outside /api, /demo-idp and the probes).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(pages::search))
+        .route("/login", web::get().to(login::login))
+        .route("/auth/callback", web::get().to(login::callback))
+        .route("/logout", web::post().to(login::logout))
+        .route("/language", web::get().to(pages::language))
+        .route("/upload", web::get().to(pages::upload_form))
+        .route("/upload", web::post().to(pages::upload))
+        .route("/documents/{id}", web::get().to(pages::document))
+        .route("/documents/{id}/download", web::get().to(pages::download))
+        .route("/documents/{id}/edit", web::post().to(pages::edit))
+        .route("/documents/{id}/versions", web::post().to(pages::new_version))
+        .route("/documents/{id}/publish", web::post().to(pages::publish))
+        .route("/documents/{id}/withdraw", web::post().to(pages::withdraw))
+        .route("/audit", web::get().to(pages::audit))
+        .route("/audit/export", web::get().to(pages::audit_export))
+        .route(
+            "/static/app.css",
+            web::get().to(|| async { static_file("text/css; charset=utf-8", include_str!("../../static/app.css")) }),
+        )
+        .route(
+            "/static/app.js",
+            web::get()
+                .to(|| async { static_file("text/javascript; charset=utf-8", include_str!("../../static/app.js")) }),
+        );
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(body)
+}
+
+/// Security headers on every response: a strict Content-Security-Policy (no inline script or
+/// style, nothing from elsewhere, no framing), no referrer, no sniffing, HSTS under TLS.
+pub fn security_headers(tls: bool) -> actix_web::middleware::DefaultHeaders {
+    let mut headers = actix_web::middleware::DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"));
+    if tls {
+        headers = headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"));
+    }
+    headers
+}
