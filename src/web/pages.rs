@@ -347,6 +347,8 @@ fn form_echo(pairs: &Pairs) -> serde_json::Map<String, Value> {
 
 #[derive(Deserialize)]
 pub struct CsrfForm {
+    /// Missing counts as wrong (403), not as a malformed form.
+    #[serde(default)]
     csrf: String,
 }
 

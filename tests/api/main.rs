@@ -13,3 +13,4 @@ mod oidc_peer;
 mod search;
 mod tls;
 mod token_hardening;
+mod web;

@@ -1,0 +1,219 @@
+//! The web interface over HTTP, as a browser without JavaScript uses it: sign-in through the
+//! demo provider's code flow, session cookie, escaping, CSRF, security headers, languages,
+//! upload with errors next to the field, document actions, the audit page.
+
+use serde_json::{Value, json};
+
+use crate::documents::{create, metadata, with};
+use crate::helpers::TestApp;
+
+/// A cookie-keeping client signed in as `persona` through /login → provider → /auth/callback.
+pub async fn signed_in(app: &TestApp, persona: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("anaspoc-tests")
+        .build()
+        .expect("client");
+    let login = client.get(app.url("/login?return_to=/")).send().await.expect("login");
+    assert_eq!(login.status(), 303);
+    let authorize = login.headers()["location"].to_str().expect("location").to_owned();
+    let query = authorize.split_once('?').expect("query").1.to_owned();
+    let chosen = client
+        .post(app.url("/demo-idp/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("{query}&username={persona}"))
+        .send()
+        .await
+        .expect("choose persona");
+    assert_eq!(chosen.status(), 303);
+    let callback = chosen.headers()["location"].to_str().expect("location").to_owned();
+    let done = client.get(callback).send().await.expect("callback");
+    assert_eq!(done.status(), 303, "{:?}", done.text().await);
+    let cookie = done.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.starts_with("anaspoc_session="),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain HTTP on loopback: no Secure flag");
+    client
+}
+
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a CSRF field") + marker.len();
+    html[start..start + html[start..].find('"').expect("end")].to_owned()
+}
+
+async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
+    let response = client.get(app.url(path)).send().await.expect("page");
+    (response.status().as_u16(), response.text().await.expect("html"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sessions_and_security_headers() {
+    let app = TestApp::spawn().await;
+    let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let response = anonymous.get(app.url("/documents/x?y=1")).send().await.expect("get");
+    assert_eq!(response.status(), 303, "pages need a session");
+    assert_eq!(response.headers()["location"], "/login?return_to=%2Fdocuments%2Fx%3Fy%3D1");
+
+    let browser = signed_in(&app, "analyst-rs").await;
+    let response = browser.get(app.url("/")).send().await.expect("search page");
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert!(headers.get("strict-transport-security").is_none(), "no HSTS without TLS");
+    let html = response.text().await.expect("html");
+    assert!(html.contains("Ђорђе Петровић") && html.contains("RS-MUP"));
+    assert!(!html.contains("<script>") || !html.contains("<script>\n"), "no inline script");
+    assert!(html.contains("<script src=\"/static/app.js\" defer></script>"));
+
+    // Sign-out needs the session's CSRF token, then the session is gone.
+    let refused = browser.post(app.url("/logout")).form(&[("csrf", "forged")]).send().await.expect("logout");
+    assert_eq!(refused.status(), 403);
+    let token = csrf_of(&html);
+    let out = browser.post(app.url("/logout")).form(&[("csrf", token.as_str())]).send().await.expect("logout");
+    assert_eq!(out.status(), 200);
+    assert_eq!(browser.get(app.url("/")).send().await.expect("get").status(), 303, "signed out");
+
+    let events = crate::audit::all_events(&app).await;
+    let login = events.iter().find(|e| e.action == anaspoc::audit::Action::AuthLogin).expect("login audited");
+    assert_eq!(login.details["via"], "browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_is_escaped_and_forms_need_csrf() {
+    let app = TestApp::spawn().await;
+    let rs = app.token("analyst-rs").await;
+    let created = create(
+        &app,
+        &rs,
+        &with(metadata("<script>alert('x')</script> & <b>bold</b>"), json!({"tags": ["<img src=x onerror=alert(1)>"]})),
+        b"body",
+    )
+    .await;
+    let id = created["id"].as_str().expect("id");
+    let browser = signed_in(&app, "analyst-rs").await;
+    let (status, html) = page(&browser, &app, &format!("/documents/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt;") || html.contains("&lt;script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"), "the title is text, not markup");
+    assert!(!html.contains("<img src=x"), "tags are text too");
+    assert!(html.contains("class=\"banner level-sensitive\""));
+    assert_eq!(html.matches("class=\"banner ").count(), 2, "banner at top and bottom");
+    assert!(html.contains("Not to be used in judicial proceedings"), "the handling code in words");
+
+    // Every state-changing form refuses a missing or wrong token and changes nothing.
+    for path in ["publish", "withdraw", "edit"] {
+        for form in [vec![], vec![("csrf", "wrong")]] {
+            let response =
+                browser.post(app.url(&format!("/documents/{id}/{path}"))).form(&form).send().await.expect("post");
+            assert_eq!(response.status(), 403, "{path} without a valid token");
+        }
+    }
+    let document: Value = app.get_as(&rs, &format!("/api/v1/documents/{id}")).await.json().await.expect("json");
+    assert_eq!(document["status"], "published");
+    let token = csrf_of(&html);
+    let withdrawn = browser
+        .post(app.url(&format!("/documents/{id}/withdraw")))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(withdrawn.status(), 303);
+    let document: Value = app.get_as(&rs, &format!("/api/v1/documents/{id}")).await.json().await.expect("json");
+    assert_eq!(document["status"], "withdrawn");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_search_document_and_audit_pages() {
+    let app = TestApp::spawn().await;
+    let browser = signed_in(&app, "analyst-rs").await;
+    let (_, form) = page(&browser, &app, "/upload").await;
+    assert!(
+        form.contains("<option>RESTRICTED</option>") && !form.contains("<option>CONFIDENTIAL</option>"),
+        "levels up to the platform maximum"
+    );
+    let token = csrf_of(&form);
+    let upload = |fields: Vec<(&'static str, &'static str)>, token: String| {
+        let mut multipart = reqwest::multipart::Form::new().text("csrf", token);
+        for (name, value) in fields {
+            multipart = multipart.text(name, value);
+        }
+        multipart = multipart.part(
+            "file",
+            reqwest::multipart::Part::bytes("Шверц цигарета преко Дрине.".as_bytes().to_vec()).file_name("drina.txt"),
+        );
+        browser.post(app.url("/upload")).multipart(multipart).send()
+    };
+    let base = vec![
+        ("title", "Дрина"),
+        ("classification", "SENSITIVE"),
+        ("handling_code", "H1"),
+        ("releasable_to", "BA"),
+        ("publish", "1"),
+    ];
+    // RED without recipients: the form comes back with the error next to the field.
+    let mut red = base.clone();
+    red.push(("tlp", "RED"));
+    let refused = upload(red, token.clone()).await.expect("upload");
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.expect("html");
+    assert!(html.contains("id=\"recipients\"") && html.contains("aria-invalid=\"true\""), "{html}");
+    assert!(html.contains("value=\"Дрина\""), "what was typed is kept");
+
+    let mut amber = base.clone();
+    amber.push(("tlp", "AMBER"));
+    let created = upload(amber, token.clone()).await.expect("upload");
+    assert_eq!(created.status(), 303);
+    let location = created.headers()["location"].to_str().expect("location").to_owned();
+    assert!(location.starts_with("/documents/"));
+    let id = location.trim_start_matches("/documents/").to_owned();
+    crate::search::wait_until_ingested(&app, &app.token("analyst-rs").await, &id).await;
+
+    let (_, results) = page(&browser, &app, "/?q=drine").await;
+    assert!(results.contains(&format!("/documents/{id}")), "found from the Latin spelling");
+    assert!(results.contains("<mark>Дрине</mark>"), "snippet in the original script");
+
+    let (status, html) = page(&browser, &app, &location).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Bosnia and Herzegovina") && html.contains("Serbia"), "countries by name");
+    let download = browser.get(app.url(&format!("{location}/download?version=1"))).send().await.expect("download");
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.expect("bytes").as_ref(), "Шверц цигарета преко Дрине.".as_bytes());
+
+    // Languages: Accept-Language, then the switcher's cookie.
+    let (_, albanian) = {
+        let response =
+            browser.get(app.url("/")).header("accept-language", "sq-AL,sq;q=0.9,en;q=0.5").send().await.expect("sq");
+        (response.status(), response.text().await.expect("html"))
+    };
+    assert!(albanian.contains("Kërko dokumente"), "Albanian from Accept-Language");
+    let switched = browser.get(app.url("/language?lang=sr-Cyrl")).send().await.expect("switch");
+    assert_eq!(switched.status(), 303);
+    let (_, cyrillic) = page(&browser, &app, "/").await;
+    assert!(cyrillic.contains("Претражи документе"), "Serbian Cyrillic from the cookie");
+
+    // The audit page: auditors only.
+    let (status, _) = page(&browser, &app, "/audit").await;
+    assert_eq!(status, 403);
+    let auditor = signed_in(&app, "auditor").await;
+    let (status, audit) = page(&auditor, &app, "/audit?action=document.create").await;
+    assert_eq!(status, 200);
+    assert!(audit.contains(&id) && audit.contains("document.create"), "{audit}");
+    let (_, verified) = page(&auditor, &app, "/audit?verify=1").await;
+    assert!(verified.contains("Chain intact"), "{verified}");
+    let export = auditor.get(app.url("/audit/export?format=csv")).send().await.expect("export");
+    assert_eq!(export.status(), 200);
+    assert!(export.text().await.expect("csv").starts_with("seq,id,at,"));
+}
