@@ -3,6 +3,7 @@
 //! when the peer's environment variable is set (see README.md, "Tests").
 
 mod audit;
+mod browser;
 mod cli;
 mod database;
 mod documents;

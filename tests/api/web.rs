@@ -141,7 +141,7 @@ async fn upload_search_document_and_audit_pages() {
     let browser = signed_in(&app, "analyst-rs").await;
     let (_, form) = page(&browser, &app, "/upload").await;
     assert!(
-        form.contains("<option>RESTRICTED</option>") && !form.contains("<option>CONFIDENTIAL</option>"),
+        form.contains("<option value=\"RESTRICTED\">RESTRICTED</option>") && !form.contains("CONFIDENTIAL</option>"),
         "levels up to the platform maximum"
     );
     let token = csrf_of(&form);

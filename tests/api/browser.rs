@@ -1,0 +1,240 @@
+//! End to end in headless Chromium (WebDriver, fantoccini), signing in through the real
+//! OpenID Connect provider of CI: an analyst uploads a Cyrillic document with markings, finds it
+//! from a Latin query, opens and downloads it; an analyst of a country it is not released to
+//! finds nothing and gets "not found" on its URL; the auditor sees all of it on the audit page.
+//! Screenshots of each page go to target/e2e-screenshots/. Runs when ANASPOC_TEST_CHROMEDRIVER
+//! (the chromedriver binary) and ANASPOC_TEST_OIDC_ISSUER are set.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::{OIDC_ISSUER_VAR, TestApp, peer};
+
+pub const CHROMEDRIVER_VAR: &str = "ANASPOC_TEST_CHROMEDRIVER";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+struct Driver {
+    process: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+async fn start_driver(binary: &str) -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let process = Command::new(binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{url}/status")).await.is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Driver { process, url }
+}
+
+/// A fresh browser (own profile, so no cookies carry over between users).
+async fn browser(driver: &Driver, downloads: &Path) -> Client {
+    let profile = tempfile::tempdir().expect("profile").keep();
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,1100", "--lang=en-GB",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": {
+                "download.default_directory": downloads.display().to_string(),
+                "download.prompt_for_download": false,
+            },
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+async fn shot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+/// Wait until the page source satisfies `ready`.
+async fn wait_for(client: &Client, what: &str, ready: impl Fn(&str, &str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let url = client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let source = client.source().await.unwrap_or_default();
+        if ready(&url, &source) {
+            return source;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what} at {url}: {source}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// Through the provider's login and consent pages and back to the platform.
+async fn sign_in(client: &Client, app: &TestApp, login: &str, first: bool) {
+    client.goto(&app.url("/")).await.expect("open the platform");
+    wait_for(client, "the provider's login page", |_, s| s.contains("name=\"login\"")).await;
+    if first {
+        shot(client, "01-provider-sign-in").await;
+    }
+    client.find(Locator::Css("input[name=login]")).await.expect("login").send_keys(login).await.expect("type");
+    client.find(Locator::Css("input[name=password]")).await.expect("password").send_keys("any").await.expect("type");
+    client.find(Locator::Css("button[type=submit]")).await.expect("button").click().await.expect("submit");
+    let base = app.base.clone();
+    let source =
+        wait_for(client, "consent or the platform", |u, s| s.contains("value=\"consent\"") || u.starts_with(&base))
+            .await;
+    if source.contains("value=\"consent\"") {
+        client.find(Locator::Css("button[type=submit]")).await.expect("continue").click().await.expect("consent");
+    }
+    wait_for(client, "the search page", |u, s| u.starts_with(&base) && s.contains("role=\"search\"")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysts_and_auditor_in_a_real_browser() {
+    let Some(chromedriver) = peer(CHROMEDRIVER_VAR) else { return };
+    let Some(issuer) = peer(OIDC_ISSUER_VAR) else { return };
+    let app = TestApp::spawn_with(move |s| {
+        s.demo.enabled = false;
+        s.oidc.issuer_url = issuer;
+        s.oidc.audience = "urn:anaspoc".into();
+        s.oidc.resource = "urn:anaspoc".into();
+        s.oidc.claims.roles = "/roles".into();
+        s.oidc.client_id = "anaspoc-web".into();
+        s.oidc.client_secret = anaspoc::config::Secret::new("web-secret");
+    })
+    .await;
+    let driver = start_driver(&chromedriver).await;
+    let work = tempfile::tempdir().expect("dir");
+    let downloads = work.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("downloads");
+    let file = work.path().join("procena-beograd.txt");
+    let text = "Процена претњи: кријумчарење дроге кроз Београд и Шабац, мрежа Ђорђевић.";
+    std::fs::write(&file, text).expect("file");
+
+    // An analyst in Belgrade: sign in, upload, find from a Latin query, open, download.
+    let analyst = browser(&driver, &downloads).await;
+    sign_in(&analyst, &app, "analyst.rs", true).await;
+    analyst.goto(&app.url("/upload")).await.expect("upload page");
+    analyst.find(Locator::Id("title")).await.expect("title").send_keys("Процена претњи — Београд").await.expect("type");
+    analyst
+        .find(Locator::Id("classification"))
+        .await
+        .expect("level")
+        .select_by_value("SENSITIVE")
+        .await
+        .expect("select");
+    analyst.find(Locator::Id("handling_code")).await.expect("code").select_by_value("H1").await.expect("select");
+    analyst.find(Locator::Css("input[name=releasable_to][value=BA]")).await.expect("BA").click().await.expect("tick");
+    analyst.find(Locator::Id("tags")).await.expect("tags").send_keys("drugs").await.expect("type");
+    analyst
+        .find(Locator::Id("file"))
+        .await
+        .expect("file")
+        .send_keys(&file.display().to_string())
+        .await
+        .expect("attach");
+    shot(&analyst, "02-upload").await;
+    analyst
+        .find(Locator::Css("form.upload-form button[type=submit]"))
+        .await
+        .expect("upload")
+        .click()
+        .await
+        .expect("submit");
+    let base = app.base.clone();
+    wait_for(&analyst, "the new document", |u, _| u.starts_with(&format!("{base}/documents/"))).await;
+    let document_url = analyst.current_url().await.expect("url").to_string();
+    let id = document_url.rsplit('/').next().expect("id").to_owned();
+    // Reload until its text is searchable.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let source = analyst.source().await.expect("source");
+        if source.contains(">searchable<") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ingest did not finish: {source}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        analyst.refresh().await.expect("reload");
+    }
+    shot(&analyst, "03-document").await;
+
+    analyst.goto(&app.url("/?q=beograd+dordevic")).await.expect("search");
+    let results = wait_for(&analyst, "results", |_, s| s.contains("class=\"hits\"")).await;
+    assert!(results.contains(&format!("/documents/{id}")), "found from Latin: {results}");
+    assert!(results.contains("<mark>"), "highlighted");
+    shot(&analyst, "04-search").await;
+    analyst.find(Locator::Css(&format!("a[href='/documents/{id}']"))).await.expect("hit").click().await.expect("open");
+    wait_for(&analyst, "the document page", |u, _| u.ends_with(&id)).await;
+    analyst.find(Locator::Css("a[download]")).await.expect("download link").click().await.expect("download");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let downloaded = loop {
+        let done: Vec<PathBuf> = std::fs::read_dir(&downloads)
+            .expect("dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_none_or(|x| x != "crdownload"))
+            .collect();
+        if let Some(path) = done.first() {
+            break path.clone();
+        }
+        assert!(Instant::now() < deadline, "the download did not arrive");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(std::fs::read_to_string(&downloaded).expect("downloaded"), text);
+    assert_eq!(downloaded.file_name().and_then(|n| n.to_str()), Some("procena-beograd.txt"));
+    analyst.close().await.expect("close");
+
+    // An analyst in Tirana: the document is not released to Albania.
+    let other = browser(&driver, &downloads).await;
+    sign_in(&other, &app, "analyst.al", false).await;
+    other.goto(&app.url("/?q=beograd")).await.expect("search");
+    let results = wait_for(&other, "results", |_, s| s.contains("class=\"total\"")).await;
+    assert!(!results.contains(&id) && results.contains("0 documents"), "{results}");
+    other.goto(&app.url(&format!("/documents/{id}"))).await.expect("direct URL");
+    let refused = wait_for(&other, "not found", |_, s| s.contains("Not found")).await;
+    assert!(!refused.contains("Процена"), "nothing of the document shows");
+    shot(&other, "05-not-released").await;
+    other.close().await.expect("close");
+
+    // The auditor sees who did what.
+    let auditor = browser(&driver, &downloads).await;
+    sign_in(&auditor, &app, "auditor", false).await;
+    auditor.goto(&app.url("/audit")).await.expect("audit page");
+    let audit = wait_for(&auditor, "the audit table", |_, s| s.contains("class=\"audit\"")).await;
+    for needle in ["document.create", "document.view", "document.download", "search.query", "analyst.al", "denied"] {
+        assert!(audit.contains(needle), "audit page shows {needle}");
+    }
+    auditor.goto(&app.url("/audit?verify=1")).await.expect("verify");
+    wait_for(&auditor, "verification", |_, s| s.contains("Chain intact")).await;
+    shot(&auditor, "06-audit").await;
+    auditor.close().await.expect("close");
+}
