@@ -52,6 +52,13 @@ impl Catalogues {
         Ok(Self { messages })
     }
 
+    /// The catalogues for places without the application state (error pages); they are compiled
+    /// in, so this is the same data [`Catalogues::load`] gives at start-up.
+    pub fn shared() -> Option<&'static Catalogues> {
+        static SHARED: std::sync::OnceLock<Option<Catalogues>> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| Catalogues::load().ok()).as_ref()
+    }
+
     /// The message `key` in `locale`, falling back to English, then to the key itself.
     pub fn get<'a>(&'a self, locale: &str, key: &'a str) -> &'a str {
         self.messages
@@ -116,14 +123,17 @@ fn supported(tag: &str) -> Option<&'static str> {
 }
 
 /// Serbian Latin to Cyrillic, word by word; words that are not Serbian (all capitals such as
-/// TLP or SHA, placeholders in braces, field names before a colon) are kept.
+/// TLP or SHA, placeholders in braces, search field names such as `title:`) are kept.
+/// Field names of the search syntax: typed in Latin whatever the interface language.
+const SEARCH_FIELDS: [&str; 3] = ["title", "tag", "language"];
+
 pub fn to_cyrillic(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     let mut word = String::new();
     let mut in_braces = false;
     let flush = |word: &mut String, out: &mut String, next: Option<char>| {
         let keep = word.chars().all(|c| c.is_ascii_uppercase() || !c.is_alphabetic()) && word.chars().count() > 1
-            || next == Some(':');
+            || next == Some(':') && SEARCH_FIELDS.contains(&word.as_str());
         if keep {
             out.push_str(word)
         } else {
@@ -230,7 +240,7 @@ mod tests {
     fn serbian_latin_becomes_cyrillic_but_codes_stay() {
         assert_eq!(to_cyrillic("Pređi na sadržaj"), "Пређи на садржај");
         assert_eq!(to_cyrillic("Ljubljana, Njegoš, džep"), "Љубљана, Његош, џеп");
-        assert_eq!(to_cyrillic("{n} dokumenata"), "{n} документа".replace("документа", "докумената"));
+        assert_eq!(to_cyrillic("Pronađeno dokumenata: {n}"), "Пронађено докумената: {n}");
         assert_eq!(to_cyrillic("Izvezi CSV i JSON"), "Извези CSV и JSON");
         assert_eq!(to_cyrillic("Polja: title:, tag:"), "Поља: title:, tag:");
     }

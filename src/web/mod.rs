@@ -30,7 +30,9 @@ pub enum WebError {
     #[error("the sign-in failed")]
     LoginFailed { lang: &'static str },
     #[error("the form's CSRF token does not match the session")]
-    Csrf,
+    Csrf { lang: &'static str },
+    #[error("the form could not be read")]
+    BadForm { lang: &'static str },
     #[error("not found")]
     NotFound { lang: &'static str },
     #[error("forbidden")]
@@ -152,6 +154,7 @@ impl WebState {
             languages => languages,
             user => user,
             csrf => viewer.map(|v| v.csrf.clone()),
+            here => viewer.map_or("/", |v| v.here.as_str()),
             ..page
         };
         self.templates
@@ -169,7 +172,8 @@ impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
             WebError::SignIn { .. } => StatusCode::SEE_OTHER,
-            WebError::LoginFailed { .. } | WebError::Csrf => StatusCode::FORBIDDEN,
+            WebError::LoginFailed { .. } | WebError::Csrf { .. } => StatusCode::FORBIDDEN,
+            WebError::BadForm { .. } => StatusCode::BAD_REQUEST,
             WebError::NotFound { .. } => StatusCode::NOT_FOUND,
             WebError::Forbidden { .. } => StatusCode::FORBIDDEN,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -186,20 +190,43 @@ impl ResponseError for WebError {
         if let WebError::Internal(reason) = self {
             tracing::error!(%reason, "web page failed");
         }
-        // Error pages are plain: they must render even when templates or the database do not.
+        // Error pages are plain (no header, no session): they must render even when the
+        // templates or the database do not. Their words come from the compiled-in catalogues.
+        let lang = self.lang();
+        let t = |key: &str| Catalogues::shared().map_or_else(|| key.to_owned(), |c| c.get(lang, key).to_owned());
         let (heading, text) = match self {
-            WebError::NotFound { .. } => ("Not found", "There is no document here, or you may not see it."),
-            WebError::Forbidden { .. } => ("Not permitted", "You may not do this."),
-            WebError::LoginFailed { .. } => ("Sign-in failed", "Please sign in again."),
-            WebError::Csrf => ("Not permitted", "The form has expired; go back, reload the page and try again."),
-            _ => ("Something went wrong", "The request could not be completed."),
+            WebError::NotFound { .. } => (t("not_found_title"), t("not_found_text")),
+            WebError::Forbidden { .. } => (t("forbidden_title"), t("forbidden_text")),
+            WebError::LoginFailed { .. } => (t("error_title"), t("login_failed")),
+            WebError::Csrf { .. } => (t("forbidden_title"), t("csrf_text")),
+            WebError::BadForm { .. } => (t("error_title"), t("bad_form_text")),
+            _ => (t("error_title"), t("error_text")),
         };
-        let links = r#"<p><a href="/">ANASPOC</a> · <a href="/login">Sign in</a></p>"#;
+        let (home, sign_in) = (t("nav_search"), t("sign_in"));
+        let sign_in = match self {
+            WebError::LoginFailed { .. } => format!(r#" · <a href="/login">{sign_in}</a>"#),
+            _ => String::new(),
+        };
         HttpResponse::build(self.status_code()).content_type("text/html; charset=utf-8").body(format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{heading}</title>\
+            "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{heading}</title>\
              <link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main id=\"content\">\
-             <h1>{heading}</h1><p>{text}</p>{links}</main></body></html>"
+             <h1>{heading}</h1><p>{text}</p><p><a href=\"/\">{home}</a>{sign_in}</p></main></body></html>"
         ))
+    }
+}
+
+impl WebError {
+    /// The interface language the error page speaks.
+    fn lang(&self) -> &'static str {
+        match self {
+            WebError::SignIn { lang, .. }
+            | WebError::LoginFailed { lang }
+            | WebError::Csrf { lang }
+            | WebError::BadForm { lang }
+            | WebError::NotFound { lang }
+            | WebError::Forbidden { lang } => lang,
+            WebError::Internal(_) => "en",
+        }
     }
 }
 

@@ -22,6 +22,8 @@ use crate::search;
 
 /// Text fields of a form are small; anything longer is not a form field.
 const MAX_FIELD_BYTES: usize = 64 * 1024;
+/// Languages an uploader can name; left empty, the language is detected from the text.
+const DOCUMENT_LANGUAGES: [&str; 7] = ["sq", "sr", "sr-Latn", "bs", "hr", "mk", "en"];
 
 fn page(html: String) -> HttpResponse {
     HttpResponse::Ok()
@@ -115,7 +117,7 @@ pub async fn search(
                 "tlp": hit.markings.tlp().as_str(),
                 "tlp_class": tlp_class(hit.markings.tlp()),
                 "country": label(&state, viewer.lang, "country", &hit.originator_country),
-                "language": hit.language,
+                "language": label(&state, viewer.lang, "language", &hit.language),
                 "published_at": hit.published_at.map(|t| t.format("%Y-%m-%d").to_string()),
             })
         })
@@ -143,9 +145,17 @@ pub async fn search(
 
 fn label(state: &WebState, lang: &str, facet: &str, value: &str) -> String {
     match facet {
-        "country" => state.catalogues().get(lang, &format!("countries.{value}")).to_owned(),
+        "country" => catalogue_name(state, lang, &format!("countries.{value}"), value),
+        "language" => catalogue_name(state, lang, &format!("languages.{value}"), value),
         _ => value.to_owned(),
     }
+}
+
+/// The catalogue's name for a code, or the code itself when the catalogue has none (a language
+/// tag such as `en-GB` that the catalogues do not list).
+fn catalogue_name(state: &WebState, lang: &str, key: &str, code: &str) -> String {
+    let name = state.catalogues().get(lang, key);
+    if name == key { code.to_owned() } else { name.to_owned() }
 }
 
 /// CSS class of a classification banner (colours in static/app.css, AA contrast).
@@ -408,6 +418,10 @@ fn render_upload(
                 "meaning": state.catalogues().get(viewer.lang, &format!("handling_meaning.{}", c.as_str())),
             })).collect::<Vec<_>>(),
             countries => countries,
+            document_languages => DOCUMENT_LANGUAGES.iter().map(|code| json!({
+                "code": code,
+                "name": label(state, viewer.lang, "language", code),
+            })).collect::<Vec<_>>(),
             own_country => viewer.caller.principal.country.clone(),
             error_field => error.as_ref().map(|(f, _)| f.clone()),
             error_text => error.map(|(_, t)| t),
@@ -416,11 +430,11 @@ fn render_upload(
     )
 }
 
-async fn read_field(mut field: Field) -> Result<String, WebError> {
+async fn read_field(mut field: Field, lang: &'static str) -> Result<String, WebError> {
     let mut bytes = Vec::new();
-    while let Some(chunk) = field.try_next().await.map_err(|_| WebError::Csrf)? {
+    while let Some(chunk) = field.try_next().await.map_err(|_| WebError::BadForm { lang })? {
         if bytes.len() + chunk.len() > MAX_FIELD_BYTES {
-            return Err(WebError::Internal("form field too large".into()));
+            return Err(WebError::BadForm { lang });
         }
         bytes.extend_from_slice(&chunk);
     }
@@ -431,13 +445,14 @@ async fn read_field(mut field: Field) -> Result<String, WebError> {
 /// CSRF token checked before any byte of the file is read.
 async fn form_fields(viewer: &Viewer, parts: &mut Multipart) -> Result<(Pairs, Option<Field>), WebError> {
     let mut pairs = Pairs::new();
-    while let Some(field) = parts.try_next().await.map_err(|e| WebError::Internal(format!("malformed form: {e}")))? {
+    let lang = viewer.lang;
+    while let Some(field) = parts.try_next().await.map_err(|_| WebError::BadForm { lang })? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             viewer.check_csrf(first(&pairs, "csrf").unwrap_or_default())?;
             return Ok((pairs, Some(field)));
         }
-        let value = read_field(field).await?;
+        let value = read_field(field, lang).await?;
         pairs.push((name, value));
     }
     viewer.check_csrf(first(&pairs, "csrf").unwrap_or_default())?;
@@ -596,6 +611,8 @@ pub async fn audit(
             json!({
                 "seq": e.seq,
                 "at": e.at,
+                // "2026-11-28T23:19:14.562Z" → "2026-11-28 23:19:14.562": readable, one line.
+                "at_display": e.at.replacen('T', " ", 1).trim_end_matches('Z'),
                 "actor": e.actor.sub,
                 "organisation": e.actor.organisation,
                 "action": e.action.as_str(),

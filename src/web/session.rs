@@ -77,6 +77,8 @@ pub struct Viewer {
     pub caller: Caller,
     pub csrf: String,
     pub lang: &'static str,
+    /// Path and query of this page, so the language switcher can come back to it.
+    pub here: String,
 }
 
 impl Viewer {
@@ -84,7 +86,7 @@ impl Viewer {
     pub fn check_csrf(&self, submitted: &str) -> Result<(), WebError> {
         let same = submitted.len() == self.csrf.len()
             && submitted.bytes().zip(self.csrf.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-        if same { Ok(()) } else { Err(WebError::Csrf) }
+        if same { Ok(()) } else { Err(WebError::Csrf { lang: self.lang }) }
     }
 }
 
@@ -99,6 +101,8 @@ impl FromRequest for Viewer {
         let request = request_info(req);
         let lang = i18n::negotiate(req);
         let return_to = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
+        // A form's POST target is no page to come back to; after one, the switcher goes home.
+        let here = if req.method() == actix_web::http::Method::GET { return_to.clone() } else { "/".to_owned() };
         Box::pin(async move {
             let sign_in = || WebError::SignIn { return_to: return_to.clone(), lang };
             let (Some(db), Some(validator), Some(id)) = (db, validator, id) else { return Err(sign_in()) };
@@ -113,7 +117,7 @@ impl FromRequest for Viewer {
             // A configuration change that no longer admits these claims ends the session.
             let principal = validator.map_claims(&claims).map_err(|_| sign_in())?;
             tracing::Span::current().record("principal", principal.sub.as_str());
-            Ok(Viewer { caller: Caller { principal, request }, csrf: row.csrf, lang })
+            Ok(Viewer { caller: Caller { principal, request }, csrf: row.csrf, lang, here })
         })
     }
 }

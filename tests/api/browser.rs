@@ -218,7 +218,7 @@ async fn analysts_and_auditor_in_a_real_browser() {
     sign_in(&other, &app, "analyst.al", false).await;
     other.goto(&app.url("/?q=beograd")).await.expect("search");
     let results = wait_for(&other, "results", |_, s| s.contains("class=\"total\"")).await;
-    assert!(!results.contains(&id) && results.contains("0 documents"), "{results}");
+    assert!(!results.contains(&id) && results.contains("Documents found: 0"), "{results}");
     other.goto(&app.url(&format!("/documents/{id}"))).await.expect("direct URL");
     let refused = wait_for(&other, "not found", |_, s| s.contains("Not found")).await;
     assert!(!refused.contains("Процена"), "nothing of the document shows");

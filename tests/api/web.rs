@@ -144,6 +144,10 @@ async fn upload_search_document_and_audit_pages() {
         form.contains("<option value=\"RESTRICTED\">RESTRICTED</option>") && !form.contains("CONFIDENTIAL</option>"),
         "levels up to the platform maximum"
     );
+    assert!(
+        form.contains(">Detect automatically</option>") && form.contains(">Serbian (Latin script)</option>"),
+        "document languages by name"
+    );
     let token = csrf_of(&form);
     let upload = |fields: Vec<(&'static str, &'static str)>, token: String| {
         let mut multipart = reqwest::multipart::Form::new().text("csrf", token);
@@ -199,10 +203,18 @@ async fn upload_search_document_and_audit_pages() {
         (response.status(), response.text().await.expect("html"))
     };
     assert!(albanian.contains("Kërko dokumente"), "Albanian from Accept-Language");
-    let switched = browser.get(app.url("/language?lang=sr-Cyrl")).send().await.expect("switch");
+    let (_, results) = page(&browser, &app, "/?q=drine").await;
+    let switch = results.split("href=\"").find(|link| link.starts_with("/language?lang=sr-Cyrl")).expect("switcher");
+    let switch = switch[..switch.find('"').expect("end of link")].replace("&amp;", "&").replace("&#x2f;", "/");
+    let switched = browser.get(app.url(&switch)).send().await.expect("switch");
     assert_eq!(switched.status(), 303);
-    let (_, cyrillic) = page(&browser, &app, "/").await;
+    assert_eq!(switched.headers()["location"], "/?q=drine", "back to the same search: {switch}");
+    let (_, cyrillic) = page(&browser, &app, "/?q=drine").await;
     assert!(cyrillic.contains("Претражи документе"), "Serbian Cyrillic from the cookie");
+    assert!(cyrillic.contains("Пронађено докумената: 1"), "{cyrillic}");
+    let (status, missing) = page(&browser, &app, "/documents/00000000-0000-4000-8000-000000000000").await;
+    assert_eq!(status, 404);
+    assert!(missing.contains("Није пронађено") && missing.contains("lang=\"sr-Cyrl\""), "error pages speak it too");
 
     // The audit page: auditors only.
     let (status, _) = page(&browser, &app, "/audit").await;
