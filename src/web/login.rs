@@ -6,8 +6,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde::Deserialize;
@@ -35,22 +35,28 @@ fn local_path(path: Option<&str>) -> String {
     }
 }
 
+/// The platform as a client of the issuer, as its discovery document describes it.
+type SignInClient =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+async fn sign_in_client(state: &WebState) -> Result<SignInClient, String> {
+    let metadata = discovery::discover(&state.config.http, &state.config.issuer).await.map_err(|e| e.to_string())?;
+    let secret = state.config.client_secret.clone().map(ClientSecret::new);
+    let redirect = RedirectUrl::new(format!("{}/auth/callback", state.config.public_url)).map_err(|e| e.to_string())?;
+    Ok(CoreClient::from_provider_metadata(metadata, ClientId::new(state.config.client_id.clone()), secret)
+        .set_redirect_uri(redirect))
+}
+
 /// `GET /login`: off to the identity provider.
 pub async fn login(query: web::Query<LoginQuery>, state: web::Data<WebState>) -> Result<HttpResponse, WebError> {
-    let metadata =
-        discovery::discover(&state.http, &state.issuer).await.map_err(|e| WebError::Internal(e.to_string()))?;
-    let secret = state.client_secret.clone().map(ClientSecret::new);
-    let redirect = RedirectUrl::new(format!("{}/auth/callback", state.public_url))
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(state.client_id.clone()), secret)
-        .set_redirect_uri(redirect);
+    let client = sign_in_client(&state).await.map_err(WebError::Internal)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
         .add_scope(Scope::new("profile".into()))
         .set_pkce_challenge(challenge);
-    if !state.resource.is_empty() {
-        request = request.add_extra_param("resource", state.resource.clone());
+    if !state.config.resource.is_empty() {
+        request = request.add_extra_param("resource", state.config.resource.clone());
     }
     let (url, csrf, nonce) = request.url();
     web_login::Entity::insert(web_login::ActiveModel {
@@ -60,7 +66,7 @@ pub async fn login(query: web::Query<LoginQuery>, state: web::Data<WebState>) ->
         return_to: Set(local_path(query.return_to.as_deref())),
         created_at: Set(chrono::Utc::now()),
     })
-    .exec_without_returning(&state.db)
+    .exec_without_returning(&state.config.db)
     .await
     .map_err(|e| WebError::Internal(e.to_string()))?;
     Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, url.to_string())).finish())
@@ -85,11 +91,13 @@ pub async fn callback(
     match complete(&query, &state).await {
         Ok((principal, claims, return_to)) => {
             let exp = claims["exp"].as_i64().and_then(|t| chrono::DateTime::from_timestamp(t, 0));
-            let longest = chrono::Utc::now() + chrono::Duration::hours(state.session_hours as i64);
+            let longest = chrono::Utc::now() + chrono::Duration::hours(state.config.session_hours as i64);
             let expires = exp.map_or(longest, |e| e.min(longest));
-            let id =
-                session::create(&state.db, &claims, expires).await.map_err(|e| WebError::Internal(e.to_string()))?;
+            let id = session::create(&state.config.db, &claims, expires)
+                .await
+                .map_err(|e| WebError::Internal(e.to_string()))?;
             state
+                .config
                 .audit
                 .record(
                     NewEvent::by(&principal, &request, audit::Action::AuthLogin, Outcome::Allowed)
@@ -98,7 +106,7 @@ pub async fn callback(
                 .await
                 .map_err(|e| WebError::Internal(e.to_string()))?;
             Ok(HttpResponse::SeeOther()
-                .cookie(session::cookie(&id, state.secure_cookies))
+                .cookie(session::cookie(&id, state.config.secure_cookies))
                 .insert_header((header::LOCATION, return_to))
                 .finish())
         }
@@ -106,7 +114,7 @@ pub async fn callback(
             tracing::info!(%reason, "browser sign-in refused");
             let event = NewEvent::new(Actor::anonymous(), &request, audit::Action::AuthDenied, Outcome::Denied)
                 .details(json!({"reason": reason, "via": "browser"}));
-            if let Err(error) = state.audit.record(event).await {
+            if let Err(error) = state.config.audit.record(event).await {
                 tracing::error!(%error, "could not audit a refused sign-in");
             }
             Err(WebError::LoginFailed { lang })
@@ -125,32 +133,32 @@ async fn complete(
         return Err("no code or state in the callback".into());
     };
     // The pending sign-in is used once, whatever happens next.
-    let pending = web_login::Entity::find_by_id(csrf.clone()).one(&state.db).await.map_err(|e| e.to_string())?;
-    web_login::Entity::delete_by_id(csrf.clone()).exec(&state.db).await.map_err(|e| e.to_string())?;
+    let pending = web_login::Entity::find_by_id(csrf.clone()).one(&state.config.db).await.map_err(|e| e.to_string())?;
+    web_login::Entity::delete_by_id(csrf.clone()).exec(&state.config.db).await.map_err(|e| e.to_string())?;
     let pending = pending.ok_or("unknown or reused state")?;
     if chrono::Utc::now() - pending.created_at > chrono::Duration::minutes(LOGIN_TTL_MINUTES) {
         return Err("the sign-in took too long".into());
     }
-    let metadata = discovery::discover(&state.http, &state.issuer).await.map_err(|e| e.to_string())?;
-    let secret = state.client_secret.clone().map(ClientSecret::new);
-    let redirect = RedirectUrl::new(format!("{}/auth/callback", state.public_url)).map_err(|e| e.to_string())?;
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(state.client_id.clone()), secret)
-        .set_redirect_uri(redirect);
-    let http = discovery::oidc_http_client(&state.http);
+    let client = sign_in_client(state).await?;
+    let http = discovery::oidc_http_client(&state.config.http);
     let mut exchange = client
         .exchange_code(AuthorizationCode::new(code.clone()))
         .map_err(|e| e.to_string())?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier));
-    if !state.resource.is_empty() {
-        exchange = exchange.add_extra_param("resource", state.resource.clone());
+    if !state.config.resource.is_empty() {
+        exchange = exchange.add_extra_param("resource", state.config.resource.clone());
     }
     let tokens = exchange.request_async(&http).await.map_err(|e| format!("code exchange: {e}"))?;
     let id_token = tokens.id_token().ok_or("no ID token")?;
     let id_claims = id_token
         .claims(&client.id_token_verifier(), &Nonce::new(pending.nonce))
         .map_err(|e| format!("ID token: {e}"))?;
-    let (principal, claims) =
-        state.validator.authenticate_with_claims(tokens.access_token().secret()).await.map_err(|e| e.to_string())?;
+    let (principal, claims) = state
+        .config
+        .validator
+        .authenticate_with_claims(tokens.access_token().secret())
+        .await
+        .map_err(|e| e.to_string())?;
     if id_claims.subject().as_str() != principal.sub {
         return Err("the ID token and the access token name different subjects".into());
     }
@@ -172,7 +180,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, WebError> {
     viewer.check_csrf(&form.csrf)?;
     if let Some(cookie) = req.cookie(session::COOKIE) {
-        session::end(&state.db, cookie.value()).await.map_err(|e| WebError::Internal(e.to_string()))?;
+        session::end(&state.config.db, cookie.value()).await.map_err(|e| WebError::Internal(e.to_string()))?;
     }
     let body = state.render(
         "message.html",
@@ -181,7 +189,7 @@ pub async fn logout(
         minijinja::context! { heading => "sign_out", text_key => "signed_out", show_sign_in => true },
     )?;
     Ok(HttpResponse::Ok()
-        .cookie(session::cookie("", state.secure_cookies))
+        .cookie(session::cookie("", state.config.secure_cookies))
         .content_type("text/html; charset=utf-8")
         .body(body))
 }

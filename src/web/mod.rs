@@ -43,23 +43,13 @@ pub enum WebError {
 
 /// What pages need, built once at start.
 pub struct WebState {
-    pub db: DatabaseConnection,
-    pub validator: web::Data<TokenValidator>,
-    pub audit: audit::Log,
-    pub http: reqwest::Client,
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: Option<String>,
-    pub resource: String,
-    pub public_url: String,
-    pub secure_cookies: bool,
-    pub session_hours: u64,
-    pub policy: Arc<PolicyConfig>,
+    pub config: WebConfig,
     pub countries: Vec<String>,
     templates: Environment<'static>,
     catalogues: Arc<Catalogues>,
 }
 
+/// What the application hands the web interface at start.
 pub struct WebConfig {
     pub db: DatabaseConnection,
     pub validator: web::Data<TokenValidator>,
@@ -112,23 +102,7 @@ impl WebState {
             }
         });
         let countries = config.policy.countries.iter().cloned().collect();
-        Ok(Self {
-            db: config.db,
-            validator: config.validator,
-            audit: config.audit,
-            http: config.http,
-            issuer: config.issuer,
-            client_id: config.client_id,
-            client_secret: config.client_secret,
-            resource: config.resource,
-            public_url: config.public_url,
-            secure_cookies: config.secure_cookies,
-            session_hours: config.session_hours,
-            policy: config.policy,
-            countries,
-            templates,
-            catalogues,
-        })
+        Ok(Self { config, countries, templates, catalogues })
     }
 
     /// Render `template` in `lang`; `viewer` fills the header (user, CSRF token for sign-out).

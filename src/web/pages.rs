@@ -264,8 +264,9 @@ fn render_document(
 
 /// Levels a user may choose: up to the platform maximum and their own clearance.
 fn allowed_levels(state: &WebState, viewer: &Viewer) -> Vec<String> {
-    let ceiling = state.policy.ladder.max_classification().clone().min(viewer.caller.principal.clearance.clone());
-    state.policy.ladder.levels().iter().filter(|l| **l <= ceiling).map(|l| l.name().to_owned()).collect()
+    let ceiling =
+        state.config.policy.ladder.max_classification().clone().min(viewer.caller.principal.clearance.clone());
+    state.config.policy.ladder.levels().iter().filter(|l| **l <= ceiling).map(|l| l.name().to_owned()).collect()
 }
 
 #[derive(Deserialize)]
