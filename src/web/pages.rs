@@ -71,9 +71,6 @@ pub async fn search(
     };
     let response =
         service.search(&viewer.caller, request.clone()).await.map_err(|e| WebError::Internal(e.to_string()))?;
-    let selected = |name: &str, values: &[String]| -> Vec<Value> {
-        values.iter().map(|v| json!({"facet": name, "value": v})).collect()
-    };
     let facet = |name: &str, counts: &std::collections::BTreeMap<String, u64>, chosen: &[String]| -> Value {
         json!({
             "name": name,
@@ -93,17 +90,16 @@ pub async fn search(
         facet("language", &response.facets.language, &filters.language),
         facet("tag", &response.facets.tag, &filters.tag),
     ];
-    let mut chosen = selected("classification", &filters.classification);
-    chosen.extend(selected("tlp", &filters.tlp));
-    let next = response.next_cursor.as_ref().map(|cursor| {
-        let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-            .filter(|(k, _)| k != "cursor")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+    // Pages: the same search and filters, with or without a cursor.
+    let page_link = |cursor: Option<&str>| {
         let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-        serializer.extend_pairs(kept).append_pair("cursor", cursor);
+        serializer.extend_pairs(url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "cursor"));
+        if let Some(cursor) = cursor {
+            serializer.append_pair("cursor", cursor);
+        }
         format!("/?{}", serializer.finish())
-    });
+    };
+    let next = response.next_cursor.as_deref().map(|cursor| page_link(Some(cursor)));
     let hits: Vec<Value> = response
         .hits
         .iter()
@@ -135,7 +131,7 @@ pub async fn search(
             from => filters.from.map(|t| t.format("%Y-%m-%d").to_string()),
             to => filters.to.map(|t| t.format("%Y-%m-%d").to_string()),
             next => next,
-            first => request.offset > 0,
+            first => (request.offset > 0).then(|| page_link(None)),
             error => error,
             searched => !query.is_empty(),
         },

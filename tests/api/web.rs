@@ -229,3 +229,33 @@ async fn upload_search_document_and_audit_pages() {
     assert_eq!(export.status(), 200);
     assert!(export.text().await.expect("csv").starts_with("seq,id,at,"));
 }
+
+#[actix_web::test]
+async fn result_pages_keep_the_search_and_its_filters() {
+    let app = TestApp::spawn().await;
+    let token = app.token("analyst-rs").await;
+    let mut ids = Vec::new();
+    for title in ["Granica prva", "Granica druga"] {
+        let created = create(&app, &token, &metadata(title), "Šverc preko granice na Drini.".as_bytes()).await;
+        let id = created["id"].as_str().expect("id").to_owned();
+        crate::search::wait_until_ingested(&app, &token, &id).await;
+        ids.push(id);
+    }
+    let browser = signed_in(&app, "analyst-rs").await;
+    let link = |html: &str, marker: &str| -> String {
+        let start = html.find(marker).unwrap_or_else(|| panic!("no {marker} in {html}")) + marker.len();
+        html[start..start + html[start..].find('"').expect("end of link")].replace("&amp;", "&").replace("&#x2f;", "/")
+    };
+    let (_, first_page) = page(&browser, &app, "/?q=granice&tlp=AMBER&limit=1").await;
+    assert!(first_page.contains("Documents found: 2") && !first_page.contains("first-page"), "{first_page}");
+    let next = link(&first_page, "rel=\"next\" href=\"");
+    assert!(next.contains("tlp=AMBER") && next.contains("q=granice") && next.contains("cursor="), "{next}");
+
+    let (status, second_page) = page(&browser, &app, &next).await;
+    assert_eq!(status, 200);
+    let shown = |html: &str| ids.iter().filter(|id| html.contains(&format!("/documents/{id}\""))).count();
+    assert_eq!((shown(&first_page), shown(&second_page)), (1, 1), "one result per page");
+    assert!(ids.iter().any(|id| first_page.contains(id.as_str()) != second_page.contains(id.as_str())));
+    let back = link(&second_page, "class=\"first-page\" href=\"");
+    assert!(back.contains("tlp=AMBER") && !back.contains("cursor="), "the first page keeps the filters: {back}");
+}
