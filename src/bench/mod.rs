@@ -284,40 +284,20 @@ async fn http_load(
     clients: usize,
     seconds: u64,
 ) -> (Latencies, f64) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let runs = (0..clients).map(|c| {
-        let client = reqwest::Client::new();
+    let client = reqwest::Client::new();
+    stats::drive(queries, clients, seconds, |query| {
+        let request = tokens.get(query.persona).map(|token| {
+            let q: String = url::form_urlencoded::byte_serialize(query.text.as_bytes()).collect();
+            client.get(format!("{base}/api/v1/search?q={q}")).bearer_auth(token)
+        });
         async move {
-            let mut latencies = Latencies::default();
-            let mut n = c;
-            while Instant::now() < deadline {
-                let query = &queries[n % queries.len()];
-                n += clients;
-                let started = Instant::now();
-                let url = format!(
-                    "{base}/api/v1/search?q={}",
-                    url::form_urlencoded::byte_serialize(query.text.as_bytes()).collect::<String>()
-                );
-                let ok = match tokens.get(query.persona) {
-                    Some(token) => client
-                        .get(url)
-                        .bearer_auth(token)
-                        .send()
-                        .await
-                        .map(|r| r.status().is_success())
-                        .unwrap_or(false),
-                    None => false,
-                };
-                if ok {
-                    latencies.push(started.elapsed());
-                }
+            match request {
+                Some(request) => request.send().await.is_ok_and(|r| r.status().is_success()),
+                None => false,
             }
-            latencies
         }
-    });
-    let started = Instant::now();
-    let all = futures_util::future::join_all(runs).await;
-    stats::merge(all, started.elapsed())
+    })
+    .await
 }
 
 /// The same queries and policy filters straight on the index: the ceiling for the server.

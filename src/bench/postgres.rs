@@ -2,10 +2,8 @@
 //! analysed tokens (so scripts and spellings meet the same way) with a GIN index, and the same
 //! policy filter in the WHERE clause; ranked with `ts_rank`, total counted as the server does.
 
-use std::time::{Duration, Instant};
-
+use sea_orm::sqlx;
 use sea_orm::sqlx::postgres::{PgPool, PgPoolOptions};
-use sea_orm::sqlx::{self, Row};
 
 use super::BoxError;
 use super::corpus::{CorpusDocument, CorpusQuery, UPLOADERS};
@@ -122,7 +120,6 @@ impl Baseline {
     }
 
     pub async fn load_test(&self, queries: &[CorpusQuery], clients: usize, seconds: u64) -> (Latencies, f64) {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
         // What the server answers, in SQL: the top 20 with highlighted snippets, the total, and
         // five facet counts over every visible match.
         let facet = |column: &str| {
@@ -148,39 +145,27 @@ impl Baseline {
             facet("language"),
             facet("tag")
         );
-        let runs = (0..clients).map(|c| {
-            let sql = sql.clone();
+        stats::drive(queries, clients, seconds, |query| {
+            let persona = personas::find(query.persona);
+            let terms = analysed(&query.text).split(' ').filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" & ");
+            let sql = &sql;
             async move {
-                let mut latencies = Latencies::default();
-                let mut n = c;
-                while Instant::now() < deadline {
-                    let query = &queries[n % queries.len()];
-                    n += clients;
-                    let Some(persona) = personas::find(query.persona) else { continue };
-                    let terms =
-                        analysed(&query.text).split(' ').filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" & ");
-                    let started = Instant::now();
-                    let result = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                        .bind(terms)
-                        .bind(rank(persona.clearance))
-                        .bind(persona.organisation)
-                        .bind(vec![persona.country.to_owned(), "ALL".to_owned()])
-                        .bind(vec!["*".to_owned(), format!("sub:{}", persona.username)])
-                        .fetch_all(&self.pool)
-                        .await;
-                    if let Ok(rows) = result {
-                        let _total: Option<i64> = rows.first().and_then(|r| r.try_get("total").ok());
-                        latencies.push(started.elapsed());
-                    } else if let Err(error) = result {
-                        tracing::warn!(%error, "PostgreSQL baseline query failed");
-                    }
+                let Some(persona) = persona else { return false };
+                let result = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(terms)
+                    .bind(rank(persona.clearance))
+                    .bind(persona.organisation)
+                    .bind(vec![persona.country.to_owned(), "ALL".to_owned()])
+                    .bind(vec!["*".to_owned(), format!("sub:{}", persona.username)])
+                    .fetch_all(&self.pool)
+                    .await;
+                if let Err(error) = &result {
+                    tracing::warn!(%error, "PostgreSQL baseline query failed");
                 }
-                latencies
+                result.is_ok()
             }
-        });
-        let started = Instant::now();
-        let all = futures_util::future::join_all(runs).await;
-        stats::merge(all, started.elapsed())
+        })
+        .await
     }
 
     pub async fn drop_schema(&self) -> Result<(), BoxError> {

@@ -1,6 +1,7 @@
 //! Latency samples, percentiles and the side-by-side table with ratios against the server.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, Default)]
 pub struct Latencies {
@@ -30,6 +31,33 @@ impl Latencies {
         let rank = ((percentile / 100.0) * sorted.len() as f64).ceil() as usize;
         sorted[rank.clamp(1, sorted.len()) - 1]
     }
+}
+
+/// `clients` concurrent loops over `items` for `seconds` (client c takes items c, c + clients, …);
+/// the latency of each call that succeeds is a sample. Returns samples and calls per second.
+pub async fn drive<'a, T, F, Fut>(items: &'a [T], clients: usize, seconds: u64, call: F) -> (Latencies, f64)
+where
+    F: Fn(&'a T) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let call = &call;
+    let runs = (0..clients).map(|c| async move {
+        let mut latencies = Latencies::default();
+        let mut n = c;
+        while Instant::now() < deadline && !items.is_empty() {
+            let item = &items[n % items.len()];
+            n += clients;
+            let started = Instant::now();
+            if call(item).await {
+                latencies.push(started.elapsed());
+            }
+        }
+        latencies
+    });
+    let started = Instant::now();
+    let all = futures_util::future::join_all(runs).await;
+    merge(all, started.elapsed())
 }
 
 /// Join the clients' samples; throughput over the wall-clock time of the run.

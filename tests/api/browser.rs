@@ -56,7 +56,7 @@ async fn browser(driver: &Driver, downloads: &Path) -> Client {
             "binary": CHROMIUM,
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
                 "--no-first-run", "--window-size=1280,1100", "--lang=en-GB",
                 format!("--user-data-dir={}", profile.display()),
             ],

@@ -49,11 +49,14 @@ macro_rules! on_both_backends {
     )*};
 }
 
-/// PostgreSQL admin URL, S3 endpoint and bucket, if all are configured.
+/// PostgreSQL admin URL, S3 endpoint and bucket, if all are configured (with the S3 credentials
+/// the object store reads from the environment).
 pub fn production_peers() -> Option<(String, String, String)> {
     let database = peer(DATABASE_URL_VAR);
     let endpoint = peer(S3_ENDPOINT_VAR);
     let bucket = peer(S3_BUCKET_VAR);
+    let credentials = peer("AWS_ACCESS_KEY_ID").and(peer("AWS_SECRET_ACCESS_KEY"));
+    credentials?;
     Some((database?, endpoint?, bucket?))
 }
 
