@@ -79,7 +79,7 @@ pub async fn reindex(settings: &Settings) -> Result<(), Box<dyn std::error::Erro
         storage,
         crate::ingest::sandbox::Sandbox::from_settings(&settings.ingest)?,
         writer.clone(),
-        policy,
+        policy.clone(),
         crate::ingest::Trigger::default(),
         settings.ingest.parallel_extractions,
     );
@@ -102,6 +102,7 @@ pub async fn reindex(settings: &Settings) -> Result<(), Box<dyn std::error::Erro
         bar.inc(1);
     }
     bar.finish();
+    index.record_policy_stamp(&crate::ingest::reconcile::policy_stamp(&policy))?;
     println!("reindexed {} documents ({failures} skipped); index holds {}", ids.len() - failures, index.count());
     Ok(())
 }

@@ -127,13 +127,13 @@ impl Application {
             db.clone(),
             storage.clone(),
             Sandbox::from_settings(&settings.ingest)?,
-            writer,
+            writer.clone(),
             policy.clone(),
             trigger.clone(),
             settings.ingest.parallel_extractions,
         ));
         if settings.ingest.workers {
-            let reconciled = ingest::reconcile::reconcile(&db, &search_index).await?;
+            let reconciled = ingest::reconcile::reconcile(&db, &search_index, &writer, &policy).await?;
             if reconciled != Default::default() {
                 tracing::info!(
                     refresh = reconciled.refreshed,

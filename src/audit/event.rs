@@ -140,12 +140,18 @@ impl Target {
     }
 
     pub fn document(id: &str) -> Self {
-        Self { document_id: Some(id.to_owned()), version: None }
+        Self { document_id: Some(recordable_id(id)), version: None }
     }
 
     pub fn version(id: &str, version: i32) -> Self {
-        Self { document_id: Some(id.to_owned()), version: Some(version) }
+        Self { document_id: Some(recordable_id(id)), version: Some(version) }
     }
+}
+
+/// The id as asked for, made storable: a refused request may name any text, but the trail keeps
+/// at most 64 characters and no control characters (PostgreSQL refuses NUL in text).
+fn recordable_id(id: &str) -> String {
+    id.chars().take(64).map(|c| if c.is_control() { char::REPLACEMENT_CHARACTER } else { c }).collect()
 }
 
 /// The HTTP request an event belongs to.

@@ -17,9 +17,6 @@ use super::chain::{canonical_without_hash, link_hash};
 use super::event::{Event, NewEvent};
 use crate::db::entities::{audit_event, audit_head};
 
-/// Longest document id kept in the filter column (ids asked for may be arbitrary text).
-const MAX_TARGET_CHARS: usize = 64;
-
 #[derive(Clone)]
 pub struct Log {
     db: DatabaseConnection,
@@ -124,11 +121,8 @@ impl Log {
             actor_sub: Set(recorded.actor.sub.clone()),
             action: Set(recorded.action.as_str().to_owned()),
             outcome: Set(recorded.outcome.as_str().to_owned()),
-            document_id: Set(recorded
-                .target
-                .document_id
-                .as_deref()
-                .map(|id| id.chars().take(MAX_TARGET_CHARS).collect())),
+            // Already bounded and storable: see `Target::document`.
+            document_id: Set(recorded.target.document_id.clone()),
             event: Set(body),
             prev_hash: Set(recorded.prev_hash.clone()),
             hash: Set(recorded.hash.clone()),

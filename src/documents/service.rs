@@ -133,7 +133,6 @@ impl Service {
             "markings": permitted.facts.markings,
             "sha256": row.sha256,
             "size": row.size_bytes,
-            "filename": row.filename,
         });
         self.audit.record(event(Outcome::Allowed).details(details)).await?;
         Ok(Content { key: ObjectKey::from_stored(&row.object_key), view: version_view(row) })
@@ -154,7 +153,7 @@ impl Service {
             self.audit
                 .record(
                     NewEvent::by(principal, &caller.request, AuditAction::DocumentCreate, Outcome::Denied)
-                        .details(json!({"reason": reason, "title": new.title})),
+                        .details(json!({"reason": reason})),
                 )
                 .await?;
             return Err(DocumentsError::Forbidden(reason));
@@ -245,12 +244,10 @@ impl Service {
         let markings = stored_markings(&plan.markings);
         let version = new_version_row(&id, &object, filename, principal, now);
         let details = json!({
-            "title": plan.title,
             "markings": plan.markings,
             "status": status,
             "sha256": object.sha256,
             "size": object.size,
-            "filename": sanitise_filename(filename),
             "media_type": detect_media_type(&object.head),
         });
         let row = document::ActiveModel {
@@ -333,7 +330,6 @@ impl Service {
                     "markings": permitted.facts.markings,
                     "sha256": stored.sha256,
                     "size": stored.size_bytes,
-                    "filename": stored.filename,
                     "media_type": stored.media_type,
                 }));
             let recorded = audit::Log::append(&txn, event).await?;
@@ -356,6 +352,7 @@ impl Service {
     ) -> Result<DocumentView, DocumentsError> {
         let principal = &caller.principal;
         let permitted = self.authorize(caller, id, Action::Change, AuditAction::DocumentUpdate).await?;
+        let id = permitted.row.id.as_str();
         let before = permitted.row.clone();
         let mut row = permitted.row.clone().into_active_model();
         if let Some(title) = &patch.title {
@@ -390,14 +387,12 @@ impl Service {
         let event = NewEvent::by(principal, &caller.request, AuditAction::DocumentUpdate, Outcome::Allowed)
             .target(Target::version(id, after.current_version))
             .details(json!({
-                "before": {
-                    "title": before.title, "summary": before.summary, "language": before.language,
-                    "tags": parse_list(&before.tags), "markings": permitted.facts.markings,
-                },
-                "after": {
-                    "title": after.title, "summary": after.summary, "language": after.language,
-                    "tags": parse_list(&after.tags), "markings": markings_after,
-                },
+                // Titles, summaries and tags are document content, which auditors may not read
+                // (DESIGN: nobody reads documents without document:read): the event names the
+                // fields that changed, and the markings before and after.
+                "changed": changed_fields(&before, &after),
+                "before": {"markings": permitted.facts.markings},
+                "after": {"markings": markings_after},
             }));
         let recorded = audit::Log::append(&txn, event).await?;
         txn.commit().await?;
@@ -422,6 +417,7 @@ impl Service {
         action: AuditAction,
     ) -> Result<DocumentView, DocumentsError> {
         let permitted = self.authorize(caller, id, Action::Change, action).await?;
+        let id = permitted.row.id.as_str();
         let previous = permitted.facts.status;
         let now = chrono::Utc::now();
         let txn = self.db.begin().await?;
@@ -475,7 +471,10 @@ impl Service {
     }
 
     async fn load(&self, principal: &Principal, id: &str, action: Action) -> Result<Loaded, DocumentsError> {
-        let Some(row) = repo::find(&self.db, id.trim()).await? else {
+        // The id is looked up as given (a padded id is simply missing). PostgreSQL refuses text
+        // with NUL; such an id is looked up as "" instead, so it costs the same and answers 404.
+        let lookup = if id.contains('\0') { "" } else { id };
+        let Some(row) = repo::find(&self.db, lookup).await? else {
             return Ok(Loaded::Missing);
         };
         let Some(facts) = self.facts(&row) else {
@@ -620,6 +619,25 @@ fn version_view(row: document_version::Model) -> VersionView {
         created_by: row.created_by,
         created_at: row.created_at,
     }
+}
+
+/// Names of the fields an update changed, in a fixed order.
+fn changed_fields(before: &document::Model, after: &document::Model) -> Vec<&'static str> {
+    [
+        ("title", before.title != after.title),
+        ("summary", before.summary != after.summary),
+        ("language", before.language != after.language),
+        ("tags", before.tags != after.tags),
+        ("classification", before.classification != after.classification),
+        ("tlp", before.tlp != after.tlp),
+        ("handling_code", before.handling_code != after.handling_code),
+        ("handling_note", before.handling_note != after.handling_note),
+        ("releasable_to", before.releasable_to != after.releasable_to),
+        ("recipients", before.recipients != after.recipients),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
 }
 
 fn json_list(items: &[String]) -> String {

@@ -261,6 +261,8 @@ impl Pipeline {
     ) -> Result<Applied, IngestError> {
         let doc = repo::find(&self.db, document_id).await?.ok_or(IngestError::Gone)?;
         let Some(facts) = stored_facts(&doc, &self.policy) else {
+            // The API hides such a document; the index must not keep counting an old state of it.
+            self.writer.remove(&doc.id).await?;
             return Err(IngestError::Extraction("the stored markings do not fit the configured policy".into()));
         };
         let (body, text_version, detected) = match extracted.filter(|e| e.version == doc.current_version) {

@@ -2,6 +2,11 @@
 //! indexed state is older than the database's (or missing — a new or deleted index directory)
 //! gets a refresh job, and every version still waiting for its text without a live job gets an
 //! extract job. The workers then do the rest.
+//!
+//! The index holds markings as the policy saw them when they were indexed: a level's rank on the
+//! ladder and the release countries. When `[policy] levels` or `countries` change, those may no
+//! longer mean what they meant (a level inserted below shifts every rank above it), so the
+//! index is emptied — nothing is found rather than something wrongly — and rebuilt.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,7 +19,8 @@ use tantivy::schema::Value;
 use super::IngestError;
 use super::jobs::{self, JobKind};
 use crate::db::entities::{document, document_version, ingest_job};
-use crate::search::SearchIndex;
+use crate::policy::PolicyConfig;
+use crate::search::{SearchIndex, WriterHandle};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Reconciled {
@@ -23,7 +29,18 @@ pub struct Reconciled {
 }
 
 /// Enqueue what the index is missing. Cheap when nothing is: one pass over ids and revisions.
-pub async fn reconcile(db: &DatabaseConnection, index: &SearchIndex) -> Result<Reconciled, IngestError> {
+pub async fn reconcile(
+    db: &DatabaseConnection,
+    index: &SearchIndex,
+    writer: &WriterHandle,
+    policy: &PolicyConfig,
+) -> Result<Reconciled, IngestError> {
+    let stamp = policy_stamp(policy);
+    let policy_changed = index.policy_stamp().as_deref() != Some(stamp.as_str());
+    if policy_changed && index.count() > 0 {
+        tracing::warn!("the policy's levels or countries changed since the index was built; rebuilding the index");
+        writer.clear().await?;
+    }
     let indexed = indexed_state(index)?;
     let documents: Vec<(String, i32, i32)> = document::Entity::find()
         .select_only()
@@ -75,7 +92,18 @@ pub async fn reconcile(db: &DatabaseConnection, index: &SearchIndex) -> Result<R
         }
     }
     txn.commit().await?;
+    // The refresh jobs are durable now; a crash before this line empties the index again.
+    if policy_changed {
+        index.record_policy_stamp(&stamp)?;
+    }
     Ok(result)
+}
+
+/// What the indexed markings depend on: the ladder's order and the release countries.
+pub fn policy_stamp(policy: &PolicyConfig) -> String {
+    let levels: Vec<&str> = policy.ladder.levels().iter().map(|level| level.name()).collect();
+    let countries: Vec<&str> = policy.countries.iter().map(String::as_str).collect();
+    format!("levels={}\ncountries={}\n", levels.join(","), countries.join(","))
 }
 
 /// (revision, text version) of every document in the committed index.

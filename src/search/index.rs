@@ -1,7 +1,7 @@
 //! The tantivy index on disk: opened (or created) with the analysers registered — tantivy does
 //! not persist custom tokenizers — and one reader whose searchers see each committed batch.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tantivy::directory::MmapDirectory;
 use tantivy::query::QueryParser;
@@ -19,7 +19,12 @@ pub struct SearchIndex {
     fields: Fields,
     /// The query-time analysers (the "d" form of đ/dj words only).
     query_tokenizers: TokenizerManager,
+    /// Where the index lives on disk (none in memory).
+    dir: Option<PathBuf>,
 }
+
+/// File beside the index recording the policy its markings were indexed under.
+const POLICY_STAMP: &str = "anaspoc-policy-stamp";
 
 impl SearchIndex {
     /// Open the index in `dir`, creating it (or replacing one with another schema) as needed.
@@ -41,21 +46,21 @@ impl SearchIndex {
             }
             Err(other) => return Err(other.into()),
         };
-        Self::from_index(index, fields)
+        Self::from_index(index, fields, Some(dir.to_owned()))
     }
 
     /// An index in memory (benchmarks, tests).
     pub fn in_memory() -> Result<Self, SearchError> {
         let (schema, fields) = schema::build();
-        Self::from_index(Index::create_in_ram(schema), fields)
+        Self::from_index(Index::create_in_ram(schema), fields, None)
     }
 
-    fn from_index(index: Index, fields: Fields) -> Result<Self, SearchError> {
+    fn from_index(index: Index, fields: Fields, dir: Option<PathBuf>) -> Result<Self, SearchError> {
         index.tokenizers().register(ANALYZER, FoldingTokenizer::analyzer(Mode::Index));
         let query_tokenizers = TokenizerManager::default();
         query_tokenizers.register(ANALYZER, FoldingTokenizer::analyzer(Mode::Query));
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { index, reader, fields, query_tokenizers })
+        Ok(Self { index, reader, fields, query_tokenizers, dir })
     }
 
     pub fn index(&self) -> &Index {
@@ -80,6 +85,16 @@ impl SearchIndex {
         parser.set_field_boost(self.fields.keywords, 2.0);
         parser.set_field_boost(self.fields.summary, 1.5);
         parser
+    }
+
+    /// The policy stamp recorded with the indexed markings (see `ingest::reconcile`).
+    pub fn policy_stamp(&self) -> Option<String> {
+        self.dir.as_ref().and_then(|dir| std::fs::read_to_string(dir.join(POLICY_STAMP)).ok())
+    }
+
+    pub fn record_policy_stamp(&self, stamp: &str) -> Result<(), SearchError> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        std::fs::write(dir.join(POLICY_STAMP), stamp).map_err(|e| SearchError::Index(format!("policy stamp: {e}")))
     }
 
     /// Number of documents in the last committed state.

@@ -9,6 +9,7 @@ pub mod index;
 pub mod query;
 pub mod schema;
 pub mod service;
+pub mod statistics;
 pub mod writer;
 
 pub use document::IndexEntry;

@@ -14,12 +14,13 @@ use serde_json::{Value, json};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::schema::Value as _;
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, Order, Searcher, TantivyDocument};
+use tantivy::{DocAddress, Order, TantivyDocument};
 
 use super::SearchError;
 use super::facets::FacetCollector;
 use super::index::SearchIndex;
 use super::query::{self, Filters};
+use super::statistics::VisibleStatistics;
 use crate::audit::{self, NewEvent, Outcome};
 use crate::auth::Caller;
 use crate::db::entities::document;
@@ -92,8 +93,8 @@ pub fn decode_cursor(cursor: &str) -> Option<usize> {
 /// One hit as the index returned it, before the database re-check.
 pub(crate) struct Candidate {
     pub(crate) id: String,
-    score: f32,
-    snippet: String,
+    pub(crate) score: f32,
+    pub(crate) snippet: String,
     language: String,
 }
 
@@ -165,6 +166,8 @@ impl Service {
         let next_cursor =
             (shown < found.total as usize && shown < MAX_OFFSET && hits.len() + dropped.len() == request.limit)
                 .then(|| encode_cursor(shown));
+        // Hits refused by the re-check (the index is behind a change) are not counted either.
+        let total = found.total.saturating_sub(dropped.len() as u64);
         let returned: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
         self.audit
             .record(
@@ -174,14 +177,14 @@ impl Service {
                         "filters": describe(&request.filters),
                         "sort": if request.sort == Sort::Date { "date" } else { "relevance" },
                         "offset": request.offset,
-                        "total": found.total,
+                        "total": total,
                         "ids": returned,
                         "dropped": dropped,
                     }),
                 ),
             )
             .await?;
-        Ok(SearchResponse { total: found.total, hits, facets: found.facets, next_cursor })
+        Ok(SearchResponse { total, hits, facets: found.facets, next_cursor })
     }
 }
 
@@ -202,12 +205,18 @@ pub(crate) fn execute(
     let fields = index.fields();
     let searcher = index.reader().searcher();
     let words = query::words(index, &request.q);
-    let full =
-        query::full(words.box_clone(), query::filters(fields, &request.filters), query::visibility(fields, filter));
+    let visible = query::visibility(fields, filter);
+    let full = query::full(words.box_clone(), query::filters(fields, &request.filters), visible.box_clone());
+    // Scores and snippet weights from the visible documents only (see `statistics`).
+    let statistics = VisibleStatistics::new(&searcher, &*visible, &*words);
 
     let window = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
     let (addresses, total, facets): (Vec<(f32, DocAddress)>, usize, Facets) = match request.sort {
-        Sort::Relevance => searcher.search(&full, &(window.order_by_score(), Count, FacetCollector))?,
+        Sort::Relevance => searcher.search_with_statistics_provider(
+            &full,
+            &(window.order_by_score(), Count, FacetCollector),
+            &statistics,
+        )?,
         Sort::Date => {
             let (dated, total, facets) = searcher.search(
                 &full,
@@ -217,9 +226,9 @@ pub(crate) fn execute(
         }
     };
 
-    let mut snippets = SnippetGenerator::create(&searcher, &*words, fields.body)?;
+    let mut snippets = statistics.snippet_generator(&*words, fields.body)?;
     snippets.set_max_num_chars(SNIPPET_CHARS);
-    let mut title_snippets = SnippetGenerator::create(&searcher, &*words, fields.title)?;
+    let mut title_snippets = statistics.snippet_generator(&*words, fields.title)?;
     title_snippets.set_max_num_chars(SNIPPET_CHARS);
     let mut candidates = Vec::with_capacity(addresses.len());
     for (score, address) in addresses {
@@ -228,7 +237,7 @@ pub(crate) fn execute(
         candidates.push(Candidate {
             id: text(fields.id),
             score,
-            snippet: snippet_of(&searcher, &doc, &snippets, &title_snippets, &text(fields.summary), &text(fields.body)),
+            snippet: snippet_of(&doc, &snippets, &title_snippets, &text(fields.summary), &text(fields.body)),
             language: text(fields.language),
         });
     }
@@ -236,7 +245,6 @@ pub(crate) fn execute(
 }
 
 fn snippet_of(
-    _searcher: &Searcher,
     doc: &TantivyDocument,
     body: &SnippetGenerator,
     title: &SnippetGenerator,

@@ -114,9 +114,14 @@ fn arb_query() -> impl Strategy<Value = GeneratedQuery> {
 }
 
 fn build_index(docs: &[GeneratedDoc]) -> SearchIndex {
+    build_index_of(docs.iter().enumerate())
+}
+
+/// An index of the numbered documents (document n is `doc-n`, in Cyrillic when n is even).
+fn build_index_of<'a>(docs: impl Iterator<Item = (usize, &'a GeneratedDoc)>) -> SearchIndex {
     let index = SearchIndex::in_memory().expect("index");
     let mut writer: tantivy::IndexWriter = index.index().writer_with_num_threads(1, 15_000_000).expect("writer");
-    for (n, doc) in docs.iter().enumerate() {
+    for (n, doc) in docs {
         let body: Vec<&str> = doc.words.iter().map(|w| if n % 2 == 0 { WORDS[*w].0 } else { WORDS[*w].1 }).collect();
         let entry = IndexEntry {
             id: format!("doc-{n}"),
@@ -195,5 +200,39 @@ proptest! {
             prop_assert_eq!(&found.facets.classification, &level_counts);
             prop_assert_eq!(&found.facets.country, &country_counts);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Scores, order and snippets do not depend on documents the caller may not see: they are
+    /// the same as in an index holding only the caller's visible documents.
+    #[test]
+    fn ranking_ignores_hidden_documents(
+        docs in prop::collection::vec(arb_doc(), 1..25),
+        (principal, query) in (arb_principal(), arb_query()),
+        extra_word in 0..WORDS.len(),
+    ) {
+        let visible: Vec<usize> = (0..docs.len())
+            .filter(|n| decide(&principal, &docs[*n].facts, Action::See).is_allowed())
+            .collect();
+        let full_index = build_index(&docs);
+        let visible_index = build_index_of(visible.iter().map(|n| (*n, &docs[*n])));
+        // Two words, so that their relative rarity decides the order.
+        let q = match query.word {
+            Some((w, cyrillic)) => format!("{} OR {}", if cyrillic { WORDS[w].0 } else { WORDS[w].1 }, WORDS[extra_word].1),
+            None => WORDS[extra_word].0.to_owned(),
+        };
+        let request = SearchRequest { q, filters: Filters::default(), sort: Sort::Relevance, limit: 100, offset: 0 };
+        let filter = search_filter(&principal);
+        let ranked = |index: &SearchIndex| -> Vec<(String, u32, String)> {
+            let found = execute(index, filter.as_ref(), &request).expect("search");
+            let mut hits: Vec<(String, u32, String)> =
+                found.candidates.into_iter().map(|c| (c.id, c.score.to_bits(), c.snippet)).collect();
+            hits.sort();
+            hits
+        };
+        prop_assert_eq!(ranked(&full_index), ranked(&visible_index));
     }
 }

@@ -23,6 +23,8 @@ const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 
 enum Command {
     Upsert(Box<IndexEntry>, oneshot::Sender<Result<Applied, SearchError>>),
+    /// Drop one document (its markings no longer fit the policy).
+    Remove(String, oneshot::Sender<Result<Applied, SearchError>>),
     /// Drop everything (reindex from scratch).
     Clear(oneshot::Sender<Result<Applied, SearchError>>),
 }
@@ -57,6 +59,13 @@ impl WriterHandle {
         let (done, result) = oneshot::channel();
         self.sender.send(Command::Upsert(Box::new(entry), done)).map_err(|_| SearchError::WriterStopped)?;
         result.await.map_err(|_| SearchError::WriterStopped)?
+    }
+
+    /// Remove one document; resolves once committed.
+    pub async fn remove(&self, id: &str) -> Result<(), SearchError> {
+        let (done, result) = oneshot::channel();
+        self.sender.send(Command::Remove(id.to_owned(), done)).map_err(|_| SearchError::WriterStopped)?;
+        result.await.map_err(|_| SearchError::WriterStopped)?.map(|_| ())
     }
 
     /// Remove every document (before a full rebuild).
@@ -101,6 +110,12 @@ fn run(
                         }
                     }
                 }
+                batch_started.get_or_insert_with(Instant::now);
+            }
+            Ok(Command::Remove(id, done)) => {
+                writer.delete_term(Term::from_field_text(fields.id, &id));
+                pending.remove(&id);
+                waiting.push((done, Applied::Committed));
                 batch_started.get_or_insert_with(Instant::now);
             }
             Ok(Command::Clear(done)) => {

@@ -9,7 +9,7 @@ use super::{add_version, create, metadata, patch, post, with};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(every_principal_against_every_document);
+on_both_backends!(every_principal_against_every_document, malformed_ids_answer_like_missing);
 
 struct Who {
     label: &'static str,
@@ -302,4 +302,27 @@ async fn every_principal_against_every_document(backend: Backend) {
             assert_eq!(body["title"], "Matrix", "{}", doc.label);
         }
     }
+}
+
+/// Ids that are not quite an id — padded, NUL, oversized — are missing documents: the same 404
+/// on SQLite and PostgreSQL, and a padded id changes nothing even for the originator.
+async fn malformed_ids_answer_like_missing(backend: Backend) {
+    let app = TestApp::spawn_on(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let created = create(&app, &rs, &metadata("Padded"), b"padded").await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let not_found = observe(app.get_as(&rs, &format!("/api/v1/documents/{}", uuid::Uuid::new_v4())).await).await;
+    assert_eq!(not_found.0, 404);
+    let long = "a".repeat(300);
+    for odd in [format!("%20{id}"), format!("{id}%20"), "%00".to_owned(), format!("{id}%00"), long] {
+        let base = format!("/api/v1/documents/{odd}");
+        assert_eq!(observe(app.get_as(&rs, &base).await).await, not_found, "GET {odd}");
+        assert_eq!(observe(app.get_as(&rs, &format!("{base}/content")).await).await, not_found, "content {odd}");
+        let patched = observe(patch(&app, &rs, &odd, &json!({"title": "changed"})).await).await;
+        assert_eq!(patched, not_found, "PATCH {odd}");
+        let withdrawn = observe(post(&app, &rs, &format!("{base}/withdraw")).await).await;
+        assert_eq!(withdrawn, not_found, "withdraw {odd}");
+    }
+    let body: Value = app.get_as(&rs, &format!("/api/v1/documents/{id}")).await.json().await.expect("json");
+    assert_eq!((body["title"].as_str(), body["status"].as_str()), (Some("Padded"), Some("published")));
 }

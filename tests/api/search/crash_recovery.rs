@@ -1,6 +1,7 @@
 //! The real binary, killed in the middle of ingest (SIGKILL), restarts and finishes the work:
 //! nothing lost, nothing half-done. A deleted index is rebuilt at start-up by reconciliation,
-//! and `anaspoc reindex` rebuilds it from the database and the stored text.
+//! and `anaspoc reindex` rebuilds it from the database and the stored text. A changed
+//! classification ladder empties and rebuilds the index, so old ranks never count.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -30,9 +31,14 @@ fn configure(command: &mut Command, dir: &Path, port: u16) {
 }
 
 async fn start(dir: &Path, port: u16) -> Server {
+    start_with(dir, port, &[]).await
+}
+
+async fn start_with(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_anaspoc"));
     command.arg("demo").stdout(Stdio::null()).stderr(Stdio::null());
     configure(&mut command, dir, port);
+    command.envs(env.iter().copied());
     let child = command.spawn().expect("start anaspoc");
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -45,9 +51,13 @@ async fn start(dir: &Path, port: u16) -> Server {
 
 impl Server {
     async fn token(&self) -> String {
+        self.token_for("analyst-rs").await
+    }
+
+    async fn token_for(&self, persona: &str) -> String {
         let body: Value = reqwest::Client::new()
             .post(format!("{}/demo-idp/token", self.base))
-            .form(&[("grant_type", "password"), ("username", "analyst-rs")])
+            .form(&[("grant_type", "password"), ("username", persona)])
             .send()
             .await
             .expect("token")
@@ -74,20 +84,23 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    async fn search(&self, token: &str) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/search?q=kontrabanda&limit=100", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// Wait until `expected` documents are searchable with every version through ingest.
     async fn wait_for_all(&self, token: &str, expected: usize) -> Value {
-        let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let result: Value = client
-                .get(format!("{}/api/v1/search?q=kontrabanda&limit=100", self.base))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("search")
-                .json()
-                .await
-                .expect("json");
+            let result = self.search(token).await;
             if result["total"] == expected && result["hits"].as_array().map(Vec::len) == Some(expected) {
                 return result;
             }
@@ -160,12 +173,30 @@ async fn a_crash_mid_ingest_loses_nothing_and_the_index_rebuilds_itself() {
         stdout.contains(&format!("reindexed {documents} documents (0 skipped); index holds {documents}")),
         "{stdout}"
     );
-    let mut server = start(dir.path(), port).await;
+    let server = start(dir.path(), port).await;
     let token = server.token().await;
     // Immediately searchable: nothing to reconcile.
-    let result = server.wait_for_all(&token, documents).await;
-    assert_eq!(result["hits"].as_array().map(Vec::len), Some(documents));
-    let _ = server.child.kill();
+    let result = server.search(&token).await;
+    assert_eq!(result["hits"].as_array().map(Vec::len), Some(documents), "{result}");
+    server.stop();
+
+    // The ladder changes: SENSITIVE now ranks above RESTRICTED. An index keeping the old ranks
+    // would let a RESTRICTED analyst count the SENSITIVE documents; it is rebuilt instead.
+    let reordered = [("ANASPOC__POLICY__LEVELS", r#"["UNCLASSIFIED", "RESTRICTED", "SENSITIVE", "CONFIDENTIAL"]"#)];
+    let server = start_with(dir.path(), port, &reordered).await;
+    let restricted = server.token_for("analyst-xk").await;
+    let nothing = |result: &Value| {
+        result["total"] == 0
+            && result["hits"] == serde_json::json!([])
+            && result["facets"]["classification"] == serde_json::json!({})
+    };
+    let early = server.search(&restricted).await;
+    assert!(nothing(&early), "right after the restart: {early}");
+    let sensitive = server.token_for("analyst-ba").await;
+    server.wait_for_all(&sensitive, documents).await;
+    let rebuilt = server.search(&restricted).await;
+    assert!(nothing(&rebuilt), "after the rebuild: {rebuilt}");
+    server.stop();
 }
 
 /// Unfinished ingest jobs in the database of a stopped or running server.
