@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::auth::AuthError;
 use crate::documents::DocumentsError;
 use crate::policy::Reason;
+use crate::search::SearchError;
 
 /// Base of problem `type` URIs; the suffix is the stable code clients match on.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:anaspoc:problem:";
@@ -69,6 +70,12 @@ pub enum ApiError {
     /// A query parameter or field the API itself checks (422).
     #[error("{field}: {problem}")]
     InvalidParameter { field: String, problem: String },
+    /// Query parameters that do not parse (400).
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// A body in a media type the route does not take (415).
+    #[error("expected {expected}")]
+    UnsupportedMediaType { expected: &'static str },
     #[error("not found")]
     NotFound,
     #[error("internal error: {0}")]
@@ -122,10 +129,23 @@ impl ApiError {
                 };
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted").detail(detail)
             }
+            ApiError::InvalidQuery(detail) => {
+                Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query parameters")
+                    .detail(detail.clone())
+            }
+            ApiError::UnsupportedMediaType { expected } => {
+                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+                    .detail(format!("Send the body as {expected}."))
+            }
             ApiError::InvalidParameter { field, problem } => {
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
                     .detail(format!("{field}: {problem}"))
                     .field(field)
+            }
+            ApiError::Search(SearchError::InvalidQuery(problem)) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
+                    .detail(format!("q: {problem}"))
+                    .field("q")
             }
             ApiError::Search(_) => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "search-unavailable", "Search unavailable")
@@ -171,6 +191,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Internal(reason) => tracing::error!(%reason, "internal error"),
             ApiError::Audit(error) => tracing::error!(%error, "audit trail failure"),
+            ApiError::Search(SearchError::InvalidQuery(_)) => {}
             ApiError::Search(error) => tracing::error!(%error, "search failed"),
             ApiError::Documents(
                 error @ (DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_)),
@@ -218,10 +239,31 @@ pub fn json_config() -> actix_web::web::JsonConfig {
 
 pub fn query_config() -> actix_web::web::QueryConfig {
     actix_web::web::QueryConfig::default().error_handler(|err, _| {
-        let problem =
-            Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query parameters").detail(err.to_string());
-        actix_web::error::InternalError::from_response(err, problem.response()).into()
+        let response = ApiError::InvalidQuery(err.to_string()).problem().response();
+        actix_web::error::InternalError::from_response(err, response).into()
     })
+}
+
+/// A resource that answers its unsupported methods with 405 and `Allow` (instead of falling
+/// through to "not found").
+pub fn resource(path: &str, routes: Vec<(actix_web::http::Method, actix_web::Route)>) -> actix_web::Resource {
+    let allow = routes.iter().map(|(method, _)| method.as_str()).collect::<Vec<_>>().join(", ");
+    let mut resource = actix_web::web::resource(path);
+    for (method, route) in routes {
+        resource = resource.route(route.method(method));
+    }
+    resource.default_service(actix_web::web::to(move || {
+        let allow = allow.clone();
+        async move {
+            let mut response = Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
+                .detail(format!("This resource takes {allow}."))
+                .response();
+            if let Ok(value) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            response
+        }
+    }))
 }
 
 /// Default service: unknown routes answer with a problem document, not an empty body.

@@ -1,23 +1,23 @@
 //! Audit routes (capability `audit:read`): list with filters and a cursor, streamed export as JSON
 //! Lines or CSV, and chain verification. Every call — allowed or refused — is itself audited.
 
-use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::{self, Action, Filter, NewEvent, Outcome, SigningKey};
 use crate::auth::{AuthError, Caller, Capability};
-use crate::error::ApiError;
+use crate::error::{ApiError, resource};
 
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/audit", web::get().to(list))
-        .route("/audit/export", web::get().to(export))
-        .route("/audit/verify", web::get().to(verify));
+    cfg.service(resource("/audit", vec![(Method::GET, web::to(list))]))
+        .service(resource("/audit/export", vec![(Method::GET, web::to(export))]))
+        .service(resource("/audit/verify", vec![(Method::GET, web::to(verify))]));
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,11 +101,8 @@ pub async fn require_auditor(
 }
 
 /// `GET /api/v1/audit`: newest first, `limit` per page; `next_cursor` fetches the next page.
-async fn list(
-    caller: Caller,
-    query: web::Query<AuditQuery>,
-    log: web::Data<audit::Log>,
-) -> Result<HttpResponse, ApiError> {
+async fn list(caller: Caller, req: HttpRequest, log: web::Data<audit::Log>) -> Result<HttpResponse, ApiError> {
+    let query = audit_query(&caller, &log, Action::AuditRead, &req).await?;
     let (events, next_cursor) = list_events(&caller, &query, &log).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -133,12 +130,26 @@ pub async fn list_events(
 
 /// `GET /api/v1/audit/export?format=jsonl|csv`: the (filtered) trail, streamed. An unfiltered
 /// JSON Lines export verifies with `tests/audit/verify_chain.py` or `anaspoc audit verify`.
-async fn export(
-    caller: Caller,
-    query: web::Query<AuditQuery>,
-    log: web::Data<audit::Log>,
-) -> Result<HttpResponse, ApiError> {
+async fn export(caller: Caller, req: HttpRequest, log: web::Data<audit::Log>) -> Result<HttpResponse, ApiError> {
+    let query = audit_query(&caller, &log, Action::AuditExport, &req).await?;
     export_response(&caller, &query, &log).await
+}
+
+/// The request's audit query. Parsed by hand rather than by an extractor so that a caller
+/// without `audit:read` is refused — and audited — whatever the query string holds.
+async fn audit_query(
+    caller: &Caller,
+    log: &audit::Log,
+    action: Action,
+    req: &HttpRequest,
+) -> Result<AuditQuery, ApiError> {
+    match web::Query::<AuditQuery>::from_query(req.query_string()) {
+        Ok(query) => Ok(query.into_inner()),
+        Err(error) => {
+            require_auditor(caller, log, action, &AuditQuery::default()).await?;
+            Err(ApiError::InvalidQuery(error.to_string()))
+        }
+    }
 }
 
 pub async fn export_response(caller: &Caller, query: &AuditQuery, log: &audit::Log) -> Result<HttpResponse, ApiError> {

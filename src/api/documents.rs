@@ -2,6 +2,7 @@
 //! Content-Disposition). Every decision about documents is the service's.
 
 use actix_multipart::{Field, Multipart};
+use actix_web::http::Method;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::auth::Caller;
 use crate::documents::{DocumentPatch, DocumentView, DocumentsError, NewDocument, Service};
-use crate::error::ApiError;
+use crate::error::{ApiError, resource};
 use crate::storage::ReceivedObject;
 
 /// Largest `metadata` part accepted.
@@ -17,14 +18,16 @@ const MAX_METADATA_BYTES: usize = 64 * 1024;
 /// Allowance for multipart framing and metadata on top of the file size limit.
 const MULTIPART_OVERHEAD: u64 = 128 * 1024;
 
+/// Largest JSON body (PATCH).
+const MAX_JSON_BYTES: usize = 256 * 1024;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/documents", web::post().to(create))
-        .route("/documents/{id}", web::get().to(get))
-        .route("/documents/{id}", web::patch().to(update))
-        .route("/documents/{id}/content", web::get().to(content))
-        .route("/documents/{id}/versions", web::post().to(add_version))
-        .route("/documents/{id}/publish", web::post().to(publish))
-        .route("/documents/{id}/withdraw", web::post().to(withdraw));
+    cfg.service(resource("/documents", vec![(Method::POST, web::to(create))]))
+        .service(resource("/documents/{id}", vec![(Method::GET, web::to(get)), (Method::PATCH, web::to(update))]))
+        .service(resource("/documents/{id}/content", vec![(Method::GET, web::to(content))]))
+        .service(resource("/documents/{id}/versions", vec![(Method::POST, web::to(add_version))]))
+        .service(resource("/documents/{id}/publish", vec![(Method::POST, web::to(publish))]))
+        .service(resource("/documents/{id}/withdraw", vec![(Method::POST, web::to(withdraw))]));
 }
 
 /// `201` body of an upload: the document plus the stored version's facts at top level.
@@ -60,6 +63,7 @@ async fn create(
     payload: web::Payload,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
+    service.may_create(&caller).await?;
     refuse_oversized(&req, service.max_upload_bytes())?;
     let mut parts = Multipart::new(req.headers(), payload);
     let metadata: NewDocument = match next_part(&mut parts).await? {
@@ -126,9 +130,23 @@ async fn get(caller: Caller, id: web::Path<String>, service: web::Data<Service>)
 async fn update(
     caller: Caller,
     id: web::Path<String>,
-    body: web::Bytes,
+    req: HttpRequest,
+    payload: web::Payload,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<actix_web::mime::Mime>().ok())
+        .is_some_and(|m| m.subtype() == actix_web::mime::JSON || m.suffix() == Some(actix_web::mime::JSON));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
+    }
+    let body = payload.to_bytes_limited(MAX_JSON_BYTES).await.map_err(|_| {
+        ApiError::from(DocumentsError::invalid("body", format!("is larger than {MAX_JSON_BYTES} bytes")))
+    })?;
+    let body = body.map_err(|e| malformed("body", format!("unreadable body: {e}")))?;
     let patch: DocumentPatch = parse_json("body", &body)?;
     let document = service.update(&caller, &id, patch).await?;
     Ok(HttpResponse::Ok().json(document))
@@ -283,7 +301,7 @@ async fn read_small(mut field: Field) -> Result<Vec<u8>, ApiError> {
 /// Deserialize JSON, naming the field at fault: 400 for syntax, 422 for content.
 fn parse_json<T: DeserializeOwned>(part: &str, bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let message = error.inner().to_string();
         if error.inner().is_syntax() || error.inner().is_eof() {
             return malformed(part, format!("invalid JSON: {message}"));
@@ -291,7 +309,10 @@ fn parse_json<T: DeserializeOwned>(part: &str, bytes: &[u8]) -> Result<T, ApiErr
         let path = error.path().to_string();
         let field = if path == "." { backticked(&message).unwrap_or_else(|| part.to_owned()) } else { path };
         DocumentsError::invalid(field, message).into()
-    })
+    })?;
+    // One JSON value and nothing after it (`{…}junk` is not a body).
+    deserializer.end().map_err(|error| malformed(part, format!("invalid JSON: {error}")))?;
+    Ok(value)
 }
 
 /// `unknown field `x`` → `x`.

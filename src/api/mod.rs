@@ -6,20 +6,23 @@ mod health;
 mod me;
 pub mod search;
 
+use actix_web::http::Method;
 use actix_web::web;
+
+use crate::error::resource;
 
 /// Operational endpoints outside `/api/v1` (no authentication).
 pub fn operations(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(crate::metrics::endpoint));
+    cfg.service(resource("/healthz", vec![(Method::GET, web::to(health::healthz))]))
+        .service(resource("/readyz", vec![(Method::GET, web::to(health::readyz))]))
+        .service(resource("/metrics", vec![(Method::GET, web::to(crate::metrics::endpoint))]));
 }
 
 /// The JSON API under `/api/v1`.
 pub fn v1(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
-            .route("/me", web::get().to(me::me))
+            .service(resource("/me", vec![(Method::GET, web::to(me::me))]))
             .configure(documents::routes)
             .configure(audit::routes)
             .configure(search::routes),

@@ -1,15 +1,15 @@
 //! `GET /api/v1/search`: parse the parameters; the search service does the rest.
 
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, resource};
 use crate::search::service::{DEFAULT_LIMIT, MAX_LIMIT, decode_cursor};
 use crate::search::{Filters, SearchRequest, Service, Sort};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/search", web::get().to(search));
+    cfg.service(resource("/search", vec![(Method::GET, web::to(search))]));
 }
 
 async fn search(caller: Caller, req: HttpRequest, service: web::Data<Service>) -> Result<HttpResponse, ApiError> {

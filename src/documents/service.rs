@@ -145,19 +145,25 @@ impl Service {
 
     // ---- uploading -------------------------------------------------------------------------
 
+    /// Refuse (and audit) an upload by a caller who may not write, before anything is read.
+    pub async fn may_create(&self, caller: &Caller) -> Result<(), DocumentsError> {
+        if caller.principal.has(Capability::DocumentWrite) {
+            return Ok(());
+        }
+        let reason = Reason::NoWriteCapability;
+        self.audit
+            .record(
+                NewEvent::by(&caller.principal, &caller.request, AuditAction::DocumentCreate, Outcome::Denied)
+                    .details(json!({"reason": reason})),
+            )
+            .await?;
+        Err(DocumentsError::Forbidden(reason))
+    }
+
     /// Validate an upload's metadata before any byte is stored.
     pub async fn plan_create(&self, caller: &Caller, new: NewDocument) -> Result<CreatePlan, DocumentsError> {
         let principal = &caller.principal;
-        if !principal.has(Capability::DocumentWrite) {
-            let reason = Reason::NoWriteCapability;
-            self.audit
-                .record(
-                    NewEvent::by(principal, &caller.request, AuditAction::DocumentCreate, Outcome::Denied)
-                        .details(json!({"reason": reason})),
-                )
-                .await?;
-            return Err(DocumentsError::Forbidden(reason));
-        }
+        self.may_create(caller).await?;
         let title = model::validate_title(&new.title)?;
         let summary = model::validate_summary(new.summary.as_deref())?;
         let language = model::validate_language(new.language.as_deref())?;

@@ -22,6 +22,9 @@ pub use writer::{Applied, WriterHandle};
 pub enum SearchError {
     #[error("search index: {0}")]
     Index(String),
+    /// The user's query cannot run on this index (422, field `q`).
+    #[error("{0}")]
+    InvalidQuery(String),
     #[error("the index writer has stopped")]
     WriterStopped,
     #[error("database: {0}")]

@@ -4,10 +4,13 @@
 
 use std::ops::Bound;
 
-use tantivy::query::{AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DateTime, Term};
 
+use super::SearchError;
 use super::index::SearchIndex;
 use super::schema::Fields;
 use crate::policy::VisibilityFilter;
@@ -81,12 +84,17 @@ pub fn filters(fields: &Fields, filters: &Filters) -> Option<Box<dyn Query>> {
 
 /// The user's words (empty: every document), parsed leniently: a stray quote or bracket is
 /// read as text rather than refused.
-pub fn words(index: &SearchIndex, text: &str) -> Box<dyn Query> {
+pub fn words(index: &SearchIndex, text: &str) -> Result<Box<dyn Query>, SearchError> {
     if text.trim().is_empty() {
-        return Box::new(AllQuery);
+        return Ok(Box::new(AllQuery));
     }
     let (query, _errors) = index.query_parser().parse_query_lenient(text);
+    // The lenient parser accepts what the index cannot run (`title:*` on a field without a
+    // fast column): that is the user's query at fault, not the index.
     query
+        .weight(EnableScoring::disabled_from_schema(&index.index().schema()))
+        .map_err(|error| SearchError::InvalidQuery(error.to_string()))?;
+    Ok(query)
 }
 
 /// Words, filtered by the user's filters and by the policy (the last two never score).

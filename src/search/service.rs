@@ -204,7 +204,7 @@ pub(crate) fn execute(
 ) -> Result<Found, SearchError> {
     let fields = index.fields();
     let searcher = index.reader().searcher();
-    let words = query::words(index, &request.q);
+    let words = query::words(index, &request.q)?;
     let visible = query::visibility(fields, filter);
     let full = query::full(words.box_clone(), query::filters(fields, &request.filters), visible.box_clone());
     // Scores and snippet weights from the visible documents only (see `statistics`).
