@@ -6,11 +6,8 @@ use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
 
-use sea_orm::{ActiveValue::Set, EntityTrait};
-
-use crate::audit::{self, Checkpoint, Filter, SigningKey, Verification};
+use crate::audit::{self, Checkpoint, Filter, SigningKey, Trail, Verification};
 use crate::config::Settings;
-use crate::db::entities::audit_checkpoint;
 
 pub enum AuditCommand {
     Verify { from_export: Option<PathBuf>, checkpoints: Vec<PathBuf> },
@@ -33,12 +30,12 @@ pub async fn audit(settings: &Settings, command: AuditCommand) -> Result<(), Box
             let checkpoints = read_checkpoints(&checkpoints)?;
             let db = crate::db::connect(&settings.database).await?;
             let key = SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?;
-            report(audit::verify::verify_database(&audit::Log::new(db), checkpoints, Some(key.key_id())).await?)
+            report(audit::verify::verify_database(&Trail::new(db), checkpoints, Some(key.key_id())).await?)
         }
         AuditCommand::Checkpoint => {
             let db = crate::db::connect(&settings.database).await?;
             let key = SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?;
-            let checkpoint = sign_head(&audit::Log::new(db), &key).await?;
+            let checkpoint = audit::sign_head(&Trail::new(db), &key).await?;
             println!("{}", serde_json::to_string_pretty(&checkpoint)?);
             Ok(())
         }
@@ -46,7 +43,7 @@ pub async fn audit(settings: &Settings, command: AuditCommand) -> Result<(), Box
             let format = audit::export::Format::parse(&format)
                 .ok_or_else(|| CliError::Input("format must be jsonl or csv".into()))?;
             let db = crate::db::connect(&settings.database).await?;
-            let mut stream = Box::pin(audit::export::export(audit::Log::new(db), Filter::default(), format));
+            let mut stream = Box::pin(audit::export::export(Trail::new(db), Filter::default(), format));
             let mut out = std::io::stdout().lock();
             while let Some(chunk) = stream.next().await {
                 out.write_all(&chunk?)?;
@@ -64,10 +61,7 @@ pub async fn reindex(settings: &Settings) -> Result<(), Box<dyn std::error::Erro
 
     let db = crate::db::connect(&settings.database).await?;
     let storage = crate::storage::Storage::from_settings(&settings.storage)?;
-    let policy = Arc::new(
-        crate::policy::PolicyConfig::from_settings(&settings.policy)
-            .ok_or_else(|| CliError::Input("invalid policy".into()))?,
-    );
+    let policy = Arc::new(settings.policy.compile()?);
     let index = crate::search::SearchIndex::open(Path::new(&settings.search.index_dir))?;
     let writer = crate::search::WriterHandle::start(
         index.clone(),
@@ -124,24 +118,6 @@ fn report(result: Verification) -> Result<(), Box<dyn std::error::Error>> {
             Err(Box::new(CliError::Broken { seq, reason, expected, found }))
         }
     }
-}
-
-/// Sign and store a checkpoint of the current head.
-pub async fn sign_head(log: &audit::Log, key: &SigningKey) -> Result<Checkpoint, audit::AuditError> {
-    let head = log.head().await?;
-    let checkpoint = key.sign(head.seq, &head.hash, &audit::format_time(chrono::Utc::now()))?;
-    audit_checkpoint::Entity::insert(audit_checkpoint::ActiveModel {
-        seq: Set(checkpoint.seq),
-        hash: Set(checkpoint.hash.clone()),
-        at: Set(checkpoint.at.clone()),
-        key_id: Set(checkpoint.key_id.clone()),
-        public_key: Set(checkpoint.public_key.clone()),
-        signature: Set(checkpoint.signature.clone()),
-    })
-    .on_conflict(sea_orm::sea_query::OnConflict::column(audit_checkpoint::Column::Seq).do_nothing().to_owned())
-    .exec_without_returning(log.db())
-    .await?;
-    Ok(checkpoint)
 }
 
 fn read_checkpoints(paths: &[PathBuf]) -> Result<Vec<Checkpoint>, CliError> {

@@ -8,6 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::audit::AuditError;
 use crate::auth::AuthError;
 use crate::documents::DocumentsError;
 use crate::policy::Reason;
@@ -45,8 +46,13 @@ impl Problem {
         self
     }
 
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The stable code: the `type` without its prefix.
+    pub fn code(&self) -> &str {
+        self.kind.strip_prefix(PROBLEM_TYPE_PREFIX).unwrap_or(&self.kind)
     }
 
     pub fn response(&self) -> HttpResponse {
@@ -64,12 +70,9 @@ pub enum ApiError {
     #[error(transparent)]
     Documents(#[from] DocumentsError),
     #[error(transparent)]
-    Audit(#[from] crate::audit::AuditError),
+    Audit(#[from] AuditError),
     #[error(transparent)]
-    Search(#[from] crate::search::SearchError),
-    /// A query parameter or field the API itself checks (422).
-    #[error("{field}: {problem}")]
-    InvalidParameter { field: String, problem: String },
+    Search(#[from] SearchError),
     /// Query parameters that do not parse (400).
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -85,10 +88,6 @@ pub enum ApiError {
 impl ApiError {
     pub fn internal(reason: impl Into<String>) -> Self {
         Self::Internal(reason.into())
-    }
-
-    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::InvalidParameter { field: field.into(), problem: problem.into() }
     }
 
     /// What the client sees. Keep every `type` code stable: clients and tests match on them.
@@ -109,9 +108,16 @@ impl ApiError {
                 "Identity provider unavailable",
             )
             .detail("The identity provider's keys could not be retrieved; try again shortly."),
-            ApiError::Auth(AuthError::MissingCapability(capability)) => {
-                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted")
-                    .detail(format!("This action needs the `{capability}` capability."))
+            ApiError::Auth(AuthError::SignInRefused(_)) => {
+                Problem::new(StatusCode::FORBIDDEN, "sign-in-refused", "Sign-in refused")
+                    .detail("The sign-in could not be completed; start it again.")
+            }
+            ApiError::Audit(AuditError::Forbidden) => Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted")
+                .detail("This action needs the `audit:read` capability."),
+            ApiError::Audit(AuditError::Invalid { field, problem }) => invalid_field(field, problem),
+            ApiError::Audit(AuditError::UnknownParameter(name)) => {
+                Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query parameters")
+                    .detail(format!("`{name}` is not a parameter of this resource."))
             }
             // A hidden document answers exactly like a missing one: this same problem.
             ApiError::NotFound | ApiError::Documents(DocumentsError::NotFound) => {
@@ -137,27 +143,13 @@ impl ApiError {
                 Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
                     .detail(format!("Send the body as {expected}."))
             }
-            ApiError::InvalidParameter { field, problem } => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
-                    .detail(format!("{field}: {problem}"))
-                    .field(field)
-            }
-            ApiError::Search(SearchError::InvalidQuery(problem)) => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
-                    .detail(format!("q: {problem}"))
-                    .field("q")
-            }
+            ApiError::Search(SearchError::InvalidQuery(problem)) => invalid_field("q", problem),
+            ApiError::Search(SearchError::Invalid { field, problem }) => invalid_field(field, problem),
             ApiError::Search(_) => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "search-unavailable", "Search unavailable")
                     .detail("The search could not be completed. Quote the X-Request-Id header when reporting this.")
             }
-            ApiError::Audit(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
-                .detail("The request could not be completed. Quote the X-Request-Id header when reporting this."),
-            ApiError::Documents(DocumentsError::Invalid { field, problem }) => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
-                    .detail(format!("{field}: {problem}"))
-                    .field(field)
-            }
+            ApiError::Documents(DocumentsError::Invalid { field, problem }) => invalid_field(field, problem),
             ApiError::Documents(DocumentsError::Malformed { field, problem }) => {
                 Problem::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request")
                     .detail(format!("{field}: {problem}"))
@@ -174,12 +166,19 @@ impl ApiError {
             }
             ApiError::Documents(
                 DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_),
-            ) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
-                .detail("The request could not be completed. Quote the X-Request-Id header when reporting this."),
-            ApiError::Internal(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+            )
+            | ApiError::Audit(_)
+            | ApiError::Auth(AuthError::Unavailable(_))
+            | ApiError::Internal(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
                 .detail("The request could not be completed. Quote the X-Request-Id header when reporting this."),
         }
     }
+}
+
+fn invalid_field(field: &str, problem: &str) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
+        .detail(format!("{field}: {problem}"))
+        .field(field)
 }
 
 impl ResponseError for ApiError {
@@ -190,9 +189,11 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Internal(reason) => tracing::error!(%reason, "internal error"),
+            ApiError::Audit(AuditError::Forbidden | AuditError::Invalid { .. } | AuditError::UnknownParameter(_)) => {}
             ApiError::Audit(error) => tracing::error!(%error, "audit trail failure"),
-            ApiError::Search(SearchError::InvalidQuery(_)) => {}
+            ApiError::Search(SearchError::InvalidQuery(_) | SearchError::Invalid { .. }) => {}
             ApiError::Search(error) => tracing::error!(%error, "search failed"),
+            ApiError::Auth(AuthError::Unavailable(reason)) => tracing::error!(%reason, "sign-in services failed"),
             ApiError::Documents(
                 error @ (DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_)),
             ) => {
@@ -211,9 +212,7 @@ impl ResponseError for ApiError {
         let challenge = match self {
             ApiError::Auth(AuthError::MissingToken) => Some("Bearer realm=\"anaspoc\""),
             ApiError::Auth(AuthError::InvalidToken(_)) => Some("Bearer realm=\"anaspoc\", error=\"invalid_token\""),
-            ApiError::Auth(AuthError::MissingCapability(_)) => {
-                Some("Bearer realm=\"anaspoc\", error=\"insufficient_scope\"")
-            }
+            ApiError::Audit(AuditError::Forbidden) => Some("Bearer realm=\"anaspoc\", error=\"insufficient_scope\""),
             _ => None,
         };
         if let Some(challenge) = challenge {
@@ -244,29 +243,18 @@ pub fn query_config() -> actix_web::web::QueryConfig {
     })
 }
 
-/// A resource that answers its unsupported methods with 405 and `Allow` (instead of falling
-/// through to "not found").
-pub fn resource(path: &str, routes: Vec<(actix_web::http::Method, actix_web::Route)>) -> actix_web::Resource {
-    let allow = routes.iter().map(|(method, _)| method.as_str()).collect::<Vec<_>>().join(", ");
-    let mut resource = actix_web::web::resource(path);
-    for (method, route) in routes {
-        resource = resource.route(route.method(method));
-    }
-    resource.default_service(actix_web::web::to(move || {
-        let allow = allow.clone();
-        async move {
-            let mut response = Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
-                .detail(format!("This resource takes {allow}."))
-                .response();
-            if let Ok(value) = HeaderValue::from_str(&allow) {
-                response.headers_mut().insert(header::ALLOW, value);
-            }
-            response
-        }
-    }))
-}
-
 /// Default service: unknown routes answer with a problem document, not an empty body.
 pub async fn route_not_found() -> HttpResponse {
     ApiError::NotFound.problem().response()
+}
+
+/// Refused bearer tokens answer like every other error: through [`ApiError`].
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        ApiError::Auth(self.clone()).status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        ApiError::Auth(self.clone()).error_response()
+    }
 }

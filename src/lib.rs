@@ -1,15 +1,20 @@
 //! anaspoc: the secure analysis-sharing platform of the Western Balkans Analysis Network.
-//! See DESIGN.md for the architecture; each concept lives in the module named after it.
+//! docs/architecture.md maps the modules; each concept lives in the module named after it.
 
 pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bench;
+pub mod caller;
 pub mod cli;
 pub mod config;
+pub mod dates;
 pub mod db;
+pub mod document_id;
 pub mod documents;
+pub mod edge;
 pub mod error;
+pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod policy;

@@ -12,18 +12,19 @@ use actix_web::{App, HttpServer, web};
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::TracingLogger;
 
-use crate::audit::{self, SigningKey};
+use crate::audit::{self, SigningKey, Trail};
 use crate::auth::demo_idp::{self, DemoIdp};
-use crate::auth::{ClaimMapper, TokenValidator, discovery};
+use crate::auth::{
+    Authenticator, BrowserSignIn, ClaimMapper, ClientSettings, Directory, Sessions, TokenValidator, discovery,
+};
 use crate::config::{ConfigError, Settings};
-use crate::error;
+use crate::health::Readiness;
 use crate::ingest::sandbox::Sandbox;
 use crate::ingest::{self, Pipeline, Trigger};
 use crate::metrics::{self, Metrics};
-use crate::policy::PolicyConfig;
 use crate::search::{self, SearchIndex, WriterHandle};
 use crate::storage::Storage;
-use crate::{api, db, documents};
+use crate::{api, db, documents, error};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -63,7 +64,7 @@ pub struct Application {
     local_addr: SocketAddr,
     public_url: String,
     db: DatabaseConnection,
-    validator: web::Data<TokenValidator>,
+    validator: Arc<TokenValidator>,
     demo_idp: Option<web::Data<DemoIdp>>,
 }
 
@@ -106,13 +107,11 @@ impl Application {
             (Some(idp), true) => idp.issuer().to_owned(),
             _ => settings.oidc.issuer_url.trim_end_matches('/').to_owned(),
         };
-        let policy = Arc::new(
-            PolicyConfig::from_settings(&settings.policy)
-                .ok_or(ConfigError::Invalid { key: "policy.levels", problem: "is not a valid ladder".into() })?,
-        );
-        let mapper = ClaimMapper::new(settings.oidc.claims.clone(), policy.ladder.clone(), &settings.policy);
+        let policy = Arc::new(settings.policy.compile()?);
+        let mapper =
+            ClaimMapper::new(settings.oidc.claims.clone(), policy.ladder.clone(), settings.policy.roles.clone());
         let http = discovery::identity_provider_client(&settings.oidc)?;
-        let validator = web::Data::new(TokenValidator::new(&settings.oidc, issuer, http, mapper));
+        let validator = Arc::new(TokenValidator::new(&settings.oidc, issuer, http.clone(), mapper));
         let metrics = web::Data::new(Metrics::new());
         let storage = Storage::from_settings(&settings.storage)?;
         let audit_log = audit::Log::with_metrics(db.clone(), &metrics).start_group_commit();
@@ -143,6 +142,8 @@ impl Application {
             }
             pipeline.clone().spawn();
         }
+
+        // What handlers get: services that take the caller and decide, never raw handles.
         let search = search::Service::new(search_index.clone(), db.clone(), audit_log.clone(), policy.clone());
         metrics.register(
             "search_dropped_hits",
@@ -150,22 +151,6 @@ impl Application {
             search.dropped_hits(),
         );
         let search = web::Data::new(search);
-        let search_index = web::Data::new(search_index);
-        let web_state = web::Data::new(crate::web::WebState::new(crate::web::WebConfig {
-            db: db.clone(),
-            validator: validator.clone(),
-            audit: audit_log.clone(),
-            http: discovery::identity_provider_client(&settings.oidc)?,
-            issuer: validator.issuer().to_owned(),
-            client_id: settings.oidc.client_id.clone(),
-            client_secret: Some(settings.oidc.client_secret.expose().to_owned()).filter(|s| !s.is_empty()),
-            resource: settings.oidc.resource.clone(),
-            public_url: public_url.clone(),
-            secure_cookies: settings.tls_enabled(),
-            session_hours: settings.web.session_hours,
-            policy: policy.clone(),
-        })?);
-        let signing_key = web::Data::new(SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?);
         let documents = web::Data::new(documents::Service::new(
             db.clone(),
             storage.clone(),
@@ -174,28 +159,47 @@ impl Application {
             policy.clone(),
             settings.limits.max_upload_bytes,
         ));
-        let storage = web::Data::new(storage);
-        let audit_log = web::Data::new(audit_log);
+        let signing_key = Arc::new(SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?);
+        let reader = web::Data::new(audit::Reader::new(Trail::new(db.clone()), audit_log.clone(), signing_key));
+        let authenticator = web::Data::new(Authenticator::new(validator.clone(), audit_log.clone()));
+        let directory = Arc::new(Directory::new(db.clone(), audit_log.clone()));
+        let sessions = Arc::new(Sessions::new(db.clone(), validator.clone()));
+        let sign_in = web::Data::new(BrowserSignIn::new(
+            ClientSettings {
+                issuer: validator.issuer().to_owned(),
+                client_id: settings.oidc.client_id.clone(),
+                client_secret: Some(settings.oidc.client_secret.expose().to_owned()).filter(|s| !s.is_empty()),
+                resource: settings.oidc.resource.clone(),
+                public_url: public_url.clone(),
+                session_hours: settings.web.session_hours,
+            },
+            http,
+            db.clone(),
+            validator.clone(),
+            sessions.clone(),
+            directory.clone(),
+            audit_log.clone(),
+        ));
+        let readiness = web::Data::new(Readiness::new(db.clone(), storage, search_index, validator.clone()));
+        let web_state = web::Data::new(crate::web::WebState::new(policy.clone(), settings.tls_enabled())?);
+        let directory = web::Data::from(directory);
+        let sessions = web::Data::from(sessions);
 
         let server = {
-            let db = web::Data::new(db.clone());
-            let validator = validator.clone();
             let demo_idp = demo_idp.clone();
-            let shared_settings = web::Data::new(settings.clone());
             let tls = settings.tls_enabled();
             let http = HttpServer::new(move || {
                 let mut app = App::new()
-                    .app_data(db.clone())
-                    .app_data(validator.clone())
+                    .app_data(authenticator.clone())
+                    .app_data(directory.clone())
+                    .app_data(sessions.clone())
+                    .app_data(sign_in.clone())
+                    .app_data(readiness.clone())
                     .app_data(metrics.clone())
-                    .app_data(storage.clone())
                     .app_data(documents.clone())
-                    .app_data(audit_log.clone())
-                    .app_data(signing_key.clone())
                     .app_data(search.clone())
-                    .app_data(search_index.clone())
+                    .app_data(reader.clone())
                     .app_data(web_state.clone())
-                    .app_data(shared_settings.clone())
                     .app_data(error::json_config())
                     .app_data(error::query_config())
                     .wrap(from_fn(metrics::record))
@@ -244,7 +248,7 @@ impl Application {
     }
 
     pub fn validator(&self) -> Arc<TokenValidator> {
-        self.validator.clone().into_inner()
+        self.validator.clone()
     }
 
     /// The built-in identity provider, in demo mode.

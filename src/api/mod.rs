@@ -1,15 +1,15 @@
 //! HTTP routes: thin handlers that authenticate, call a service and shape the response.
 
-pub mod audit;
-pub mod documents;
+mod audit;
+mod documents;
 mod health;
 mod me;
-pub mod search;
+mod search;
 
 use actix_web::http::Method;
 use actix_web::web;
 
-use crate::error::resource;
+use crate::edge::resource;
 
 /// Operational endpoints outside `/api/v1` (no authentication).
 pub fn operations(cfg: &mut web::ServiceConfig) {

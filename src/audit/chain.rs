@@ -6,7 +6,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::event::Event;
-use crate::storage::hex;
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -24,7 +23,7 @@ pub fn link_hash(prev_hash: &str, canonical: &str) -> String {
     hasher.update(prev_hash.as_bytes());
     hasher.update(b"\n");
     hasher.update(canonical.as_bytes());
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// The hash an event must carry.
@@ -125,7 +124,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::audit::event::{Action, Actor, Outcome, RequestInfo, Target};
+    use crate::audit::event::{Action, Actor, Outcome, Target};
+    use crate::caller::RequestInfo;
 
     fn chain(n: i64) -> Vec<Event> {
         let mut prev = GENESIS_HASH.to_owned();

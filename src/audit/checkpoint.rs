@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::AuditError;
-use crate::storage::hex;
+use super::log::format_time;
+use super::trail::Trail;
 
 /// What is signed: the canonical JSON of these four fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +49,7 @@ impl Checkpoint {
 
 /// Short, stable id of a public key: hex of the first 8 bytes of its SHA-256.
 pub fn key_id(public_key: &[u8]) -> String {
-    hex(&Sha256::digest(public_key)[..8])
+    hex::encode(&Sha256::digest(public_key)[..8])
 }
 
 /// The server's checkpoint signing key (PKCS#8 PEM on disk).
@@ -101,6 +102,15 @@ impl SigningKey {
             signature: STANDARD.encode(signature.as_ref()),
         })
     }
+}
+
+/// Sign the current head of the trail and keep the checkpoint in the database; the operator keeps
+/// a copy elsewhere too (`anaspoc audit checkpoint`).
+pub async fn sign_head(trail: &Trail, key: &SigningKey) -> Result<Checkpoint, AuditError> {
+    let head = trail.head().await?;
+    let checkpoint = key.sign(head.seq, &head.hash, &format_time(chrono::Utc::now()))?;
+    trail.store_checkpoint(&checkpoint).await?;
+    Ok(checkpoint)
 }
 
 #[cfg(unix)]

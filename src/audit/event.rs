@@ -1,9 +1,10 @@
-//! Audit events (DESIGN.md, "Audit trail (normative format)").
+//! Audit events, in the normative format of docs/architecture.md ("The audit trail").
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::Principal;
+use crate::caller::{Caller, RequestInfo};
+use crate::policy::Principal;
 
 /// What happened. Stable strings: auditors filter on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,21 +155,6 @@ fn recordable_id(id: &str) -> String {
     id.chars().take(64).map(|c| if c.is_control() { char::REPLACEMENT_CHARACTER } else { c }).collect()
 }
 
-/// The HTTP request an event belongs to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestInfo {
-    pub id: String,
-    pub ip: String,
-    pub user_agent: String,
-}
-
-impl RequestInfo {
-    /// For events raised outside HTTP (the command line).
-    pub fn command_line(command: &str) -> Self {
-        Self { id: uuid::Uuid::new_v4().to_string(), ip: "local".into(), user_agent: format!("anaspoc {command}") }
-    }
-}
-
 /// An event as recorded: every field of DESIGN.md in order; `hash` covers all the others.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -208,8 +194,9 @@ impl NewEvent {
         }
     }
 
-    pub fn by(principal: &Principal, request: &RequestInfo, action: Action, outcome: Outcome) -> Self {
-        Self::new(Actor::from(principal), request, action, outcome)
+    /// An event of `caller`'s request.
+    pub fn of(caller: &Caller, action: Action, outcome: Outcome) -> Self {
+        Self::new(Actor::from(&caller.principal), &caller.request, action, outcome)
     }
 
     pub fn target(mut self, target: Target) -> Self {

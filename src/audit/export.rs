@@ -5,13 +5,15 @@ use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::stream;
 
-use super::log::{Filter, Log, to_event};
+use super::query::Filter;
+use super::trail::{Trail, to_event};
 use super::{AuditError, Event};
 
 const PAGE: u64 = 1000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// One full event per line: verifiable by anyone.
     JsonLines,
     Csv,
 }
@@ -62,13 +64,13 @@ const CSV_HEADER: [&str; 18] = [
 ];
 
 /// The export as a stream of byte chunks, one page of events per chunk.
-pub fn export(log: Log, filter: Filter, format: Format) -> impl Stream<Item = Result<Bytes, AuditError>> {
-    let state = (log, filter, 0_i64, format == Format::Csv, false);
-    stream::try_unfold(state, move |(log, filter, after, header, done)| async move {
+pub fn export(trail: Trail, filter: Filter, format: Format) -> impl Stream<Item = Result<Bytes, AuditError>> {
+    let state = (trail, filter, 0_i64, format == Format::Csv, false);
+    stream::try_unfold(state, move |(trail, filter, after, header, done)| async move {
         if done {
             return Ok(None);
         }
-        let rows = log.rows_after(&filter, after, PAGE).await?;
+        let rows = trail.rows_after(&filter, after, PAGE).await?;
         let last = rows.last().map(|r| r.seq);
         let mut chunk = Vec::new();
         if header {
@@ -85,9 +87,9 @@ pub fn export(log: Log, filter: Filter, format: Format) -> impl Stream<Item = Re
             }
         }
         match last {
-            Some(seq) => Ok(Some((Bytes::from(chunk), (log, filter, seq, false, false)))),
+            Some(seq) => Ok(Some((Bytes::from(chunk), (trail, filter, seq, false, false)))),
             // An empty page ends the export (after the CSV header, if nothing matched at all).
-            None if !chunk.is_empty() => Ok(Some((Bytes::from(chunk), (log, filter, after, false, true)))),
+            None if !chunk.is_empty() => Ok(Some((Bytes::from(chunk), (trail, filter, after, false, true)))),
             None => Ok(None),
         }
     })

@@ -1,15 +1,15 @@
-//! Appending to and reading the trail. Every append locks the single `audit_head` row first (an
-//! UPDATE), so appends are serialised across connections and replicas and `seq` has no gaps: a
-//! rolled-back business transaction takes its event — and its `seq` — with it.
+//! Appending to the trail — the only thing the log does (reading is [`super::Reader`]'s, for
+//! auditors, and [`super::Trail`]'s, for the operator). Every append locks the single
+//! `audit_head` row first (an UPDATE), so appends are serialised across connections and replicas
+//! and `seq` has no gaps: a rolled-back business transaction takes its event — and its `seq` —
+//! with it.
 
 use chrono::SecondsFormat;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
 };
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::AuditError;
@@ -32,26 +32,9 @@ type Pending = (NewEvent, oneshot::Sender<Result<Event, AuditError>>);
 /// Most events committed in one transaction by the group-commit writer.
 const MAX_BATCH: usize = 256;
 
-/// Filters of `GET /api/v1/audit` and the export.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    pub actor: Option<String>,
-    pub document: Option<String>,
-    pub action: Option<String>,
-    pub outcome: Option<String>,
-    /// RFC 3339 bounds, inclusive, normalised by [`normalise_time`].
-    pub from: Option<String>,
-    pub to: Option<String>,
-}
-
 /// The fixed-width RFC 3339 form stored in `at`, so that text order is time order.
 pub fn format_time(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// A user-given time bound in the stored form.
-pub fn normalise_time(value: &str) -> Option<String> {
-    chrono::DateTime::parse_from_rfc3339(value.trim()).ok().map(|t| format_time(t.with_timezone(&chrono::Utc)))
 }
 
 impl Log {
@@ -177,40 +160,6 @@ impl Log {
             "audit event"
         );
     }
-
-    /// Newest first: events with `seq < before` (all when `None`) matching `filter`.
-    pub async fn page(&self, filter: &Filter, before: Option<i64>, limit: u64) -> Result<Vec<Event>, AuditError> {
-        let mut query = audit_event::Entity::find().filter(condition(filter));
-        if let Some(before) = before {
-            query = query.filter(audit_event::Column::Seq.lt(before));
-        }
-        let rows = query.order_by_desc(audit_event::Column::Seq).limit(limit).all(&self.db).await?;
-        rows.into_iter().map(to_event).collect()
-    }
-
-    /// Oldest first: rows with `seq > after` matching `filter` (export and verification).
-    pub async fn rows_after(
-        &self,
-        filter: &Filter,
-        after: i64,
-        limit: u64,
-    ) -> Result<Vec<audit_event::Model>, AuditError> {
-        Ok(audit_event::Entity::find()
-            .filter(condition(filter))
-            .filter(audit_event::Column::Seq.gt(after))
-            .order_by_asc(audit_event::Column::Seq)
-            .limit(limit)
-            .all(&self.db)
-            .await?)
-    }
-
-    pub async fn head(&self) -> Result<audit_head::Model, AuditError> {
-        audit_head::Entity::find_by_id(1).one(&self.db).await?.ok_or(AuditError::NoHead)
-    }
-
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
 }
 
 /// Append a batch in one transaction. If it fails, each event is retried alone so that one bad
@@ -246,36 +195,4 @@ async fn commit_batch(db: &DatabaseConnection, batch: Vec<Pending>) {
             }
         }
     }
-}
-
-fn condition(filter: &Filter) -> Condition {
-    let mut condition = Condition::all();
-    if let Some(actor) = &filter.actor {
-        condition = condition.add(audit_event::Column::ActorSub.eq(actor.as_str()));
-    }
-    if let Some(document) = &filter.document {
-        condition = condition.add(audit_event::Column::DocumentId.eq(document.as_str()));
-    }
-    if let Some(action) = &filter.action {
-        condition = condition.add(audit_event::Column::Action.eq(action.as_str()));
-    }
-    if let Some(outcome) = &filter.outcome {
-        condition = condition.add(audit_event::Column::Outcome.eq(outcome.as_str()));
-    }
-    if let Some(from) = &filter.from {
-        condition = condition.add(audit_event::Column::At.gte(from.as_str()));
-    }
-    if let Some(to) = &filter.to {
-        condition = condition.add(audit_event::Column::At.lte(to.as_str()));
-    }
-    condition
-}
-
-/// The full event of a stored row: the hashed body plus its hash.
-pub fn to_event(row: audit_event::Model) -> Result<Event, AuditError> {
-    let mut value: Value = serde_json::from_str(&row.event)?;
-    if let Some(object) = value.as_object_mut() {
-        object.insert("hash".into(), Value::String(row.hash));
-    }
-    Ok(serde_json::from_value(value)?)
 }

@@ -1,18 +1,25 @@
-//! The tamper-evident audit trail (DESIGN.md, "Audit trail (normative format)"): every access is
-//! an event in an append-only, hash-chained log, written in the same transaction as the change
-//! it records (or, for reads, before the bytes are served); auditors list, export and verify it.
+//! The tamper-evident audit trail (docs/architecture.md, "The audit trail"): every access is an
+//! event in an append-only, hash-chained log ([`Log`]), written in the same transaction as the
+//! change it records (or, for reads, before the bytes are served). Auditors read it only through
+//! [`Reader`]; the operator's tools read the stored [`Trail`] directly.
 
 pub mod chain;
 pub mod checkpoint;
 mod event;
 pub mod export;
 mod log;
+mod query;
+mod reader;
+mod trail;
 pub mod verify;
 
 pub use chain::GENESIS_HASH;
-pub use checkpoint::{Checkpoint, SigningKey};
-pub use event::{Action, Actor, Event, NewEvent, Outcome, RequestInfo, Target};
-pub use log::{Filter, Log, format_time, normalise_time, to_event};
+pub use checkpoint::{Checkpoint, SigningKey, sign_head};
+pub use event::{Action, Actor, Event, NewEvent, Outcome, Target};
+pub use log::{Log, format_time};
+pub use query::{Filter, Query};
+pub use reader::{Auditor, Export, Listed, MAX_LIMIT, Reader};
+pub use trail::{Trail, to_event};
 pub use verify::Verification;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,4 +36,13 @@ pub enum AuditError {
     Export(String),
     #[error("the audit writer has stopped")]
     WriterStopped,
+    /// The caller does not hold `audit:read` (the refusal is recorded).
+    #[error("missing capability audit:read")]
+    Forbidden,
+    /// A parameter of an audit query has a value that means nothing (422).
+    #[error("{field}: {problem}")]
+    Invalid { field: &'static str, problem: String },
+    /// An audit query names a parameter there is not (400).
+    #[error("`{0}` is not an audit query parameter")]
+    UnknownParameter(String),
 }

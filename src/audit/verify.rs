@@ -4,15 +4,15 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 
-use sea_orm::EntityTrait;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::AuditError;
 use super::chain::{BrokenLink, ChainChecker, GENESIS_HASH};
 use super::checkpoint::Checkpoint;
-use super::log::{Filter, Log};
-use crate::db::entities::{audit_checkpoint, audit_event};
+use super::query::Filter;
+use super::trail::Trail;
+use crate::db::entities::audit_event;
 
 const PAGE: u64 = 1000;
 
@@ -88,23 +88,11 @@ impl CheckpointCheck {
 
 /// Verify the trail in the database, with its stored checkpoints and any `external` ones.
 pub async fn verify_database(
-    log: &Log,
+    trail: &Trail,
     external: Vec<Checkpoint>,
     trusted_key: Option<String>,
 ) -> Result<Verification, AuditError> {
-    let stored: Vec<Checkpoint> = audit_checkpoint::Entity::find()
-        .all(log.db())
-        .await?
-        .into_iter()
-        .map(|row| Checkpoint {
-            seq: row.seq,
-            hash: row.hash,
-            at: row.at,
-            key_id: row.key_id,
-            public_key: row.public_key,
-            signature: row.signature,
-        })
-        .collect();
+    let stored = trail.checkpoints().await?;
     let count_checkpoints = stored.len() + external.len();
     let checkpoints = match CheckpointCheck::new(stored.into_iter().chain(external).collect(), trusted_key) {
         Ok(check) => check,
@@ -113,7 +101,7 @@ pub async fn verify_database(
     let mut checker = ChainChecker::default();
     let mut after = 0;
     loop {
-        let rows = log.rows_after(&Filter::default(), after, PAGE).await?;
+        let rows = trail.rows_after(&Filter::default(), after, PAGE).await?;
         let Some(last) = rows.last() else { break };
         after = last.seq;
         for row in rows {
@@ -127,7 +115,7 @@ pub async fn verify_database(
             }
         }
     }
-    let head = log.head().await?;
+    let head = trail.head().await?;
     let count = checker.count();
     if head.seq != count || head.hash != checker.head_hash() {
         let seq = head.seq.min(count) + 1;

@@ -5,9 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{Capability, Principal};
-use crate::config::{ClaimPaths, PolicySettings};
-use crate::policy::Ladder;
+use crate::config::ClaimPaths;
+use crate::policy::{Capability, Ladder, Principal};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClaimError {
@@ -26,13 +25,7 @@ pub struct ClaimMapper {
 }
 
 impl ClaimMapper {
-    /// `policy` must have passed configuration validation (unknown capabilities are dropped).
-    pub fn new(paths: ClaimPaths, ladder: Ladder, policy: &PolicySettings) -> Self {
-        let roles = policy
-            .roles
-            .iter()
-            .map(|(role, caps)| (role.clone(), caps.iter().filter_map(|c| c.parse().ok()).collect()))
-            .collect();
+    pub fn new(paths: ClaimPaths, ladder: Ladder, roles: BTreeMap<String, BTreeSet<Capability>>) -> Self {
         Self { paths, ladder, roles }
     }
 
@@ -120,7 +113,7 @@ mod tests {
         let mut claim_paths = settings.oidc.claims.clone();
         paths(&mut claim_paths);
         let ladder = Ladder::new(&settings.policy.levels, &settings.policy.max_classification).expect("ladder");
-        ClaimMapper::new(claim_paths, ladder, &settings.policy)
+        ClaimMapper::new(claim_paths, ladder, settings.policy.roles.clone())
     }
 
     fn mapper() -> ClaimMapper {

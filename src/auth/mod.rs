@@ -1,24 +1,30 @@
 //! Identity: who is calling. Bearer access tokens from the configured OpenID Connect issuer are
 //! validated strictly ([`validator`]) against its discovered, cached JWKS ([`jwks`]), then mapped
-//! to a [`Principal`] by configurable JSON pointers ([`claims`]). The demo identity provider
-//! ([`demo_idp`]) is an ordinary issuer reached through the same path.
+//! to a principal by configurable JSON pointers ([`claims`]); [`Authenticator`] turns a request
+//! into a [`crate::caller::Caller`]. Browsers sign in through the code flow ([`BrowserSignIn`])
+//! into server-side [`Sessions`]; every sign-in lands in the users' [`Directory`]. The demo
+//! identity provider ([`demo_idp`]) is an ordinary issuer reached through the same path.
 
-mod caller;
+mod authenticator;
+mod browser;
 pub mod claims;
 pub mod demo_idp;
+mod directory;
 pub mod discovery;
 pub mod jwks;
-mod principal;
+mod sessions;
 pub mod validator;
 
-pub use caller::{Caller, request_info};
+pub use authenticator::Authenticator;
+pub use browser::{BrowserSignIn, Callback, ClientSettings, SignedIn};
 pub use claims::ClaimMapper;
-pub use principal::{Capability, Principal, UnknownCapability};
-pub use validator::{TokenValidator, parse_allowed_algorithm};
+pub use directory::{Directory, Via};
+pub use sessions::{Session, Sessions};
+pub use validator::TokenValidator;
 
-/// Why a request is not authenticated or not authorised. Client-facing messages stay generic;
-/// the precise reason is logged with the request id.
-#[derive(Debug, thiserror::Error)]
+/// Why a request is not authenticated. Client-facing messages stay generic; the precise reason
+/// is logged with the request id.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
     #[error("no bearer token")]
     MissingToken,
@@ -26,6 +32,10 @@ pub enum AuthError {
     InvalidToken(String),
     #[error("the identity provider cannot be reached: {0}")]
     IssuerUnavailable(String),
-    #[error("missing capability {0}")]
-    MissingCapability(Capability),
+    /// A browser sign-in the platform refused (the reason is for the log and the audit trail).
+    #[error("sign-in refused: {0}")]
+    SignInRefused(String),
+    /// Sessions, the directory or the audit trail could not be reached.
+    #[error("{0}")]
+    Unavailable(String),
 }

@@ -7,25 +7,26 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 
+use super::AuthError;
 use super::claims::ClaimMapper;
 use super::jwks::{JwksCache, JwksError, KeyFamily};
-use super::{AuthError, Principal};
-use crate::config::OidcSettings;
+use crate::config::{JwsAlgorithm, OidcSettings};
+use crate::policy::Principal;
 
-/// The JWS algorithms the platform may accept: asymmetric only. `none` and HS* never parse here.
-pub fn parse_allowed_algorithm(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        _ => return None,
-    })
+/// The configured algorithms (asymmetric only: configuration cannot name `none` or HS*) as
+/// jsonwebtoken knows them.
+fn algorithm(configured: JwsAlgorithm) -> Algorithm {
+    match configured {
+        JwsAlgorithm::RS256 => Algorithm::RS256,
+        JwsAlgorithm::RS384 => Algorithm::RS384,
+        JwsAlgorithm::RS512 => Algorithm::RS512,
+        JwsAlgorithm::PS256 => Algorithm::PS256,
+        JwsAlgorithm::PS384 => Algorithm::PS384,
+        JwsAlgorithm::PS512 => Algorithm::PS512,
+        JwsAlgorithm::ES256 => Algorithm::ES256,
+        JwsAlgorithm::ES384 => Algorithm::ES384,
+        JwsAlgorithm::EdDSA => Algorithm::EdDSA,
+    }
 }
 
 fn family_of(algorithm: Algorithm) -> Option<KeyFamily> {
@@ -65,7 +66,7 @@ impl TokenValidator {
         Self {
             issuer,
             audience: oidc.audience.clone(),
-            algorithms: oidc.algorithms.iter().filter_map(|a| parse_allowed_algorithm(a)).collect(),
+            algorithms: oidc.algorithms.iter().copied().map(algorithm).collect(),
             leeway_secs: oidc.leeway_secs,
             keys,
             mapper,
@@ -136,11 +137,11 @@ mod tests {
     #[test]
     fn only_asymmetric_algorithms_are_allowed() {
         for name in ["HS256", "HS384", "HS512", "none", "None", "rs256", ""] {
-            assert!(parse_allowed_algorithm(name).is_none(), "{name}");
+            assert!(serde_json::from_value::<JwsAlgorithm>(serde_json::json!(name)).is_err(), "{name}");
         }
         for name in ["RS256", "PS256", "ES256", "ES384", "EdDSA"] {
-            let alg = parse_allowed_algorithm(name).expect(name);
-            assert!(family_of(alg).is_some());
+            let configured: JwsAlgorithm = serde_json::from_value(serde_json::json!(name)).expect(name);
+            assert!(family_of(algorithm(configured)).is_some(), "{name}");
         }
         let accepted: HashSet<_> = ACCEPTED_TYPES.into_iter().collect();
         assert!(!accepted.contains("id+jwt"));

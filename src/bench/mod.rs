@@ -19,8 +19,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::auth::demo_idp::personas;
-use crate::auth::{Capability, Principal};
-use crate::policy::{Ladder, search_filter};
+use crate::policy::{Capability, Ladder, Principal, search_filter};
 use crate::search::{Filters, SearchIndex, SearchRequest, Sort};
 use corpus::{CorpusDocument, CorpusQuery, Rng};
 use stats::Latencies;
@@ -315,7 +314,7 @@ async fn tantivy_load(index: &SearchIndex, queries: &[CorpusQuery], clients: usi
                         name: p.name.into(),
                         organisation: p.organisation.into(),
                         country: p.country.into(),
-                        clearance: ladder.as_ref()?.parse(p.clearance)?,
+                        clearance: ladder.as_ref().ok()?.parse(p.clearance)?,
                         roles: vec![],
                         capabilities: [Capability::DocumentRead].into(),
                     },

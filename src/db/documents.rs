@@ -1,10 +1,126 @@
-//! Repository of documents and their versions. Callers decide access (documents::Service); this
-//! module only reads and writes rows.
+//! Repository of documents and their versions, and the one mapping between their rows and the
+//! policy's types. Callers decide access (documents::Service, search::Service); this module only
+//! reads and writes rows.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 
 use super::entities::{document, document_version};
+use crate::policy::{DocumentMarkings, Markings, MarkingsInput, PolicyConfig, Status};
+
+/// The access-relevant facts of a stored row, read once. A row whose markings no longer fit
+/// the configured policy (a level or country removed from the configuration) fails closed:
+/// `None` — the document is hidden from everyone — and the operator is told.
+pub fn facts(row: &document::Model, policy: &PolicyConfig) -> Option<DocumentMarkings> {
+    let input = MarkingsInput {
+        classification: row.classification.clone(),
+        tlp: row.tlp.clone(),
+        handling_code: row.handling_code.clone(),
+        handling_note: row.handling_note.clone(),
+        releasable_to: row.releasable_to.0.clone(),
+        recipients: row.recipients.0.clone(),
+    };
+    let markings = Markings::restore(&input, policy, &row.originator_country);
+    let status = row.status.parse::<Status>();
+    match (markings, status) {
+        (Ok(markings), Ok(status)) => Some(DocumentMarkings {
+            markings,
+            originator_org: row.originator_org.clone(),
+            originator_country: row.originator_country.clone(),
+            status,
+        }),
+        (markings, status) => {
+            tracing::error!(
+                document = %row.id,
+                markings = ?markings.err(),
+                status = ?status.err(),
+                "stored document does not fit the configured policy; hiding it"
+            );
+            None
+        }
+    }
+}
+
+/// Set the marking columns of `row` to `markings`.
+pub fn set_markings(row: &mut document::ActiveModel, markings: &Markings) {
+    let input = markings.to_input();
+    row.classification = Set(input.classification);
+    row.tlp = Set(input.tlp);
+    row.handling_code = Set(input.handling_code);
+    row.handling_note = Set(input.handling_note);
+    row.releasable_to = Set(input.releasable_to.into());
+    row.recipients = Set(input.recipients.into());
+}
+
+/// A new document's row, before its first version is appended.
+pub struct NewDocumentRow<'a> {
+    pub id: String,
+    pub title: String,
+    pub summary: Option<String>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub markings: &'a Markings,
+    pub originator_org: String,
+    pub originator_country: String,
+    pub originator_sub: String,
+    pub status: Status,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl NewDocumentRow<'_> {
+    pub fn into_active_model(self) -> document::ActiveModel {
+        let mut row = document::ActiveModel {
+            id: Set(self.id),
+            title: Set(self.title),
+            summary: Set(self.summary),
+            language: Set(self.language),
+            tags: Set(self.tags.into()),
+            originator_org: Set(self.originator_org),
+            originator_country: Set(self.originator_country),
+            originator_sub: Set(self.originator_sub),
+            status: Set(self.status.as_str().to_owned()),
+            current_version: Set(0),
+            upload_slots: Set(1),
+            created_at: Set(self.now),
+            updated_at: Set(self.now),
+            published_at: Set((self.status == Status::Published).then_some(self.now)),
+            revision: Set(1),
+            ..Default::default()
+        };
+        set_markings(&mut row, self.markings);
+        row
+    }
+}
+
+/// A version's row (its number is assigned by [`append_version`]).
+pub struct NewVersionRow {
+    pub document_id: String,
+    pub object_key: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub media_type: String,
+    pub filename: String,
+    pub created_by: String,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl NewVersionRow {
+    pub fn into_active_model(self) -> document_version::ActiveModel {
+        document_version::ActiveModel {
+            document_id: Set(self.document_id),
+            object_key: Set(self.object_key),
+            sha256: Set(self.sha256),
+            size_bytes: Set(self.size_bytes),
+            media_type: Set(self.media_type),
+            filename: Set(self.filename),
+            created_by: Set(self.created_by),
+            created_at: Set(self.now),
+            ..Default::default()
+        }
+    }
+}
 
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<document::Model>, DbErr> {
     document::Entity::find_by_id(id.to_owned()).one(db).await

@@ -2,8 +2,10 @@
 //! readiness, and the repositories. Entities live in [`entities`]; each repository is a module
 //! named after what it stores.
 
+pub mod columns;
 pub mod documents;
 pub mod entities;
+pub mod sessions;
 pub mod users;
 
 use std::path::Path;

@@ -4,7 +4,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
 
 use super::entities::user;
-use crate::auth::Principal;
+use crate::policy::Principal;
 
 /// Record that `principal` signed in: insert on first sight, refresh name and attributes after.
 pub async fn record_sign_in(db: &DatabaseConnection, principal: &Principal) -> Result<(), DbErr> {
@@ -15,7 +15,7 @@ pub async fn record_sign_in(db: &DatabaseConnection, principal: &Principal) -> R
         organisation: Set(principal.organisation.clone()),
         country: Set(principal.country.clone()),
         clearance: Set(principal.clearance.name().to_owned()),
-        roles: Set(serde_json::to_string(&principal.roles).unwrap_or_else(|_| "[]".into())),
+        roles: Set(principal.roles.clone().into()),
         first_seen_at: Set(now),
         last_seen_at: Set(now),
     };

@@ -1,8 +1,9 @@
-//! What clients send and receive about documents (DESIGN.md, "API").
+//! What clients send and receive about documents (docs/architecture.md, "The API").
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::DocumentsError;
+use crate::db::entities::document_version;
 use crate::policy::{Markings, MarkingsInput, Status};
 
 const MAX_TITLE_CHARS: usize = 300;
@@ -215,4 +216,20 @@ pub struct VersionView {
     pub filename: String,
     pub created_by: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<document_version::Model> for VersionView {
+    fn from(row: document_version::Model) -> Self {
+        Self {
+            ingest: IngestView { state: row.ingest_state, error: row.ingest_error },
+            detected_language: row.detected_language,
+            version: row.version,
+            sha256: row.sha256,
+            size: row.size_bytes,
+            media_type: row.media_type,
+            filename: row.filename,
+            created_by: row.created_by,
+            created_at: row.created_at,
+        }
+    }
 }

@@ -20,7 +20,6 @@ use super::sandbox::Sandbox;
 use super::{IngestError, language};
 use crate::db::documents as repo;
 use crate::db::entities::{document, document_version, ingest_job};
-use crate::documents::stored_facts;
 use crate::policy::PolicyConfig;
 use crate::search::{Applied, IndexEntry, WriterHandle};
 use crate::storage::{ObjectKey, Storage};
@@ -260,7 +259,7 @@ impl Pipeline {
         extracted: Option<Extracted>,
     ) -> Result<Applied, IngestError> {
         let doc = repo::find(&self.db, document_id).await?.ok_or(IngestError::Gone)?;
-        let Some(facts) = stored_facts(&doc, &self.policy) else {
+        let Some(facts) = repo::facts(&doc, &self.policy) else {
             // The API hides such a document; the index must not keep counting an old state of it.
             self.writer.remove(&doc.id).await?;
             return Err(IngestError::Extraction("the stored markings do not fit the configured policy".into()));
@@ -276,7 +275,7 @@ impl Pipeline {
             title: doc.title.clone(),
             summary: doc.summary.clone().unwrap_or_default(),
             body,
-            tags: crate::documents::parse_list(&doc.tags),
+            tags: doc.tags.0.clone(),
             language: doc.language.clone().or(detected).unwrap_or_else(|| "und".into()),
             facts,
             published_at: doc.published_at,

@@ -42,6 +42,22 @@ impl Serialize for Level {
     }
 }
 
+/// Most levels a ladder may have.
+const MAX_LEVELS: usize = 16;
+
+/// Why a list of names is no ladder.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LadderError {
+    #[error("must list between 1 and {MAX_LEVELS} levels, lowest first")]
+    Size,
+    #[error("lists the level `{0}` twice")]
+    Duplicate(String),
+    #[error("`{0}` is not a level name")]
+    Blank(String),
+    #[error("`{0}` is not one of policy.levels")]
+    UnknownMaximum(String),
+}
+
 /// The configured ladder, lowest first, with the platform maximum for uploads.
 #[derive(Clone, Debug)]
 pub struct Ladder {
@@ -50,18 +66,27 @@ pub struct Ladder {
 }
 
 impl Ladder {
-    /// `names` lowest first; `max` must be one of them (config validation guarantees it).
-    pub fn new(names: &[String], max: &str) -> Option<Self> {
-        if names.is_empty() || names.len() > usize::from(u8::MAX) {
-            return None;
+    /// `names` lowest first, each once; `max` one of them.
+    pub fn new(names: &[String], max: &str) -> Result<Self, LadderError> {
+        if names.is_empty() || names.len() > MAX_LEVELS {
+            return Err(LadderError::Size);
         }
-        let levels: Vec<Level> = names
+        let mut levels: Vec<Level> = Vec::with_capacity(names.len());
+        for (rank, name) in (0u8..).zip(names) {
+            if name.trim().is_empty() {
+                return Err(LadderError::Blank(name.clone()));
+            }
+            if levels.iter().any(|l| l.name() == name) {
+                return Err(LadderError::Duplicate(name.clone()));
+            }
+            levels.push(Level { rank, name: Arc::from(name.as_str()) });
+        }
+        let max_classification = levels
             .iter()
-            .enumerate()
-            .map(|(rank, name)| Level { rank: rank as u8, name: Arc::from(name.as_str()) })
-            .collect();
-        let max_classification = levels.iter().find(|l| l.name() == max)?.clone();
-        Some(Self { levels, max_classification })
+            .find(|l| l.name() == max)
+            .cloned()
+            .ok_or_else(|| LadderError::UnknownMaximum(max.to_owned()))?;
+        Ok(Self { levels, max_classification })
     }
 
     /// The level with this exact name.
@@ -107,6 +132,8 @@ mod tests {
         let ladder = ladder();
         assert!(ladder.parse("SECRET").is_none());
         assert!(ladder.parse("restricted").is_none());
-        assert!(Ladder::new(&["A".into()], "B").is_none());
+        assert_eq!(Ladder::new(&["A".into()], "B").err(), Some(LadderError::UnknownMaximum("B".into())));
+        assert_eq!(Ladder::new(&["A".into(), "A".into()], "A").err(), Some(LadderError::Duplicate("A".into())));
+        assert_eq!(Ladder::new(&[], "A").err(), Some(LadderError::Size));
     }
 }

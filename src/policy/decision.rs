@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use super::markings::{Markings, Tlp};
-use crate::auth::{Capability, Principal};
+use super::{Capability, Principal};
 
 /// Life cycle of a document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -8,8 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{Ladder, Level, PolicyConfig};
-use crate::auth::Principal;
+use super::{Ladder, Level, PolicyConfig, Principal};
 
 /// Longest accepted handling note and recipient subject.
 const MAX_NOTE_CHARS: usize = 1000;

@@ -1,37 +1,29 @@
-//! Access policy: pure, no I/O. Markings types and the decision built on them live here and
-//! nowhere else (DESIGN.md, "Markings and access"). Services call [`decide`]; handlers never
-//! decide access themselves.
+//! Access policy: pure, no I/O, and depending on no other module of the platform. Who is asking
+//! ([`Principal`]), what a document carries ([`Markings`]) and the decision built on both live
+//! here and nowhere else (docs/architecture.md, "Where access is decided"). Services call
+//! [`decide`] and [`search_filter`]; handlers never decide access themselves.
 
 mod classification;
 mod decision;
 mod markings;
+mod principal;
 mod search_filter;
 
 use std::collections::BTreeSet;
 
-pub use classification::{Ladder, Level};
+pub use classification::{Ladder, LadderError, Level};
 pub use decision::{Action, Decision, DocumentMarkings, Reason, Status, decide};
 pub use markings::{ALL_COUNTRIES, HandlingCode, Markings, MarkingsError, MarkingsInput, Releasability, Tlp};
+pub use principal::{Capability, Principal, UnknownCapability};
 pub use search_filter::{OPEN_GATE, VisibilityFilter, recipient_gate, red_gates, release_values, search_filter};
 
-use crate::config::PolicySettings;
-
-/// The configured vocabulary markings are checked against.
+/// The configured vocabulary markings are checked against (built from `[policy]` by
+/// `config::PolicySettings::compile`).
 #[derive(Clone, Debug)]
 pub struct PolicyConfig {
     pub ladder: Ladder,
     /// Country codes documents can be released to (`[policy] countries`).
     pub countries: BTreeSet<String>,
-}
-
-impl PolicyConfig {
-    /// `None` if the settings are inconsistent (configuration validation rules that out).
-    pub fn from_settings(settings: &PolicySettings) -> Option<Self> {
-        Some(Self {
-            ladder: Ladder::new(&settings.levels, &settings.max_classification)?,
-            countries: settings.countries.iter().cloned().collect(),
-        })
-    }
 }
 
 #[cfg(test)]

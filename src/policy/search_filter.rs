@@ -4,8 +4,7 @@
 //! here, so a test can check it against `decide` on every generated pair.
 
 use super::markings::Tlp;
-use super::{ALL_COUNTRIES, DocumentMarkings, Status};
-use crate::auth::{Capability, Principal};
+use super::{ALL_COUNTRIES, Capability, DocumentMarkings, Principal, Status};
 
 /// The index value of `red_gate` for documents that are not TLP:RED.
 pub const OPEN_GATE: &str = "*";
@@ -31,16 +30,14 @@ pub fn release_values(document: &DocumentMarkings) -> Vec<String> {
 
 /// A principal may see a document iff
 /// `rank ≤ max_rank ∧ (org = organisation ∨ (status = published ∧ release ∋ {country, ALL} ∧
-/// red_gate ∋ {*, sub:subject}))`.
+/// red_gate ∋ {*, sub:subject}))`. Only [`search_filter`] makes one, from a principal: nobody
+/// can widen it by hand.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VisibilityFilter {
-    pub max_rank: u8,
-    pub organisation: String,
-    pub country: String,
-    pub subject_gate: String,
-    pub published: &'static str,
-    pub all_countries: &'static str,
-    pub open_gate: &'static str,
+    max_rank: u8,
+    organisation: String,
+    country: String,
+    subject_gate: String,
 }
 
 /// `None`: the principal sees no document at all (no `document:read`).
@@ -50,21 +47,43 @@ pub fn search_filter(principal: &Principal) -> Option<VisibilityFilter> {
         organisation: principal.organisation.clone(),
         country: principal.country.clone(),
         subject_gate: recipient_gate(&principal.sub),
-        published: Status::Published.as_str(),
-        all_countries: ALL_COUNTRIES,
-        open_gate: OPEN_GATE,
     })
 }
 
 impl VisibilityFilter {
+    /// The highest classification rank visible.
+    pub fn max_rank(&self) -> u8 {
+        self.max_rank
+    }
+
+    /// The organisation whose documents are visible in any status.
+    pub fn organisation(&self) -> &str {
+        &self.organisation
+    }
+
+    /// The release value (besides `ALL`) of published documents that are visible.
+    pub fn country(&self) -> &str {
+        &self.country
+    }
+
+    /// The `red_gate` value (besides the open gate) of visible TLP:RED documents.
+    pub fn subject_gate(&self) -> &str {
+        &self.subject_gate
+    }
+
+    /// The status value of documents visible outside their organisation.
+    pub fn published(&self) -> &'static str {
+        Status::Published.as_str()
+    }
+
     /// Evaluate the clauses on a document's index fields, as the index would.
     pub fn admits(&self, document: &DocumentMarkings) -> bool {
         let release = release_values(document);
         let gates = red_gates(document);
         document.markings.classification().rank() <= self.max_rank
             && (document.originator_org == self.organisation
-                || (document.status.as_str() == self.published
-                    && release.iter().any(|r| *r == self.country || r == self.all_countries)
-                    && gates.iter().any(|g| g == self.open_gate || *g == self.subject_gate)))
+                || (document.status.as_str() == self.published()
+                    && release.iter().any(|r| *r == self.country || r == ALL_COUNTRIES)
+                    && gates.iter().any(|g| g == OPEN_GATE || *g == self.subject_gate)))
     }
 }

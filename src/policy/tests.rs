@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 
 use super::*;
-use crate::auth::{Capability, Principal};
 
 const LEVELS: [&str; 4] = ["UNCLASSIFIED", "SENSITIVE", "RESTRICTED", "CONFIDENTIAL"];
 const COUNTRIES: [&str; 7] = ["AL", "BA", "XK", "ME", "MK", "RS", "EU"];

@@ -4,11 +4,20 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
-use super::service::Facets;
+/// Counts per value of each faceted field, over the visible documents a search matched.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Facets {
+    pub classification: BTreeMap<String, u64>,
+    pub tlp: BTreeMap<String, u64>,
+    pub country: BTreeMap<String, u64>,
+    pub language: BTreeMap<String, u64>,
+    pub tag: BTreeMap<String, u64>,
+}
 
 /// The faceted fields, in the order of [`Facets`].
 const FIELDS: [&str; 5] = ["classification", "tlp", "country", "language", "tag"];

@@ -1,21 +1,24 @@
-//! Full-text search (DESIGN.md, "Search"): the tantivy index (derived data, rebuilt from the
-//! database at will), its analysers for the region's languages and scripts, the one writer
-//! task, and the search service that compiles the access policy into every query.
+//! Full-text search (docs/architecture.md, "A search"): the tantivy index (derived data, rebuilt
+//! from the database at will), its analysers for the region's languages and scripts, the one
+//! writer task, and the search service that compiles the access policy into every query.
 
 pub mod analyzer;
 pub mod document;
 pub mod facets;
 pub mod index;
 pub mod query;
+mod request;
 pub mod schema;
 pub mod service;
 pub mod statistics;
 pub mod writer;
 
 pub use document::IndexEntry;
+pub use facets::Facets;
 pub use index::SearchIndex;
 pub use query::Filters;
-pub use service::{Facets, Hit, SearchRequest, SearchResponse, Service, Sort};
+pub use request::{SearchRequest, Sort};
+pub use service::{Hit, SearchResponse, Service};
 pub use writer::{Applied, WriterHandle};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +28,9 @@ pub enum SearchError {
     /// The user's query cannot run on this index (422, field `q`).
     #[error("{0}")]
     InvalidQuery(String),
+    /// A search parameter has a value that means nothing, or is no parameter at all (422).
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
     #[error("the index writer has stopped")]
     WriterStopped,
     #[error("database: {0}")]

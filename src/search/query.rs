@@ -13,7 +13,7 @@ use tantivy::{DateTime, Term};
 use super::SearchError;
 use super::index::SearchIndex;
 use super::schema::Fields;
-use crate::policy::VisibilityFilter;
+use crate::policy::{ALL_COUNTRIES, OPEN_GATE, VisibilityFilter};
 
 /// Filters a user can set (each list is OR within, AND across).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,14 +45,14 @@ pub fn visibility(fields: &Fields, filter: Option<&VisibilityFilter>) -> Box<dyn
     let Some(filter) = filter else { return Box::new(EmptyQuery) };
     let rank = Box::new(RangeQuery::new(
         Bound::Unbounded,
-        Bound::Included(Term::from_field_u64(fields.class_rank, u64::from(filter.max_rank))),
+        Bound::Included(Term::from_field_u64(fields.class_rank, u64::from(filter.max_rank()))),
     ));
     let shared = all_of(vec![
-        term(fields.status, filter.published),
-        any_of(vec![term(fields.release, &filter.country), term(fields.release, filter.all_countries)]),
-        any_of(vec![term(fields.red_gate, filter.open_gate), term(fields.red_gate, &filter.subject_gate)]),
+        term(fields.status, filter.published()),
+        any_of(vec![term(fields.release, filter.country()), term(fields.release, ALL_COUNTRIES)]),
+        any_of(vec![term(fields.red_gate, OPEN_GATE), term(fields.red_gate, filter.subject_gate())]),
     ]);
-    all_of(vec![rank, any_of(vec![term(fields.org, &filter.organisation), shared])])
+    all_of(vec![rank, any_of(vec![term(fields.org, filter.organisation()), shared])])
 }
 
 /// The user's filters as a query (`None` when there are none).

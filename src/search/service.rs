@@ -2,7 +2,7 @@
 //! again against the database with `policy::decide` before it is returned (a mismatch — an index
 //! running behind a change — is dropped, counted and recorded), and the search is audited.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -17,14 +17,15 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, TantivyDocument};
 
 use super::SearchError;
-use super::facets::FacetCollector;
+use super::facets::{FacetCollector, Facets};
 use super::index::SearchIndex;
 use super::query::{self, Filters};
+use super::request::{SearchRequest, Sort};
 use super::statistics::VisibleStatistics;
 use crate::audit::{self, NewEvent, Outcome};
-use crate::auth::Caller;
+use crate::caller::Caller;
+use crate::db::documents::facts;
 use crate::db::entities::document;
-use crate::documents::stored_facts;
 use crate::policy::{Action, Markings, PolicyConfig, decide, search_filter};
 
 pub const DEFAULT_LIMIT: usize = 20;
@@ -32,23 +33,6 @@ pub const MAX_LIMIT: usize = 100;
 /// Deepest result a cursor can reach (relevance paging is by offset).
 const MAX_OFFSET: usize = 10_000;
 const SNIPPET_CHARS: usize = 240;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sort {
-    Relevance,
-    /// Newest publication first.
-    Date,
-}
-
-#[derive(Clone, Debug)]
-pub struct SearchRequest {
-    pub q: String,
-    pub filters: Filters,
-    pub sort: Sort,
-    pub limit: usize,
-    /// From a cursor of a previous page.
-    pub offset: usize,
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Hit {
@@ -61,15 +45,6 @@ pub struct Hit {
     pub language: String,
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
     pub score: f32,
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Facets {
-    pub classification: BTreeMap<String, u64>,
-    pub tlp: BTreeMap<String, u64>,
-    pub country: BTreeMap<String, u64>,
-    pub language: BTreeMap<String, u64>,
-    pub tag: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -143,7 +118,7 @@ impl Service {
         let mut hits = Vec::with_capacity(found.candidates.len());
         let mut dropped = Vec::new();
         for candidate in found.candidates {
-            let facts = rows.get(&candidate.id).and_then(|row| stored_facts(row, &self.policy).map(|f| (row, f)));
+            let facts = rows.get(&candidate.id).and_then(|row| facts(row, &self.policy).map(|f| (row, f)));
             match facts {
                 Some((row, facts)) if decide(&caller.principal, &facts, Action::See).is_allowed() => hits.push(Hit {
                     id: candidate.id,
@@ -170,19 +145,15 @@ impl Service {
         let total = found.total.saturating_sub(dropped.len() as u64);
         let returned: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
         self.audit
-            .record(
-                NewEvent::by(&caller.principal, &caller.request, audit::Action::SearchQuery, Outcome::Allowed).details(
-                    json!({
-                        "query": request.q,
-                        "filters": describe(&request.filters),
-                        "sort": if request.sort == Sort::Date { "date" } else { "relevance" },
-                        "offset": request.offset,
-                        "total": total,
-                        "ids": returned,
-                        "dropped": dropped,
-                    }),
-                ),
-            )
+            .record(NewEvent::of(caller, audit::Action::SearchQuery, Outcome::Allowed).details(json!({
+                "query": request.q,
+                "filters": describe(&request.filters),
+                "sort": request.sort_name(),
+                "offset": request.offset,
+                "total": total,
+                "ids": returned,
+                "dropped": dropped,
+            })))
             .await?;
         Ok(SearchResponse { total, hits, facets: found.facets, next_cursor })
     }
@@ -260,20 +231,5 @@ fn snippet_of(
     }
     // No word matched (a filter-only search): the start of the summary or text, escaped.
     let start = if summary.is_empty() { text } else { summary };
-    escape_html(&start.chars().take(SNIPPET_CHARS).collect::<String>())
-}
-
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            other => out.push(other),
-        }
-    }
-    out
+    minijinja::HtmlEscape(&start.chars().take(SNIPPET_CHARS).collect::<String>()).to_string()
 }

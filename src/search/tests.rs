@@ -9,10 +9,11 @@ use proptest::prelude::*;
 use super::document::IndexEntry;
 use super::index::SearchIndex;
 use super::query::Filters;
-use super::service::{SearchRequest, Sort, execute};
-use crate::auth::{Capability, Principal};
+use super::request::{SearchRequest, Sort};
+use super::service::execute;
 use crate::policy::{
-    Action, DocumentMarkings, Ladder, Markings, MarkingsInput, PolicyConfig, Status, Tlp, decide, search_filter,
+    Action, Capability, DocumentMarkings, Ladder, Markings, MarkingsInput, PolicyConfig, Principal, Status, Tlp,
+    decide, search_filter,
 };
 
 const LEVELS: [&str; 4] = ["UNCLASSIFIED", "SENSITIVE", "RESTRICTED", "CONFIDENTIAL"];

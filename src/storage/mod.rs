@@ -17,9 +17,9 @@ use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use uuid::Uuid;
 
-pub use upload::{ReceivedObject, Upload, hex};
+pub use upload::{ReceivedObject, Upload};
 
-use crate::config::StorageSettings;
+use crate::config::{StorageKind, StorageSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -77,8 +77,8 @@ pub struct Storage {
 
 impl Storage {
     pub fn from_settings(settings: &StorageSettings) -> Result<Self, StorageError> {
-        let store: Arc<dyn ObjectStore> = match settings.kind.as_str() {
-            "local" => {
+        let store: Arc<dyn ObjectStore> = match settings.kind {
+            StorageKind::Local => {
                 std::fs::create_dir_all(&settings.path)
                     .map_err(|e| StorageError::Config(format!("creating storage.path `{}`: {e}", settings.path)))?;
                 Arc::new(
@@ -86,7 +86,7 @@ impl Storage {
                         .map_err(|e| StorageError::Config(format!("storage.path: {e}")))?,
                 )
             }
-            "s3" => {
+            StorageKind::S3 => {
                 // Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (from_env).
                 let mut builder = AmazonS3Builder::from_env()
                     .with_bucket_name(&settings.bucket)
@@ -97,7 +97,6 @@ impl Storage {
                 }
                 Arc::new(builder.build().map_err(|e| StorageError::Config(e.to_string()))?)
             }
-            other => return Err(StorageError::Config(format!("unknown storage.kind `{other}`"))),
         };
         // Several deployments (or test runs) can share a bucket, each under its own prefix.
         let prefix = settings.prefix.trim_matches('/');

@@ -70,7 +70,7 @@ impl Upload {
         }
         let Upload { key, writer, hasher, size, head, .. } = self;
         writer.finish().await?;
-        Ok(ReceivedObject { key, sha256: hex(&hasher.finalize()), size, head })
+        Ok(ReceivedObject { key, sha256: hex::encode(hasher.finalize()), size, head })
     }
 
     /// Abandon the upload: parts already sent are discarded and nothing becomes visible.
@@ -80,12 +80,4 @@ impl Upload {
             tracing::warn!(key = key.as_str(), %error, "aborting a multipart upload failed");
         }
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }

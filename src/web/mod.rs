@@ -1,7 +1,8 @@
 //! The web interface for analysts, advisors and auditors: server-rendered pages (minijinja
 //! templates compiled into the binary), progressive enhancement with one small script served
 //! from the binary, sign-in through OpenID Connect, and the same services — hence the same
-//! policy and the same audit events — as the API.
+//! policy and the same audit events — as the API. Pages never decide access: a service's
+//! refusal becomes an error page by the same table as the API's problems ([`WebError::from_service`]).
 
 pub mod i18n;
 mod login;
@@ -14,11 +15,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError, web};
 use minijinja::{Environment, State, Value as JinjaValue};
-use sea_orm::DatabaseConnection;
 
-use crate::audit;
-use crate::auth::TokenValidator;
-use crate::policy::PolicyConfig;
+use crate::error::ApiError;
+use crate::policy::{Capability, PolicyConfig};
 
 pub use i18n::Catalogues;
 
@@ -37,32 +36,53 @@ pub enum WebError {
     NotFound { lang: &'static str },
     #[error("forbidden")]
     Forbidden { lang: &'static str },
+    /// A request a service refused as unusable (4xx): the page says why, with the API's status.
+    #[error("{detail}")]
+    Rejected { status: StatusCode, detail: String, lang: &'static str },
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-/// What pages need, built once at start.
-pub struct WebState {
-    pub config: WebConfig,
-    pub countries: Vec<String>,
-    templates: Environment<'static>,
-    catalogues: Arc<Catalogues>,
+impl WebError {
+    /// A service's error as a page, by the one table of problems the API answers with: hidden or
+    /// missing is "not found", refused is "forbidden", any other 4xx keeps its status and says
+    /// why, and only a 5xx is an internal error.
+    pub fn from_service(error: impl Into<ApiError>, lang: &'static str) -> Self {
+        let error = error.into();
+        let problem = error.problem();
+        match problem.status() {
+            StatusCode::NOT_FOUND => WebError::NotFound { lang },
+            StatusCode::FORBIDDEN => WebError::Forbidden { lang },
+            status if status.is_client_error() => {
+                WebError::Rejected { status, detail: problem.detail.unwrap_or_else(|| problem.title.to_owned()), lang }
+            }
+            _ => WebError::Internal(error.to_string()),
+        }
+    }
+
+    /// The interface language the error page speaks.
+    fn lang(&self) -> &'static str {
+        match self {
+            WebError::SignIn { lang, .. }
+            | WebError::LoginFailed { lang }
+            | WebError::Csrf { lang }
+            | WebError::BadForm { lang }
+            | WebError::NotFound { lang }
+            | WebError::Forbidden { lang }
+            | WebError::Rejected { lang, .. } => lang,
+            WebError::Internal(_) => "en",
+        }
+    }
 }
 
-/// What the application hands the web interface at start.
-pub struct WebConfig {
-    pub db: DatabaseConnection,
-    pub validator: web::Data<TokenValidator>,
-    pub audit: audit::Log,
-    pub http: reqwest::Client,
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: Option<String>,
-    pub resource: String,
-    pub public_url: String,
-    pub secure_cookies: bool,
-    pub session_hours: u64,
+/// What pages need, built once at start.
+pub struct WebState {
     pub policy: Arc<PolicyConfig>,
+    pub countries: Vec<String>,
+    /// Cookies carry `Secure` (the server speaks TLS).
+    pub secure_cookies: bool,
+    templates: Environment<'static>,
+    catalogues: Arc<Catalogues>,
 }
 
 const TEMPLATES: [(&str, &str); 6] = [
@@ -75,7 +95,7 @@ const TEMPLATES: [(&str, &str); 6] = [
 ];
 
 impl WebState {
-    pub fn new(config: WebConfig) -> Result<Self, WebError> {
+    pub fn new(policy: Arc<PolicyConfig>, secure_cookies: bool) -> Result<Self, WebError> {
         let catalogues = Arc::new(Catalogues::load().map_err(|e| WebError::Internal(e.to_string()))?);
         let mut templates = Environment::new();
         for (name, source) in TEMPLATES {
@@ -101,8 +121,8 @@ impl WebState {
                 b => format!("{b} B"),
             }
         });
-        let countries = config.policy.countries.iter().cloned().collect();
-        Ok(Self { config, countries, templates, catalogues })
+        let countries = policy.countries.iter().cloned().collect();
+        Ok(Self { policy, countries, secure_cookies, templates, catalogues })
     }
 
     /// Render `template` in `lang`; `viewer` fills the header (user, CSRF token for sign-out).
@@ -113,12 +133,13 @@ impl WebState {
         viewer: Option<&session::Viewer>,
         page: JinjaValue,
     ) -> Result<String, WebError> {
+        // Which links the header shows; the services still decide every request.
         let user = viewer.map(|v| {
             minijinja::context! {
                 name => v.caller.principal.name.clone(),
                 organisation => v.caller.principal.organisation.clone(),
-                auditor => v.caller.principal.has(crate::auth::Capability::AuditRead),
-                writer => v.caller.principal.has(crate::auth::Capability::DocumentWrite),
+                auditor => v.caller.principal.has(Capability::AuditRead),
+                writer => v.caller.principal.has(Capability::DocumentWrite),
             }
         });
         let languages: Vec<JinjaValue> =
@@ -150,6 +171,7 @@ impl ResponseError for WebError {
             WebError::BadForm { .. } => StatusCode::BAD_REQUEST,
             WebError::NotFound { .. } => StatusCode::NOT_FOUND,
             WebError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            WebError::Rejected { status, .. } => *status,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -174,6 +196,8 @@ impl ResponseError for WebError {
             WebError::LoginFailed { .. } => (t("error_title"), t("login_failed")),
             WebError::Csrf { .. } => (t("forbidden_title"), t("csrf_text")),
             WebError::BadForm { .. } => (t("error_title"), t("bad_form_text")),
+            // The service's own words: they may quote what the user sent, so they are escaped.
+            WebError::Rejected { detail, .. } => (t("error_title"), minijinja::HtmlEscape(detail).to_string()),
             _ => (t("error_title"), t("error_text")),
         };
         let (home, sign_in) = (t("nav_search"), t("sign_in"));
@@ -189,38 +213,23 @@ impl ResponseError for WebError {
     }
 }
 
-impl WebError {
-    /// The interface language the error page speaks.
-    fn lang(&self) -> &'static str {
-        match self {
-            WebError::SignIn { lang, .. }
-            | WebError::LoginFailed { lang }
-            | WebError::Csrf { lang }
-            | WebError::BadForm { lang }
-            | WebError::NotFound { lang }
-            | WebError::Forbidden { lang } => lang,
-            WebError::Internal(_) => "en",
-        }
-    }
-}
-
 /// Routes of the web interface (everything outside /api, /demo-idp and the probes).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(pages::search))
+    cfg.route("/", web::get().to(pages::search::page))
         .route("/login", web::get().to(login::login))
         .route("/auth/callback", web::get().to(login::callback))
         .route("/logout", web::post().to(login::logout))
-        .route("/language", web::get().to(pages::language))
-        .route("/upload", web::get().to(pages::upload_form))
-        .route("/upload", web::post().to(pages::upload))
-        .route("/documents/{id}", web::get().to(pages::document))
-        .route("/documents/{id}/download", web::get().to(pages::download))
-        .route("/documents/{id}/edit", web::post().to(pages::edit))
-        .route("/documents/{id}/versions", web::post().to(pages::new_version))
-        .route("/documents/{id}/publish", web::post().to(pages::publish))
-        .route("/documents/{id}/withdraw", web::post().to(pages::withdraw))
-        .route("/audit", web::get().to(pages::audit))
-        .route("/audit/export", web::get().to(pages::audit_export))
+        .route("/language", web::get().to(pages::language::switch))
+        .route("/upload", web::get().to(pages::upload::form))
+        .route("/upload", web::post().to(pages::upload::submit))
+        .route("/documents/{id}", web::get().to(pages::document::page))
+        .route("/documents/{id}/download", web::get().to(pages::document::download))
+        .route("/documents/{id}/edit", web::post().to(pages::document::edit))
+        .route("/documents/{id}/versions", web::post().to(pages::document::new_version))
+        .route("/documents/{id}/publish", web::post().to(pages::document::publish))
+        .route("/documents/{id}/withdraw", web::post().to(pages::document::withdraw))
+        .route("/audit", web::get().to(pages::audit::page))
+        .route("/audit/export", web::get().to(pages::audit::export))
         .route(
             "/static/app.css",
             web::get().to(|| async { static_file("text/css; charset=utf-8", include_str!("../../static/app.css")) }),

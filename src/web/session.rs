@@ -1,61 +1,17 @@
-//! Browser sessions: the cookie carries only a random id (HttpOnly, SameSite=Lax, Secure under
-//! TLS); the database keeps its SHA-256, the claims of the validated access token (re-mapped to a
-//! Principal on every request, through the same mapper as bearer tokens), a CSRF token and the
-//! expiry. No token a script could read ever reaches the browser.
+//! The signed-in browser user of a page: the session cookie (only a random id: `HttpOnly`,
+//! `SameSite=Lax`, `Secure` under TLS) resumed through [`Sessions`], plus the interface language
+//! and the CSRF token every state-changing form must carry.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::future::LocalBoxFuture;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
-use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::WebError;
 use super::i18n;
-use crate::auth::{Caller, TokenValidator, request_info};
-use crate::db::entities::web_session;
-use crate::storage::hex;
+use crate::auth::Sessions;
+use crate::caller::{Caller, RequestInfo};
 
 pub const COOKIE: &str = "anaspoc_session";
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    let first = uuid::Uuid::new_v4();
-    let second = uuid::Uuid::new_v4();
-    bytes[..16].copy_from_slice(first.as_bytes());
-    bytes[16..].copy_from_slice(second.as_bytes());
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn hash(id: &str) -> String {
-    hex(&Sha256::digest(id.as_bytes()))
-}
-
-/// Start a session for validated `claims`; returns the cookie value.
-pub async fn create(
-    db: &DatabaseConnection,
-    claims: &Value,
-    expires_at: chrono::DateTime<chrono::Utc>,
-) -> Result<String, DbErr> {
-    let id = random_token();
-    web_session::Entity::insert(web_session::ActiveModel {
-        id_hash: Set(hash(&id)),
-        principal: Set(claims.to_string()),
-        csrf: Set(random_token()),
-        expires_at: Set(expires_at),
-        created_at: Set(chrono::Utc::now()),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(id)
-}
-
-pub async fn end(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
-    web_session::Entity::delete_by_id(hash(id)).exec(db).await?;
-    Ok(())
-}
 
 /// The session cookie to set (or, with an empty value, to clear).
 pub fn cookie(value: &str, secure: bool) -> Cookie<'static> {
@@ -95,29 +51,19 @@ impl FromRequest for Viewer {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let db = req.app_data::<web::Data<DatabaseConnection>>().cloned();
-        let validator = req.app_data::<web::Data<TokenValidator>>().cloned();
+        let sessions = req.app_data::<web::Data<Sessions>>().cloned();
         let id = req.cookie(COOKIE).map(|c| c.value().to_owned());
-        let request = request_info(req);
+        let request = RequestInfo::of(req);
         let lang = i18n::negotiate(req);
         let return_to = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
         // A form's POST target is no page to come back to; after one, the switcher goes home.
         let here = if req.method() == actix_web::http::Method::GET { return_to.clone() } else { "/".to_owned() };
         Box::pin(async move {
             let sign_in = || WebError::SignIn { return_to: return_to.clone(), lang };
-            let (Some(db), Some(validator), Some(id)) = (db, validator, id) else { return Err(sign_in()) };
-            let row = web_session::Entity::find()
-                .filter(web_session::Column::IdHash.eq(hash(&id)))
-                .filter(web_session::Column::ExpiresAt.gt(chrono::Utc::now()))
-                .one(db.get_ref())
-                .await
-                .map_err(|e| WebError::Internal(e.to_string()))?
-                .ok_or_else(sign_in)?;
-            let claims: Value = serde_json::from_str(&row.principal).map_err(|e| WebError::Internal(e.to_string()))?;
-            // A configuration change that no longer admits these claims ends the session.
-            let principal = validator.map_claims(&claims).map_err(|_| sign_in())?;
-            tracing::Span::current().record("principal", principal.sub.as_str());
-            Ok(Viewer { caller: Caller { principal, request }, csrf: row.csrf, lang, here })
+            let (Some(sessions), Some(id)) = (sessions, id) else { return Err(sign_in()) };
+            let session = sessions.resume(&id, request).await.map_err(|e| WebError::from_service(e, lang))?;
+            let session = session.ok_or_else(sign_in)?;
+            Ok(Viewer { caller: session.caller, csrf: session.csrf, lang, here })
         })
     }
 }

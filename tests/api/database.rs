@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use anaspoc::auth::{Capability, Principal};
 use anaspoc::config::DatabaseSettings;
 use anaspoc::policy::Ladder;
+use anaspoc::policy::{Capability, Principal};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 use crate::helpers::{DATABASE_URL_VAR, peer};

@@ -130,7 +130,7 @@ impl TestApp {
             let fresh = crate::database::PgDatabase::create(&admin_url).await;
             settings.database.url = fresh.url.clone();
             database = Some(fresh);
-            settings.storage.kind = "s3".into();
+            settings.storage.kind = anaspoc::config::StorageKind::S3;
             settings.storage.endpoint = endpoint;
             settings.storage.bucket = bucket;
             settings.storage.allow_http = true;

@@ -42,7 +42,7 @@ async fn signing_in_records_the_user_in_the_directory() {
     assert_eq!(user.name, "Ђорђе Петровић");
     assert_eq!(user.organisation, "RS-MUP");
     assert_eq!(user.clearance, "CONFIDENTIAL");
-    assert_eq!(user.roles, r#"["analyst"]"#);
+    assert_eq!(user.roles.0, ["analyst"]);
 }
 
 #[tokio::test]

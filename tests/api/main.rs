@@ -2,6 +2,7 @@
 //! defaults in a temporary directory) and talks to it over HTTP. Tests against real peers run
 //! when the peer's environment variable is set (see README.md, "Tests").
 
+mod architecture;
 mod audit;
 mod browser;
 mod cli;

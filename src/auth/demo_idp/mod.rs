@@ -234,7 +234,7 @@ impl AuthorizeRequest {
 }
 
 fn hidden(name: &str, value: &str) -> String {
-    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", crate::search::service::escape_html(value))
+    format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", minijinja::HtmlEscape(value))
 }
 
 /// The demo provider's sign-in page: pick a persona.
@@ -261,8 +261,8 @@ async fn authorize_page(idp: web::Data<DemoIdp>, query: web::Query<AuthorizeRequ
         buttons.push_str(&format!(
             "<li><button type=\"submit\" name=\"username\" value=\"{user}\"><strong>{name}</strong>              <span>{description} · {country} · {clearance}</span></button></li>",
             user = persona.username,
-            name = crate::search::service::escape_html(persona.name),
-            description = crate::search::service::escape_html(persona.description),
+            name = minijinja::HtmlEscape(persona.name),
+            description = minijinja::HtmlEscape(persona.description),
             country = persona.country,
             clearance = persona.clearance,
         ));

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::db::columns::StringList;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "documents")]
 pub struct Model {
@@ -12,20 +14,16 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub summary: Option<String>,
     pub language: Option<String>,
-    /// JSON array of strings.
-    #[sea_orm(column_type = "Text")]
-    pub tags: String,
+    pub tags: StringList,
     pub classification: String,
     pub tlp: String,
     pub handling_code: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub handling_note: Option<String>,
-    /// JSON array: `["ALL"]` or country codes.
-    #[sea_orm(column_type = "Text")]
-    pub releasable_to: String,
-    /// JSON array of OIDC subjects (TLP:RED only).
-    #[sea_orm(column_type = "Text")]
-    pub recipients: String,
+    /// `["ALL"]` or country codes.
+    pub releasable_to: StringList,
+    /// OIDC subjects (TLP:RED only).
+    pub recipients: StringList,
     pub originator_org: String,
     pub originator_country: String,
     pub originator_sub: String,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::db::columns::StringList;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -11,9 +13,7 @@ pub struct Model {
     pub organisation: String,
     pub country: String,
     pub clearance: String,
-    /// JSON array of role names.
-    #[sea_orm(column_type = "Text")]
-    pub roles: String,
+    pub roles: StringList,
     pub first_seen_at: ChronoDateTimeUtc,
     pub last_seen_at: ChronoDateTimeUtc,
 }

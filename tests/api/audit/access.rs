@@ -1,6 +1,7 @@
 //! Only `audit:read` reaches the trail; auditors read no document content by default.
 
 use anaspoc::audit::{Action, Outcome};
+use anaspoc::policy::Capability;
 use serde_json::Value;
 
 use super::all_events;
@@ -56,7 +57,7 @@ async fn auditors_cannot_read_documents(backend: Backend) {
 
     // Granting document:read to auditors is a configuration decision, and then it works.
     let app = TestApp::spawn_on_with(backend, |s| {
-        s.policy.roles.insert("auditor".into(), vec!["audit:read".into(), "document:read".into()]);
+        s.policy.roles.insert("auditor".into(), [Capability::AuditRead, Capability::DocumentRead].into());
     })
     .await;
     let rs = app.token("analyst-rs").await;

@@ -51,7 +51,7 @@ async fn exports_verify_independently(backend: Backend) {
     let auditor = app.token("auditor").await;
     let key = anaspoc::audit::SigningKey::load_or_create(std::path::Path::new(&app.settings.audit.signing_key_file))
         .expect("key");
-    let checkpoint = anaspoc::cli::sign_head(&anaspoc::audit::Log::new(app.db.clone()), &key).await.expect("sign");
+    let checkpoint = anaspoc::audit::sign_head(&anaspoc::audit::Trail::new(app.db.clone()), &key).await.expect("sign");
 
     let response = app.get_as(&auditor, "/api/v1/audit/export?format=jsonl").await;
     assert_eq!(response.status(), 200);

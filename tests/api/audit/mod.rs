@@ -15,14 +15,15 @@ use crate::helpers::TestApp;
 
 /// Every event in the database, oldest first (read directly: no `audit.read` is added).
 pub async fn all_events(app: &TestApp) -> Vec<Event> {
-    let log = audit::Log::new(app.db.clone());
-    let mut events = Vec::new();
-    let mut after = 0;
+    let trail = audit::Trail::new(app.db.clone());
+    let mut events: Vec<Event> = Vec::new();
     loop {
-        let rows = log.rows_after(&Filter::default(), after, 500).await.expect("rows");
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
-        events.extend(rows.into_iter().map(|row| audit::to_event(row).expect("event")));
+        let after = events.last().map_or(0, |e| e.seq);
+        let page = trail.events_after(&Filter::default(), after, 500).await.expect("events");
+        if page.is_empty() {
+            break;
+        }
+        events.extend(page);
     }
     events
 }

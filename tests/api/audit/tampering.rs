@@ -37,8 +37,8 @@ async fn populated(backend: Backend) -> TestApp {
     app.get_as(&rs, "/api/v1/me").await;
     assert_eq!(all_events(&app).await.len(), 12);
     // Checked through the library, which (unlike the HTTP route) adds no event of its own.
-    let log = audit::Log::new(app.db.clone());
-    assert!(audit::verify::verify_database(&log, Vec::new(), None).await.expect("verify").is_ok());
+    let trail = audit::Trail::new(app.db.clone());
+    assert!(audit::verify::verify_database(&trail, Vec::new(), None).await.expect("verify").is_ok());
     app
 }
 
@@ -219,7 +219,7 @@ fn signing_key(app: &TestApp) -> SigningKey {
 async fn a_rewritten_history_is_caught_by_checkpoints(backend: Backend) {
     let app = populated(backend).await;
     let key = signing_key(&app);
-    let checkpoint = anaspoc::cli::sign_head(&audit::Log::new(app.db.clone()), &key).await.expect("checkpoint");
+    let checkpoint = audit::sign_head(&audit::Trail::new(app.db.clone()), &key).await.expect("checkpoint");
     assert_eq!(checkpoint.seq, 12);
     bypass_triggers(&app).await;
     rewrite_history(&app, 4).await;
@@ -229,17 +229,17 @@ async fn a_rewritten_history_is_caught_by_checkpoints(backend: Backend) {
 
     // An attacker who also deletes the stored checkpoints is caught by the copy kept outside.
     audit_checkpoint::Entity::delete_many().exec(&app.db).await.expect("delete checkpoints");
-    let log = audit::Log::new(app.db.clone());
-    let inside = audit::verify::verify_database(&log, Vec::new(), Some(key.key_id())).await.expect("verify");
+    let trail = audit::Trail::new(app.db.clone());
+    let inside = audit::verify::verify_database(&trail, Vec::new(), Some(key.key_id())).await.expect("verify");
     assert!(inside.is_ok(), "without checkpoints a full rewrite is self-consistent: {inside:?}");
-    let outside = audit::verify::verify_database(&log, vec![checkpoint], Some(key.key_id())).await.expect("verify");
+    let outside = audit::verify::verify_database(&trail, vec![checkpoint], Some(key.key_id())).await.expect("verify");
     assert!(matches!(outside, audit::Verification::Broken { seq: 12, .. }), "{outside:?}");
 }
 
 async fn a_truncated_tail_is_caught_by_a_checkpoint(backend: Backend) {
     let app = populated(backend).await;
     let key = signing_key(&app);
-    anaspoc::cli::sign_head(&audit::Log::new(app.db.clone()), &key).await.expect("checkpoint");
+    audit::sign_head(&audit::Trail::new(app.db.clone()), &key).await.expect("checkpoint");
     bypass_triggers(&app).await;
     let events = all_events(&app).await;
     audit_event::Entity::delete_many().filter(audit_event::Column::Seq.gt(9)).exec(&app.db).await.expect("truncate");

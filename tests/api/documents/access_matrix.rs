@@ -231,7 +231,7 @@ async fn observe(response: reqwest::Response) -> (u16, String, String) {
 
 async fn every_principal_against_every_document(backend: Backend) {
     let app = TestApp::spawn_on_with(backend, |s| {
-        s.policy.roles.insert("reader".into(), vec!["document:read".into()]);
+        s.policy.roles.insert("reader".into(), [anaspoc::policy::Capability::DocumentRead].into());
     })
     .await;
     let whos = principals(&app).await;

@@ -87,7 +87,7 @@ pub async fn post(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
 /// `.txt` next to each is left out). On the local filesystem every other file counts, so a
 /// leftover staging file of an aborted upload would show too.
 pub async fn stored_objects(app: &TestApp) -> Vec<String> {
-    let mut keys = if app.settings.storage.kind == "local" {
+    let mut keys = if app.settings.storage.kind == anaspoc::config::StorageKind::Local {
         let root = std::path::Path::new(&app.settings.storage.path);
         let mut files = Vec::new();
         let mut pending = vec![root.to_path_buf()];

@@ -2,7 +2,7 @@
 //! < `ANASPOC__SECTION__KEY` environment variables. [`Settings::load`] merges the layers and
 //! [`Settings::validate`] refuses anything inconsistent with an error that names the key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -10,12 +10,12 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Capability;
+use crate::policy::{Capability, Ladder, LadderError, PolicyConfig};
 
 /// The built-in defaults, so the binary runs without any file next to it.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 /// The demo profile, compiled in for the same reason.
-pub const DEMO_TOML: &str = include_str!("../config/demo.toml");
+pub const DEMO_TOML: &str = include_str!("../../config/demo.toml");
 /// Prefix of environment overrides: `ANASPOC__DATABASE__URL` sets `database.url`.
 pub const ENV_PREFIX: &str = "ANASPOC__";
 
@@ -85,10 +85,20 @@ pub struct DatabaseSettings {
     pub auto_migrate: bool,
 }
 
+/// Where document bytes are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// A directory on this machine (`storage.path`).
+    Local,
+    /// An S3-compatible service (`storage.bucket`, `endpoint`, `region`).
+    S3,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
-    pub kind: String,
+    pub kind: StorageKind,
     pub path: String,
     /// Key prefix inside the store, so several deployments can share a bucket.
     pub prefix: String,
@@ -133,7 +143,7 @@ pub struct OidcSettings {
     /// Only from the environment; never logged or serialised.
     #[serde(skip_serializing)]
     pub client_secret: Secret,
-    pub algorithms: Vec<String>,
+    pub algorithms: Vec<JwsAlgorithm>,
     pub leeway_secs: u64,
     pub jwks_min_refresh_secs: u64,
     pub jwks_max_age_secs: u64,
@@ -142,6 +152,21 @@ pub struct OidcSettings {
     /// issue JWT access tokens per resource; empty: none.
     pub resource: String,
     pub claims: ClaimPaths,
+}
+
+/// The JWS algorithms an access token may be signed with: asymmetric only. `none` and the
+/// symmetric HS* algorithms are not in this list, so no configuration can allow them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JwsAlgorithm {
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    EdDSA,
 }
 
 /// JSON pointers (RFC 6901) into the access token's claims.
@@ -164,7 +189,37 @@ pub struct PolicySettings {
     pub max_classification: String,
     #[serde(default)]
     pub level_names: BTreeMap<String, String>,
-    pub roles: BTreeMap<String, Vec<String>>,
+    /// Capabilities per role; an unknown capability is refused when the configuration loads.
+    pub roles: BTreeMap<String, BTreeSet<Capability>>,
+}
+
+impl PolicySettings {
+    /// The policy these settings describe, or the key at fault and why.
+    pub fn compile(&self) -> Result<PolicyConfig, ConfigError> {
+        if self.countries.is_empty() {
+            return Err(ConfigError::invalid("policy.countries", "must list at least one country"));
+        }
+        for country in &self.countries {
+            let well_formed = (2..=3).contains(&country.len()) && country.chars().all(|c| c.is_ascii_uppercase());
+            if !well_formed || country == "ALL" {
+                return Err(ConfigError::invalid(
+                    "policy.countries",
+                    format!("`{country}` is not an upper-case country code (ALL is reserved)"),
+                ));
+            }
+        }
+        if has_duplicates(&self.countries) {
+            return Err(ConfigError::invalid("policy.countries", "lists a country twice"));
+        }
+        let ladder = Ladder::new(&self.levels, &self.max_classification).map_err(|error| match error {
+            LadderError::UnknownMaximum(_) => ConfigError::invalid("policy.max_classification", error.to_string()),
+            other => ConfigError::invalid("policy.levels", other.to_string()),
+        })?;
+        if let Some(level) = self.level_names.keys().find(|l| !self.levels.contains(l)) {
+            return Err(ConfigError::invalid("policy.level_names", format!("`{level}` is not one of policy.levels")));
+        }
+        Ok(PolicyConfig { ladder, countries: self.countries.iter().cloned().collect() })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -242,7 +297,7 @@ impl Settings {
         self.validate_database()?;
         self.validate_storage()?;
         self.validate_oidc()?;
-        self.validate_policy()?;
+        self.policy.compile()?;
         if self.limits.max_upload_bytes == 0 {
             return Err(ConfigError::invalid("limits.max_upload_bytes", "must be greater than 0"));
         }
@@ -334,13 +389,13 @@ impl Settings {
     }
 
     fn validate_storage(&self) -> Result<(), ConfigError> {
-        match self.storage.kind.as_str() {
-            "local" => {
+        match self.storage.kind {
+            StorageKind::Local => {
                 if self.storage.path.trim().is_empty() {
                     return Err(ConfigError::invalid("storage.path", "is required when storage.kind = \"local\""));
                 }
             }
-            "s3" => {
+            StorageKind::S3 => {
                 if self.storage.bucket.trim().is_empty() {
                     return Err(ConfigError::invalid("storage.bucket", "is required when storage.kind = \"s3\""));
                 }
@@ -354,12 +409,6 @@ impl Settings {
                         ));
                     }
                 }
-            }
-            other => {
-                return Err(ConfigError::invalid(
-                    "storage.kind",
-                    format!("is `{other}`; expected \"local\" or \"s3\""),
-                ));
             }
         }
         Ok(())
@@ -387,14 +436,6 @@ impl Settings {
         if oidc.algorithms.is_empty() {
             return Err(ConfigError::invalid("oidc.algorithms", "must list at least one algorithm"));
         }
-        for alg in &oidc.algorithms {
-            if crate::auth::parse_allowed_algorithm(alg).is_none() {
-                return Err(ConfigError::invalid(
-                    "oidc.algorithms",
-                    format!("`{alg}` is not an accepted asymmetric JWS algorithm"),
-                ));
-            }
-        }
         if oidc.leeway_secs > 300 {
             return Err(ConfigError::invalid("oidc.leeway_secs", "must be at most 300 seconds"));
         }
@@ -415,57 +456,6 @@ impl Settings {
                     key,
                     format!("`{pointer}` is not a JSON pointer (it must start with `/`, e.g. \"/realm_access/roles\")"),
                 ));
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_policy(&self) -> Result<(), ConfigError> {
-        let policy = &self.policy;
-        if policy.countries.is_empty() {
-            return Err(ConfigError::invalid("policy.countries", "must list at least one country"));
-        }
-        for country in &policy.countries {
-            let well_formed = (2..=3).contains(&country.len()) && country.chars().all(|c| c.is_ascii_uppercase());
-            if !well_formed || country == "ALL" {
-                return Err(ConfigError::invalid(
-                    "policy.countries",
-                    format!("`{country}` is not an upper-case country code (ALL is reserved)"),
-                ));
-            }
-        }
-        if has_duplicates(&policy.countries) {
-            return Err(ConfigError::invalid("policy.countries", "lists a country twice"));
-        }
-        if policy.levels.is_empty() || policy.levels.len() > 16 {
-            return Err(ConfigError::invalid("policy.levels", "must list between 1 and 16 levels, lowest first"));
-        }
-        if has_duplicates(&policy.levels) {
-            return Err(ConfigError::invalid("policy.levels", "lists a level twice"));
-        }
-        if let Some(level) = policy.levels.iter().find(|l| l.trim().is_empty()) {
-            return Err(ConfigError::invalid("policy.levels", format!("`{level}` is not a level name")));
-        }
-        if !policy.levels.contains(&policy.max_classification) {
-            return Err(ConfigError::invalid(
-                "policy.max_classification",
-                format!("`{}` is not one of policy.levels", policy.max_classification),
-            ));
-        }
-        if let Some(level) = policy.level_names.keys().find(|l| !policy.levels.contains(l)) {
-            return Err(ConfigError::invalid("policy.level_names", format!("`{level}` is not one of policy.levels")));
-        }
-        for (role, capabilities) in &policy.roles {
-            for capability in capabilities {
-                if capability.parse::<Capability>().is_err() {
-                    return Err(ConfigError::invalid(
-                        "policy.roles",
-                        format!(
-                            "role `{role}` grants unknown capability `{capability}` \
-                             (known: document:read, document:write, audit:read, admin)"
-                        ),
-                    ));
-                }
             }
         }
         Ok(())
@@ -508,138 +498,4 @@ fn is_loopback_host(url: &url::Url) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn defaults() -> Settings {
-        let mut settings: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().expect("default.toml parses");
-        settings.oidc.issuer_url = "https://idp.example/realms/anaspoc".into();
-        settings.oidc.audience = "anaspoc".into();
-        settings
-    }
-
-    fn invalid_key(settings: &Settings) -> &'static str {
-        match settings.validate() {
-            Err(ConfigError::Invalid { key, .. }) => key,
-            other => panic!("expected an invalid configuration, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn defaults_with_an_issuer_are_valid() {
-        defaults().validate().expect("valid");
-    }
-
-    #[test]
-    fn the_demo_profile_is_valid_without_an_issuer() {
-        let settings: Settings =
-            Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(DEMO_TOML)).extract().expect("demo parses");
-        assert!(settings.demo.enabled);
-        settings.validate().expect("valid");
-    }
-
-    #[test]
-    fn serve_without_an_issuer_names_the_key() {
-        let mut settings = defaults();
-        settings.oidc.issuer_url.clear();
-        assert_eq!(invalid_key(&settings), "oidc.issuer_url");
-    }
-
-    #[test]
-    fn issuer_must_be_https_except_on_loopback() {
-        let mut settings = defaults();
-        settings.oidc.issuer_url = "http://idp.example/realms/x".into();
-        assert_eq!(invalid_key(&settings), "oidc.issuer_url");
-        settings.oidc.issuer_url = "http://127.0.0.1:9090".into();
-        settings.validate().expect("loopback http is fine for tests");
-    }
-
-    #[test]
-    fn each_broken_key_is_named() {
-        type Breakage = Box<dyn Fn(&mut Settings)>;
-        let cases: Vec<(&str, Breakage)> = vec![
-            ("server.bind", Box::new(|s| s.server.bind = "localhost".into())),
-            ("server.public_url", Box::new(|s| s.server.public_url = "not a url".into())),
-            ("server.tls_cert", Box::new(|s| s.server.tls_key = "/etc/key.pem".into())),
-            ("database.url", Box::new(|s| s.database.url = "mysql://x".into())),
-            ("storage.kind", Box::new(|s| s.storage.kind = "ftp".into())),
-            ("storage.bucket", Box::new(|s| s.storage.kind = "s3".into())),
-            ("oidc.audience", Box::new(|s| s.oidc.audience = " ".into())),
-            ("oidc.algorithms", Box::new(|s| s.oidc.algorithms = vec!["HS256".into()])),
-            ("oidc.algorithms", Box::new(|s| s.oidc.algorithms = vec!["none".into()])),
-            ("oidc.claims.roles", Box::new(|s| s.oidc.claims.roles = "realm_access.roles".into())),
-            ("policy.countries", Box::new(|s| s.policy.countries = vec!["al".into()])),
-            ("policy.countries", Box::new(|s| s.policy.countries.push("AL".into()))),
-            ("policy.levels", Box::new(|s| s.policy.levels.push("SENSITIVE".into()))),
-            ("policy.max_classification", Box::new(|s| s.policy.max_classification = "SECRET".into())),
-            (
-                "policy.roles",
-                Box::new(|s| {
-                    s.policy.roles.insert("analyst".into(), vec!["document:delete".into()]);
-                }),
-            ),
-            ("limits.max_upload_bytes", Box::new(|s| s.limits.max_upload_bytes = 0)),
-        ];
-        for (key, breakage) in cases {
-            let mut settings = defaults();
-            breakage(&mut settings);
-            assert_eq!(invalid_key(&settings), key, "breaking {key}");
-        }
-    }
-
-    #[test]
-    fn plain_http_off_loopback_is_refused_unless_allowed() {
-        let mut settings = defaults();
-        settings.server.bind = "0.0.0.0:8080".into();
-        assert_eq!(invalid_key(&settings), "server.bind");
-        settings.server.allow_plain_http = true;
-        settings.validate().expect("explicitly allowed behind a TLS proxy");
-    }
-
-    #[test]
-    fn demo_mode_refuses_a_non_loopback_bind_even_when_allowed() {
-        let mut settings = defaults();
-        settings.demo.enabled = true;
-        settings.server.bind = "0.0.0.0:8080".into();
-        settings.server.allow_plain_http = true;
-        let err = settings.validate().expect_err("refused");
-        assert!(err.to_string().contains("demo mode"), "{err}");
-    }
-
-    #[test]
-    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
-    fn environment_overrides_files_and_unknown_keys_are_refused() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_dir("config")?;
-            jail.create_file("config/staging.toml", "[database]\nurl = \"postgres://file@db/anaspoc\"\n")?;
-            jail.set_env("ANASPOC__DATABASE__MAX_CONNECTIONS", "3");
-            let settings = Settings::load(&Profile::Named("staging".into())).expect("loads");
-            assert_eq!(settings.database.url, "postgres://file@db/anaspoc");
-            assert_eq!(settings.database.max_connections, 3);
-
-            jail.set_env("ANASPOC__DATABASE__URL", "postgres://env@db/anaspoc");
-            let settings = Settings::load(&Profile::Named("staging".into())).expect("loads");
-            assert_eq!(settings.database.url, "postgres://env@db/anaspoc");
-
-            jail.set_env("ANASPOC__DATABASE__URLL", "typo");
-            let err = Settings::load(&Profile::Named("staging".into())).expect_err("typo refused");
-            assert!(err.to_string().contains("urll"), "{err}");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn a_missing_config_file_is_an_error() {
-        let err = Settings::load(&Profile::File("/nonexistent/anaspoc.toml".into())).expect_err("missing");
-        assert!(matches!(err, ConfigError::MissingFile { .. }));
-    }
-
-    #[test]
-    fn the_client_secret_is_never_serialised() {
-        let mut settings = defaults();
-        settings.oidc.client_secret = Secret("s3cr3t".into());
-        let rendered = serde_json::to_string(&settings).expect("serialises");
-        assert!(!rendered.contains("s3cr3t"));
-        assert!(!format!("{settings:?}").contains("s3cr3t"));
-    }
-}
+mod tests;

@@ -1,16 +1,15 @@
-//! The authenticated caller and what they are allowed to do.
+//! Who is asking — the principal an access token establishes — and what their roles let them do.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::AuthError;
-use crate::policy::Level;
+use super::Level;
 
 /// What a role grants (configured in `[policy.roles]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Capability {
     #[serde(rename = "document:read")]
     DocumentRead,
@@ -69,10 +68,5 @@ pub struct Principal {
 impl Principal {
     pub fn has(&self, capability: Capability) -> bool {
         self.capabilities.contains(&capability)
-    }
-
-    /// `Ok` when the caller holds `capability`; otherwise the 403 error to return.
-    pub fn require(&self, capability: Capability) -> Result<(), AuthError> {
-        if self.has(capability) { Ok(()) } else { Err(AuthError::MissingCapability(capability)) }
     }
 }

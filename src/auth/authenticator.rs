@@ -1,0 +1,81 @@
+//! Bearer authentication: a request's `Authorization: Bearer` token becomes a [`Caller`], or the
+//! request is refused with 401 before its handler runs — and every refusal is audited
+//! (`auth.denied`). Handlers take a `Caller` argument; they never see a token.
+
+use std::sync::Arc;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+use serde_json::json;
+
+use super::{AuthError, TokenValidator};
+use crate::audit::{self, Actor, NewEvent, Outcome};
+use crate::caller::{Caller, RequestInfo};
+
+/// Validates bearer tokens and records refusals.
+pub struct Authenticator {
+    validator: Arc<TokenValidator>,
+    log: audit::Log,
+}
+
+impl Authenticator {
+    pub fn new(validator: Arc<TokenValidator>, log: audit::Log) -> Self {
+        Self { validator, log }
+    }
+
+    /// The caller `token` stands for, or the refusal (recorded with the `path` asked for).
+    pub async fn authenticate(
+        &self,
+        token: Option<String>,
+        request: RequestInfo,
+        path: &str,
+    ) -> Result<Caller, AuthError> {
+        let outcome = match token {
+            None => Err(AuthError::MissingToken),
+            Some(token) => self.validator.authenticate(&token).await,
+        };
+        match outcome {
+            Ok(principal) => {
+                tracing::Span::current().record("principal", principal.sub.as_str());
+                Ok(Caller { principal, request })
+            }
+            Err(error) => {
+                let reason = match &error {
+                    AuthError::MissingToken => "no bearer token".to_owned(),
+                    other => other.to_string(),
+                };
+                let event = NewEvent::new(Actor::anonymous(), &request, audit::Action::AuthDenied, Outcome::Denied)
+                    .details(json!({"reason": reason, "path": path}));
+                if let Err(audit_error) = self.log.record(event).await {
+                    tracing::error!(%audit_error, "could not audit a refused sign-in");
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = AuthError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let authenticator = req.app_data::<web::Data<Authenticator>>().cloned();
+        let token = bearer_token(req);
+        let request = RequestInfo::of(req);
+        let path = req.path().to_owned();
+        Box::pin(async move {
+            let authenticator =
+                authenticator.ok_or_else(|| AuthError::Unavailable("no authenticator configured".into()))?;
+            authenticator.authenticate(token, request, &path).await
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}

@@ -1,0 +1,179 @@
+//! Browser sign-in: the OpenID Connect authorization code flow with PKCE, state and nonce (the
+//! `openidconnect` crate). The access token then goes through the same validator as every bearer
+//! token, the session keeps its validated claims — never the token — and the sign-in is recorded
+//! in the directory and the audit trail; a refused one is audited too.
+
+use std::sync::Arc;
+
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use sea_orm::DatabaseConnection;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::directory::{Directory, Via};
+use super::sessions::Sessions;
+use super::{AuthError, TokenValidator, discovery};
+use crate::audit::{self, Actor, NewEvent, Outcome};
+use crate::caller::{Caller, RequestInfo};
+use crate::db::sessions::{self as repo, PendingSignIn};
+use crate::policy::Principal;
+
+/// Sign-ins not completed within this time are refused.
+const SIGN_IN_TTL_MINUTES: i64 = 15;
+
+/// The platform as a client of the issuer.
+pub struct ClientSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// `resource` (RFC 8707) to ask for, empty for none.
+    pub resource: String,
+    pub public_url: String,
+    pub session_hours: u64,
+}
+
+/// What the identity provider sends back to `/auth/callback`.
+#[derive(Debug, Deserialize)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A completed sign-in: the session's cookie value and where the user was going.
+pub struct SignedIn {
+    pub session: String,
+    pub return_to: String,
+}
+
+pub struct BrowserSignIn {
+    client: ClientSettings,
+    http: reqwest::Client,
+    db: DatabaseConnection,
+    validator: Arc<TokenValidator>,
+    sessions: Arc<Sessions>,
+    directory: Arc<Directory>,
+    log: audit::Log,
+}
+
+/// The platform as a client of the issuer, as its discovery document describes it.
+type SignInClient =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+impl BrowserSignIn {
+    pub fn new(
+        client: ClientSettings,
+        http: reqwest::Client,
+        db: DatabaseConnection,
+        validator: Arc<TokenValidator>,
+        sessions: Arc<Sessions>,
+        directory: Arc<Directory>,
+        log: audit::Log,
+    ) -> Self {
+        Self { client, http, db, validator, sessions, directory, log }
+    }
+
+    /// Where to send the browser: the issuer's authorization endpoint, for a sign-in that comes
+    /// back to `return_to` (a local path; anything else goes home).
+    pub async fn begin(&self, return_to: Option<&str>) -> Result<String, AuthError> {
+        let client = self.sign_in_client().await.map_err(AuthError::Unavailable)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge);
+        if !self.client.resource.is_empty() {
+            request = request.add_extra_param("resource", self.client.resource.clone());
+        }
+        let (url, state, nonce) = request.url();
+        let pending = PendingSignIn {
+            state: state.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+            nonce: nonce.secret().clone(),
+            return_to: local_path(return_to),
+            created_at: chrono::Utc::now(),
+        };
+        repo::insert_sign_in(&self.db, pending).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        Ok(url.to_string())
+    }
+
+    /// Complete the sign-in the provider's `callback` answers: check everything, start the
+    /// session and record the sign-in — or record the refusal.
+    pub async fn complete(&self, callback: &Callback, request: RequestInfo) -> Result<SignedIn, AuthError> {
+        let (principal, claims, return_to) = match self.exchange(callback).await {
+            Ok(done) => done,
+            Err(reason) => {
+                tracing::info!(%reason, "browser sign-in refused");
+                let event = NewEvent::new(Actor::anonymous(), &request, audit::Action::AuthDenied, Outcome::Denied)
+                    .details(json!({"reason": reason, "via": "browser"}));
+                if let Err(error) = self.log.record(event).await {
+                    tracing::error!(%error, "could not audit a refused sign-in");
+                }
+                return Err(AuthError::SignInRefused(reason));
+            }
+        };
+        let exp = claims["exp"].as_i64().and_then(|t| chrono::DateTime::from_timestamp(t, 0));
+        let longest = chrono::Utc::now() + chrono::Duration::hours(self.client.session_hours as i64);
+        let session = self.sessions.start(&claims, exp.map_or(longest, |e| e.min(longest))).await?;
+        self.directory.signed_in(&Caller { principal, request }, Via::Browser).await?;
+        Ok(SignedIn { session, return_to })
+    }
+
+    /// Exchange the code (with the PKCE verifier), check the ID token (nonce, issuer, audience,
+    /// signature) and validate the access token. The reason for a refusal is for the log.
+    async fn exchange(&self, callback: &Callback) -> Result<(Principal, Value, String), String> {
+        if let Some(error) = &callback.error {
+            return Err(format!("the identity provider answered `{error}`"));
+        }
+        let (Some(code), Some(state)) = (&callback.code, &callback.state) else {
+            return Err("no code or state in the callback".into());
+        };
+        // The pending sign-in is used once, whatever happens next.
+        let pending = repo::take_sign_in(&self.db, state).await.map_err(|e| e.to_string())?;
+        let pending = pending.ok_or("unknown or reused state")?;
+        if chrono::Utc::now() - pending.created_at > chrono::Duration::minutes(SIGN_IN_TTL_MINUTES) {
+            return Err("the sign-in took too long".into());
+        }
+        let client = self.sign_in_client().await?;
+        let http = discovery::oidc_http_client(&self.http);
+        let mut exchange = client
+            .exchange_code(AuthorizationCode::new(code.clone()))
+            .map_err(|e| e.to_string())?
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier));
+        if !self.client.resource.is_empty() {
+            exchange = exchange.add_extra_param("resource", self.client.resource.clone());
+        }
+        let tokens = exchange.request_async(&http).await.map_err(|e| format!("code exchange: {e}"))?;
+        let id_token = tokens.id_token().ok_or("no ID token")?;
+        let id_claims = id_token
+            .claims(&client.id_token_verifier(), &Nonce::new(pending.nonce))
+            .map_err(|e| format!("ID token: {e}"))?;
+        let (principal, claims) =
+            self.validator.authenticate_with_claims(tokens.access_token().secret()).await.map_err(|e| e.to_string())?;
+        if id_claims.subject().as_str() != principal.sub {
+            return Err("the ID token and the access token name different subjects".into());
+        }
+        Ok((principal, claims, pending.return_to))
+    }
+
+    async fn sign_in_client(&self) -> Result<SignInClient, String> {
+        let metadata = discovery::discover(&self.http, &self.client.issuer).await.map_err(|e| e.to_string())?;
+        let secret = self.client.client_secret.clone().map(ClientSecret::new);
+        let redirect =
+            RedirectUrl::new(format!("{}/auth/callback", self.client.public_url)).map_err(|e| e.to_string())?;
+        Ok(CoreClient::from_provider_metadata(metadata, ClientId::new(self.client.client_id.clone()), secret)
+            .set_redirect_uri(redirect))
+    }
+}
+
+/// Only local paths: never send a user on to another site after sign-in.
+fn local_path(path: Option<&str>) -> String {
+    match path {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => p.to_owned(),
+        _ => "/".to_owned(),
+    }
+}

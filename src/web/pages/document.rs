@@ -1,0 +1,252 @@
+//! `GET /documents/{id}`: banners, markings in words, versions, and — for the originator
+//! organisation — the forms that change it: edit, new version, publish, withdraw. Downloads go
+//! through the same response as the API's.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use minijinja::context;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    Pairs, allowed_levels, comma_list, first, html_page, invalid_form, label, level_class, optional, releasability,
+    see_other, tlp_class,
+};
+use crate::document_id::RequestedId;
+use crate::documents::{DocumentPatch, DocumentView, DocumentsError, Service};
+use crate::edge::{Parts, content_response};
+use crate::policy::{HandlingCode, Tlp};
+use crate::web::session::Viewer;
+use crate::web::{WebError, WebState};
+
+pub async fn page(
+    viewer: Viewer,
+    id: web::Path<String>,
+    state: web::Data<WebState>,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, WebError> {
+    let view = service.get(&viewer.caller, &RequestedId::parse(&id)).await.map_err(|e| failed(e, &viewer))?;
+    Ok(html_page(render(&state, &viewer, view, None, None)?))
+}
+
+/// A change the service refused as invalid: the page again, with the message next to the field.
+async fn refused_change(
+    state: &WebState,
+    viewer: &Viewer,
+    service: &Service,
+    id: &RequestedId,
+    (field, problem): (String, String),
+    form: Option<Value>,
+) -> Result<HttpResponse, WebError> {
+    let view = service.get(&viewer.caller, id).await.map_err(|e| failed(e, viewer))?;
+    Ok(invalid_form(render(state, viewer, view, Some((field, problem)), form)?))
+}
+
+fn render(
+    state: &WebState,
+    viewer: &Viewer,
+    view: DocumentView,
+    error: Option<(String, String)>,
+    form: Option<Value>,
+) -> Result<String, WebError> {
+    let markings = &view.markings;
+    let released = markings.releasable_to().codes();
+    let countries: Vec<Value> =
+        released.iter().map(|code| json!({"code": code, "name": label(state, viewer.lang, "country", code)})).collect();
+    let editable_countries: Vec<Value> = state
+        .countries
+        .iter()
+        .map(|code| {
+            json!({
+                "code": code,
+                "name": label(state, viewer.lang, "country", code),
+                "checked": released.contains(code),
+            })
+        })
+        .collect();
+    let code = markings.handling_code().as_str();
+    let document = json!({
+        "id": view.id,
+        "title": view.title,
+        "summary": view.summary,
+        "language": view.language,
+        "tags": view.tags,
+        "classification": markings.classification().name(),
+        "classification_class": level_class(markings.classification()),
+        "tlp": markings.tlp().as_str(),
+        "tlp_class": tlp_class(markings.tlp()),
+        "handling_code": code,
+        "handling_meaning": state.catalogues().get(viewer.lang, &format!("handling_meaning.{code}")),
+        "handling_note": markings.handling_note(),
+        "releasable_all": released == ["ALL"],
+        "countries": countries,
+        "recipients": markings.recipients().iter().collect::<Vec<_>>(),
+        "originator_org": view.originator_org,
+        "originator_country": label(state, viewer.lang, "country", &view.originator_country),
+        "status": view.status.as_str(),
+        "published_at": view.published_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+        "versions": view.versions.iter().rev().map(|v| json!({
+            "version": v.version,
+            "size": v.size,
+            "sha256": v.sha256,
+            "media_type": v.media_type,
+            "filename": v.filename,
+            "created_by": v.created_by,
+            "created_at": v.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            "ingest": v.ingest.state,
+            "ingest_error": v.ingest.error,
+        })).collect::<Vec<_>>(),
+        "can_change": view.can_change,
+    });
+    state.render(
+        "document.html",
+        viewer.lang,
+        Some(viewer),
+        context! {
+            document => document,
+            levels => allowed_levels(state, viewer),
+            tlps => Tlp::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            codes => HandlingCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            edit_countries => editable_countries,
+            error_field => error.as_ref().map(|(f, _)| f.clone()),
+            error_text => error.map(|(_, t)| t),
+            form => form,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct DownloadQuery {
+    version: Option<i32>,
+}
+
+/// `GET /documents/{id}/download?version=N`: the API's download, with the session's identity.
+pub async fn download(
+    viewer: Viewer,
+    id: web::Path<String>,
+    query: web::Query<DownloadQuery>,
+    req: HttpRequest,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, WebError> {
+    content_response(&req, &viewer.caller, &RequestedId::parse(&id), query.version, &service)
+        .await
+        .map_err(|e| WebError::from_service(e, viewer.lang))
+}
+
+/// `POST /documents/{id}/edit`: title, summary, tags and markings.
+pub async fn edit(
+    viewer: Viewer,
+    id: web::Path<String>,
+    form: web::Form<Pairs>,
+    state: web::Data<WebState>,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, WebError> {
+    let pairs = form.into_inner();
+    viewer.check_csrf(first(&pairs, "csrf").unwrap_or_default())?;
+    let patch = DocumentPatch {
+        title: first(&pairs, "title").map(str::to_owned),
+        summary: Some(optional(&pairs, "summary")),
+        language: None,
+        tags: Some(comma_list(first(&pairs, "tags"))),
+        classification: first(&pairs, "classification").map(str::to_owned),
+        tlp: first(&pairs, "tlp").map(str::to_owned),
+        handling_code: first(&pairs, "handling_code").map(str::to_owned),
+        handling_note: Some(optional(&pairs, "handling_note")),
+        releasable_to: Some(releasability(&pairs)),
+        recipients: Some(comma_list(first(&pairs, "recipients"))),
+    };
+    let id = RequestedId::parse(&id);
+    match service.update(&viewer.caller, &id, patch).await {
+        Ok(view) => Ok(see_other(&format!("/documents/{}", view.id))),
+        Err(DocumentsError::Invalid { field, problem }) => {
+            refused_change(&state, &viewer, &service, &id, (field, problem), Some(super::form_echo(&pairs))).await
+        }
+        Err(other) => Err(failed(other, &viewer)),
+    }
+}
+
+/// `POST /documents/{id}/versions`: a new version (multipart: `csrf`, then `file`) — the same
+/// upload sequence as the API's, so a missing file or a part after it is refused the same way.
+pub async fn new_version(
+    viewer: Viewer,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<WebState>,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, WebError> {
+    let id = RequestedId::parse(&id);
+    let stored = async {
+        let mut parts = Parts::new(&req, payload, service.max_upload_bytes())?;
+        let (_, file) = super::upload::form_fields(&viewer, &mut parts).await.map_err(Refusal::Web)?;
+        let file = file.ok_or_else(|| DocumentsError::invalid("file", "choose a file"))?;
+        let plan = service.plan_version(&viewer.caller, &id).await?;
+        let filename = file.filename.clone();
+        let object = parts.store_last(file, &service, plan.key()).await?;
+        Ok::<_, Refusal>(service.commit_version(&viewer.caller, plan, object, filename.as_deref()).await?)
+    }
+    .await;
+    match stored {
+        Ok(view) => Ok(see_other(&format!("/documents/{}", view.id))),
+        Err(Refusal::Web(error)) => Err(error),
+        Err(Refusal::Documents(error)) => match field_problem(error) {
+            Ok(problem) => refused_change(&state, &viewer, &service, &id, problem, None).await,
+            Err(other) => Err(failed(other, &viewer)),
+        },
+    }
+}
+
+/// Why a multipart form was not taken: the page's own checks (CSRF), or the service's.
+pub(super) enum Refusal {
+    Web(WebError),
+    Documents(DocumentsError),
+}
+
+impl From<DocumentsError> for Refusal {
+    fn from(error: DocumentsError) -> Self {
+        Refusal::Documents(error)
+    }
+}
+
+/// The field and message of an error the user can correct in the form; anything else back.
+pub(super) fn field_problem(error: DocumentsError) -> Result<(String, String), DocumentsError> {
+    match error {
+        DocumentsError::Invalid { field, problem } | DocumentsError::Malformed { field, problem } => {
+            Ok((field, problem))
+        }
+        DocumentsError::TooLarge { limit } => Ok(("file".into(), format!("larger than {limit} bytes"))),
+        other => Err(other),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    /// Missing counts as wrong (403), not as a malformed form.
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn publish(
+    viewer: Viewer,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let view = service.publish(&viewer.caller, &RequestedId::parse(&id)).await.map_err(|e| failed(e, &viewer))?;
+    Ok(see_other(&format!("/documents/{}", view.id)))
+}
+
+pub async fn withdraw(
+    viewer: Viewer,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, WebError> {
+    viewer.check_csrf(&form.csrf)?;
+    let view = service.withdraw(&viewer.caller, &RequestedId::parse(&id)).await.map_err(|e| failed(e, &viewer))?;
+    Ok(see_other(&format!("/documents/{}", view.id)))
+}
+
+fn failed(error: DocumentsError, viewer: &Viewer) -> WebError {
+    WebError::from_service(error, viewer.lang)
+}
