@@ -155,7 +155,7 @@ fn recordable_id(id: &str) -> String {
     id.chars().take(64).map(|c| if c.is_control() { char::REPLACEMENT_CHARACTER } else { c }).collect()
 }
 
-/// An event as recorded: every field of DESIGN.md in order; `hash` covers all the others.
+/// An event as recorded: every field of the normative format in order; `hash` covers all the others.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub seq: i64,

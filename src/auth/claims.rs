@@ -38,7 +38,7 @@ impl ClaimMapper {
         }
         let name = self.optional("name", &self.paths.name, claims)?.unwrap_or_else(|| sub.clone());
         let clearance = match self.optional("clearance", &self.paths.clearance, claims)? {
-            // DESIGN.md: a missing clearance is the lowest level.
+            // A missing clearance is the lowest level (docs/architecture.md).
             None => self.ladder.lowest(),
             Some(level) => self.ladder.parse(&level).ok_or_else(|| {
                 self.invalid("clearance", &self.paths.clearance, format!("`{level}` is not a configured level"))

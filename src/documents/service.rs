@@ -379,7 +379,7 @@ impl Service {
             .target(Target::version(id, after.current_version))
             .details(json!({
                 // Titles, summaries and tags are document content, which auditors may not read
-                // (DESIGN: nobody reads documents without document:read): the event names the
+                // (nobody reads documents without document:read): the event names the
                 // fields that changed, and the markings before and after.
                 "changed": changed_fields(&before, &after),
                 "before": {"markings": permitted.facts.markings},

@@ -1,4 +1,4 @@
-//! Ingest (DESIGN.md, "Architecture"): a durable job queue in the database, text extraction in a
+//! Ingest (docs/architecture.md, "An upload"): a durable job queue in the database, text extraction in a
 //! sandboxed child process, and the pipeline that stores the text and indexes the document.
 
 pub mod extract;

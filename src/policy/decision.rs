@@ -88,7 +88,7 @@ impl Decision {
     }
 }
 
-/// DESIGN.md, "Markings and access": U may see D iff U has `document:read`, clearance(U) ≥
+/// docs/architecture.md, "Where access is decided": U may see D iff U has `document:read`, clearance(U) ≥
 /// classification(D), and either U belongs to the originator organisation, or D is published,
 /// released to U's country (or ALL) and, when TLP:RED, addressed to U. U may change D iff U may
 /// see D, has `document:write` and belongs to the originator organisation.

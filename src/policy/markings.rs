@@ -1,4 +1,4 @@
-//! Document markings (DESIGN.md, "Markings and access"): classification, TLP 2.0, handling code,
+//! Document markings (docs/architecture.md, "Where access is decided"): classification, TLP 2.0, handling code,
 //! releasability and TLP:RED recipients. [`Markings`] can only be built valid — from a user's
 //! input by [`MarkingsInput::validate`], or from storage by [`Markings::restore`].
 
@@ -328,7 +328,7 @@ fn releasability(
         return refuse("releasable_to", format!("unknown country `{unknown}`; one of {}, or ALL", known.join(", ")));
     }
     let mut codes = codes;
-    // DESIGN.md: the originator's country is always included.
+    // The originator's country is always included.
     codes.insert(originator_country.to_owned());
     Ok(Releasability::Countries(codes))
 }

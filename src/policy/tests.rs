@@ -1,4 +1,4 @@
-//! Policy tests: a table covering every clause of DESIGN.md's rules (each true and false), the
+//! Policy tests: a table covering every clause of the access rules (docs/architecture.md) (each true and false), the
 //! markings validation rules, and a property test of `decide` against a literal reading of the
 //! rules over generated principals × documents.
 
@@ -408,7 +408,7 @@ fn arb_document() -> impl Strategy<Value = DocumentMarkings> {
         })
 }
 
-/// DESIGN.md read literally, as one boolean expression per action.
+/// The rules of docs/architecture.md read literally, as one boolean expression per action.
 fn reference(u: &Principal, d: &DocumentMarkings) -> (bool, bool) {
     let m = &d.markings;
     let released = m.releasable_to().codes().iter().any(|c| c == &u.country || c == "ALL");

@@ -1,4 +1,4 @@
-//! One analysis chain for every language and script of the network (DESIGN.md, "Search"):
+//! One analysis chain for every language and script of the network (docs/architecture.md, "A search"):
 //! words are lower-cased, Serbian and Macedonian Cyrillic is transliterated to Latin, then
 //! diacritics are folded (č ć → c, š → s, ž → z, ë → e, ç → c). People write đ as "dj" or "d",
 //! so at index time a word with đ (or dj) yields both forms at the same position

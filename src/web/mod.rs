@@ -226,8 +226,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/documents/{id}/download", web::get().to(pages::document::download))
         .route("/documents/{id}/edit", web::post().to(pages::document::edit))
         .route("/documents/{id}/versions", web::post().to(pages::document::new_version))
-        .route("/documents/{id}/publish", web::post().to(pages::document::publish))
-        .route("/documents/{id}/withdraw", web::post().to(pages::document::withdraw))
+        .route("/documents/{id}/{change:publish|withdraw}", web::post().to(pages::document::change_status))
         .route("/audit", web::get().to(pages::audit::page))
         .route("/audit/export", web::get().to(pages::audit::export))
         .route(

@@ -262,3 +262,54 @@ async fn result_pages_keep_the_search_and_its_filters() {
     let back = link(&second_page, "class=\"first-page\" href=\"");
     assert!(back.contains("tlp=AMBER") && !back.contains("cursor="), "the first page keeps the filters: {back}");
 }
+
+/// Bad input to a page is the user's to correct, never an internal error: an audit filter that
+/// is not a date, and a new-version form without a file (or with a field after it), answer 4xx
+/// pages that say what is wrong — and store nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_form_input_answers_4xx_pages_not_500() {
+    let app = TestApp::spawn().await;
+    let auditor = signed_in(&app, "auditor").await;
+    let (status, html) = page(&auditor, &app, "/audit?from=01/01/2026").await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("from") && html.contains("01&#x2f;01&#x2f;2026") && html.contains("YYYY-MM-DD"), "{html}");
+    let (status, _) = page(&auditor, &app, "/audit/export?format=xml").await;
+    assert_eq!(status, 422);
+
+    let token = app.token("analyst-rs").await;
+    let created = create(&app, &token, &metadata("Versions"), b"first").await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let browser = signed_in(&app, "analyst-rs").await;
+    let (_, document) = page(&browser, &app, &format!("/documents/{id}")).await;
+    let csrf = csrf_of(&document);
+    let versions = || async {
+        let body: Value = app.get_as(&token, &format!("/api/v1/documents/{id}")).await.json().await.expect("json");
+        body["versions"].as_array().expect("versions").len()
+    };
+
+    let without_file = reqwest::multipart::Form::new().text("csrf", csrf.clone());
+    let response =
+        browser.post(app.url(&format!("/documents/{id}/versions"))).multipart(without_file).send().await.expect("post");
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.expect("html");
+    assert!(html.contains("file: choose a file") && html.contains("id=\"version-file\""), "{html}");
+
+    let trailing = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .part("file", reqwest::multipart::Part::bytes(b"second".to_vec()).file_name("v2.txt"))
+        .text("after", "the file");
+    let response =
+        browser.post(app.url(&format!("/documents/{id}/versions"))).multipart(trailing).send().await.expect("post");
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.expect("html").contains("unexpected part"));
+    assert_eq!(versions().await, 1, "neither request added a version");
+    assert_eq!(crate::documents::stored_objects(&app).await.len(), 1, "and nothing stayed in storage");
+
+    let good = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .part("file", reqwest::multipart::Part::bytes(b"second".to_vec()).file_name("v2.txt"));
+    let response =
+        browser.post(app.url(&format!("/documents/{id}/versions"))).multipart(good).send().await.expect("post");
+    assert_eq!(response.status(), 303);
+    assert_eq!(versions().await, 2);
+}

@@ -185,13 +185,9 @@ pub async fn new_version(
         Ok::<_, Refusal>(service.commit_version(&viewer.caller, plan, object, filename.as_deref()).await?)
     }
     .await;
-    match stored {
+    match settle(stored, viewer.lang)? {
         Ok(view) => Ok(see_other(&format!("/documents/{}", view.id))),
-        Err(Refusal::Web(error)) => Err(error),
-        Err(Refusal::Documents(error)) => match field_problem(error) {
-            Ok(problem) => refused_change(&state, &viewer, &service, &id, problem, None).await,
-            Err(other) => Err(failed(other, &viewer)),
-        },
+        Err(problem) => refused_change(&state, &viewer, &service, &id, problem, None).await,
     }
 }
 
@@ -207,14 +203,22 @@ impl From<DocumentsError> for Refusal {
     }
 }
 
-/// The field and message of an error the user can correct in the form; anything else back.
-pub(super) fn field_problem(error: DocumentsError) -> Result<(String, String), DocumentsError> {
-    match error {
-        DocumentsError::Invalid { field, problem } | DocumentsError::Malformed { field, problem } => {
-            Ok((field, problem))
+/// How a multipart form ended: stored, or refused for a field the user can correct (its name
+/// and the message to show next to it) — or an error page.
+pub(super) fn settle(
+    stored: Result<DocumentView, Refusal>,
+    lang: &'static str,
+) -> Result<Result<DocumentView, (String, String)>, WebError> {
+    match stored {
+        Ok(view) => Ok(Ok(view)),
+        Err(Refusal::Web(error)) => Err(error),
+        Err(Refusal::Documents(
+            DocumentsError::Invalid { field, problem } | DocumentsError::Malformed { field, problem },
+        )) => Ok(Err((field, problem))),
+        Err(Refusal::Documents(DocumentsError::TooLarge { limit })) => {
+            Ok(Err(("file".into(), format!("larger than {limit} bytes"))))
         }
-        DocumentsError::TooLarge { limit } => Ok(("file".into(), format!("larger than {limit} bytes"))),
-        other => Err(other),
+        Err(Refusal::Documents(other)) => Err(WebError::from_service(other, lang)),
     }
 }
 
@@ -225,25 +229,29 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-pub async fn publish(
-    viewer: Viewer,
-    id: web::Path<String>,
-    form: web::Form<CsrfForm>,
-    service: web::Data<Service>,
-) -> Result<HttpResponse, WebError> {
-    viewer.check_csrf(&form.csrf)?;
-    let view = service.publish(&viewer.caller, &RequestedId::parse(&id)).await.map_err(|e| failed(e, &viewer))?;
-    Ok(see_other(&format!("/documents/{}", view.id)))
+/// The life-cycle changes a button asks for.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusChange {
+    Publish,
+    Withdraw,
 }
 
-pub async fn withdraw(
+/// `POST /documents/{id}/publish` and `/withdraw`.
+pub async fn change_status(
     viewer: Viewer,
-    id: web::Path<String>,
+    path: web::Path<(String, StatusChange)>,
     form: web::Form<CsrfForm>,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, WebError> {
     viewer.check_csrf(&form.csrf)?;
-    let view = service.withdraw(&viewer.caller, &RequestedId::parse(&id)).await.map_err(|e| failed(e, &viewer))?;
+    let (id, change) = path.into_inner();
+    let id = RequestedId::parse(&id);
+    let changed = match change {
+        StatusChange::Publish => service.publish(&viewer.caller, &id).await,
+        StatusChange::Withdraw => service.withdraw(&viewer.caller, &id).await,
+    };
+    let view = changed.map_err(|e| failed(e, &viewer))?;
     Ok(see_other(&format!("/documents/{}", view.id)))
 }
 

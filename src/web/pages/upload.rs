@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::context;
 use serde_json::{Value, json};
 
-use super::document::{Refusal, field_problem};
+use super::document::{Refusal, settle};
 use super::{
     Pairs, allowed_levels, comma_list, first, form_echo, html_page, invalid_form, label, optional, releasability,
     see_other,
@@ -120,12 +120,8 @@ pub async fn submit(
         Ok::<_, Refusal>(service.commit_create(&viewer.caller, plan, object, filename.as_deref()).await?)
     }
     .await;
-    match stored {
+    match settle(stored, viewer.lang)? {
         Ok(view) => Ok(see_other(&format!("/documents/{}", view.id))),
-        Err(Refusal::Web(error)) => Err(error),
-        Err(Refusal::Documents(error)) => match field_problem(error) {
-            Ok(problem) => Ok(invalid_form(render(&state, &viewer, Some(problem), Some(form_echo(&pairs)))?)),
-            Err(other) => Err(WebError::from_service(other, viewer.lang)),
-        },
+        Err(problem) => Ok(invalid_form(render(&state, &viewer, Some(problem), Some(form_echo(&pairs)))?)),
     }
 }

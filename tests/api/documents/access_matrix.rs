@@ -1,6 +1,6 @@
 //! The access matrix over HTTP: principals of every kind (countries, organisations, clearances,
 //! roles) × documents of every marking kind × every document operation. The expectation comes
-//! from a literal reading of DESIGN.md written here, independent of `policy::decide`; a hidden
+//! from a literal reading of the rules in docs/architecture.md written here, independent of `policy::decide`; a hidden
 //! document must answer byte for byte like a missing one.
 
 use serde_json::{Value, json};
@@ -40,7 +40,7 @@ fn rank(level: &str) -> usize {
     LEVELS.iter().position(|l| *l == level).expect("level")
 }
 
-/// DESIGN.md, "Markings and access", read literally.
+/// docs/architecture.md, "Where access is decided", read literally.
 fn may_see(who: &Who, doc: &Doc) -> bool {
     who.read
         && who.clearance >= doc.level
