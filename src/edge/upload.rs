@@ -24,7 +24,7 @@ pub struct Parts {
 /// The `file` part, not read yet.
 pub struct FilePart {
     field: Field,
-    pub filename: Option<String>,
+    filename: Option<String>,
 }
 
 /// A part as it came: text, or the file (which ends the text parts).
@@ -64,7 +64,7 @@ impl Parts {
     }
 
     /// The next part, which must be the file.
-    pub async fn file(&mut self) -> Result<FilePart, DocumentsError> {
+    async fn file(&mut self) -> Result<FilePart, DocumentsError> {
         match self.next().await? {
             Some(Part::File(file)) => Ok(file),
             Some(Part::Text { name, .. }) => Err(unexpected(&name)),
@@ -72,17 +72,27 @@ impl Parts {
         }
     }
 
+    /// The next part, which must be the file, stored as [`Parts::store_last`] does.
+    pub async fn store_file(
+        &mut self,
+        service: &Service,
+        key: &ObjectKey,
+    ) -> Result<(ReceivedObject, Option<String>), DocumentsError> {
+        let file = self.file().await?;
+        self.store_last(file, service, key).await
+    }
+
     /// Stream `file` into storage at `key`, then make sure no part follows it (nobody would read
-    /// it). On any failure nothing stays stored.
+    /// it). On any failure nothing stays stored. Returns the object and the file's name.
     pub async fn store_last(
         &mut self,
         file: FilePart,
         service: &Service,
         key: &ObjectKey,
-    ) -> Result<ReceivedObject, DocumentsError> {
+    ) -> Result<(ReceivedObject, Option<String>), DocumentsError> {
         let object = service.receive(key, file.field).await?;
         match self.next().await {
-            Ok(None) => Ok(object),
+            Ok(None) => Ok((object, file.filename)),
             Ok(Some(Part::Text { name, .. })) => {
                 service.discard(object).await;
                 Err(unexpected(&name))

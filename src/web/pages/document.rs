@@ -180,8 +180,7 @@ pub async fn new_version(
         let (_, file) = super::upload::form_fields(&viewer, &mut parts).await.map_err(Refusal::Web)?;
         let file = file.ok_or_else(|| DocumentsError::invalid("file", "choose a file"))?;
         let plan = service.plan_version(&viewer.caller, &id).await?;
-        let filename = file.filename.clone();
-        let object = parts.store_last(file, &service, plan.key()).await?;
+        let (object, filename) = parts.store_last(file, &service, plan.key()).await?;
         Ok::<_, Refusal>(service.commit_version(&viewer.caller, plan, object, filename.as_deref()).await?)
     }
     .await;

@@ -115,8 +115,7 @@ pub async fn submit(
         };
         let file = file.ok_or_else(|| DocumentsError::invalid("file", "choose a file"))?;
         let plan = service.plan_create(&viewer.caller, new).await?;
-        let filename = file.filename.clone();
-        let object = parts.store_last(file, &service, plan.key()).await?;
+        let (object, filename) = parts.store_last(file, &service, plan.key()).await?;
         Ok::<_, Refusal>(service.commit_create(&viewer.caller, plan, object, filename.as_deref()).await?)
     }
     .await;

@@ -9,7 +9,11 @@ use super::{add_version, create, metadata, patch, post, with};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(every_principal_against_every_document, malformed_ids_answer_like_missing);
+on_both_backends!(
+    every_principal_against_every_document,
+    malformed_ids_answer_like_missing,
+    corrupt_stored_lists_fail_closed_and_loudly
+);
 
 struct Who {
     label: &'static str,
@@ -325,4 +329,40 @@ async fn malformed_ids_answer_like_missing(backend: Backend) {
     }
     let body: Value = app.get_as(&rs, &format!("/api/v1/documents/{id}")).await.json().await.expect("json");
     assert_eq!((body["title"].as_str(), body["status"].as_str()), (Some("Padded"), Some("published")));
+}
+
+/// A stored list (releasability, recipients, tags) that is no longer a JSON array is corruption:
+/// the document is served to nobody — not even with the list read as empty, which would change
+/// who may see it — the request fails loudly, and every other document is unaffected.
+async fn corrupt_stored_lists_fail_closed_and_loudly(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn_on(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let released = json!({"releasable_to": ["BA"], "tags": ["route"]});
+    let corrupt = create(&app, &rs, &with(metadata("Corrupted"), released.clone()), b"Drina crossing").await;
+    let healthy = create(&app, &rs, &with(metadata("Healthy"), released), b"Drina crossing").await;
+    let (corrupt, healthy) = (corrupt["id"].as_str().expect("id"), healthy["id"].as_str().expect("id"));
+    for id in [corrupt, healthy] {
+        crate::search::wait_until_ingested(&app, &rs, id).await;
+    }
+    app.db
+        .execute_unprepared(&format!("UPDATE documents SET releasable_to = '[\"BA\"' WHERE id = '{corrupt}'"))
+        .await
+        .expect("corrupt the row");
+
+    let ba = app.token("analyst-ba").await;
+    for token in [&rs, &ba] {
+        let response = app.get_as(token, &format!("/api/v1/documents/{corrupt}")).await;
+        let body = super::problem(response, 500).await;
+        assert_eq!(body["type"], "urn:anaspoc:problem:internal", "nothing of the document is served");
+        let response = app.get_as(token, &format!("/api/v1/documents/{corrupt}/content")).await;
+        super::problem(response, 500).await;
+        assert_eq!(app.get_as(token, &format!("/api/v1/documents/{healthy}")).await.status(), 200);
+    }
+    // A search that meets the corrupt row fails rather than show it; none shows it.
+    let response = app.get_as(&ba, "/api/v1/search?q=drina").await;
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    assert!(!text.contains(corrupt), "{text}");
+    assert!(status == 200 || status == 503, "{status} {text}");
 }
