@@ -44,9 +44,4 @@ impl RequestInfo {
             .collect();
         Self { id, ip, user_agent }
     }
-
-    /// For events raised outside HTTP (the command line).
-    pub fn command_line(command: &str) -> Self {
-        Self { id: uuid::Uuid::new_v4().to_string(), ip: "local".into(), user_agent: format!("anaspoc {command}") }
-    }
 }

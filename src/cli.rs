@@ -35,13 +35,13 @@ pub async fn audit(settings: &Settings, command: AuditCommand) -> Result<(), Box
         AuditCommand::Checkpoint => {
             let db = crate::db::connect(&settings.database).await?;
             let key = SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?;
-            let checkpoint = audit::sign_head(&Trail::new(db), &key).await?;
+            let checkpoint = Trail::new(db).sign_head(&key).await?;
             println!("{}", serde_json::to_string_pretty(&checkpoint)?);
             Ok(())
         }
         AuditCommand::Export { format } => {
-            let format = audit::export::Format::parse(&format)
-                .ok_or_else(|| CliError::Input("format must be jsonl or csv".into()))?;
+            let format =
+                audit::Format::parse(&format).ok_or_else(|| CliError::Input("format must be jsonl or csv".into()))?;
             let db = crate::db::connect(&settings.database).await?;
             let mut stream = Box::pin(audit::export::export(Trail::new(db), Filter::default(), format));
             let mut out = std::io::stdout().lock();

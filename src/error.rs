@@ -50,11 +50,6 @@ impl Problem {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    /// The stable code: the `type` without its prefix.
-    pub fn code(&self) -> &str {
-        self.kind.strip_prefix(PROBLEM_TYPE_PREFIX).unwrap_or(&self.kind)
-    }
-
     pub fn response(&self) -> HttpResponse {
         HttpResponse::build(self.status())
             .content_type("application/problem+json")
@@ -81,15 +76,9 @@ pub enum ApiError {
     UnsupportedMediaType { expected: &'static str },
     #[error("not found")]
     NotFound,
-    #[error("internal error: {0}")]
-    Internal(String),
 }
 
 impl ApiError {
-    pub fn internal(reason: impl Into<String>) -> Self {
-        Self::Internal(reason.into())
-    }
-
     /// What the client sees. Keep every `type` code stable: clients and tests match on them.
     pub fn problem(&self) -> Problem {
         match self {
@@ -168,9 +157,10 @@ impl ApiError {
                 DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_),
             )
             | ApiError::Audit(_)
-            | ApiError::Auth(AuthError::Unavailable(_))
-            | ApiError::Internal(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
-                .detail("The request could not be completed. Quote the X-Request-Id header when reporting this."),
+            | ApiError::Auth(AuthError::Unavailable(_)) => {
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+                    .detail("The request could not be completed. Quote the X-Request-Id header when reporting this.")
+            }
         }
     }
 }
@@ -188,7 +178,6 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            ApiError::Internal(reason) => tracing::error!(%reason, "internal error"),
             ApiError::Audit(AuditError::Forbidden | AuditError::Invalid { .. } | AuditError::UnknownParameter(_)) => {}
             ApiError::Audit(error) => tracing::error!(%error, "audit trail failure"),
             ApiError::Search(SearchError::InvalidQuery(_) | SearchError::Invalid { .. }) => {}
@@ -227,15 +216,7 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Problem responses for errors raised by actix itself (bad JSON, bad query, unknown route).
-pub fn json_config() -> actix_web::web::JsonConfig {
-    actix_web::web::JsonConfig::default().error_handler(|err, _| {
-        let problem =
-            Problem::new(StatusCode::BAD_REQUEST, "invalid-json", "Invalid JSON body").detail(err.to_string());
-        actix_web::error::InternalError::from_response(err, problem.response()).into()
-    })
-}
-
+/// Problem responses for errors raised by actix itself (bad query, unknown route).
 pub fn query_config() -> actix_web::web::QueryConfig {
     actix_web::web::QueryConfig::default().error_handler(|err, _| {
         let response = ApiError::InvalidQuery(err.to_string()).problem().response();

@@ -19,11 +19,12 @@ pub struct Readiness {
     validator: Arc<TokenValidator>,
 }
 
-/// Each component's state: `ok` or what is wrong.
+/// Each component's state, `ok` or `failing` — what is wrong goes to the log, not to whoever
+/// asks (the probe answers anyone, and error texts name internal hosts).
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub status: &'static str,
-    pub checks: BTreeMap<&'static str, String>,
+    pub checks: BTreeMap<&'static str, &'static str>,
 }
 
 impl Report {
@@ -44,12 +45,16 @@ impl Readiness {
         checks.insert("search_index", Ok(self.index.reader().searcher().num_docs()).map(|_| ()));
         checks.insert("identity_provider", self.validator.keys().ensure_loaded().await.map_err(|e| e.to_string()));
         let ready = checks.values().all(Result::is_ok);
-        Report {
-            status: if ready { "ready" } else { "not ready" },
-            checks: checks
-                .into_iter()
-                .map(|(name, result)| (name, result.err().unwrap_or_else(|| "ok".into())))
-                .collect(),
-        }
+        let checks = checks
+            .into_iter()
+            .map(|(name, result)| match result {
+                Ok(()) => (name, "ok"),
+                Err(reason) => {
+                    tracing::warn!(component = name, %reason, "not ready");
+                    (name, "failing")
+                }
+            })
+            .collect();
+        Report { status: if ready { "ready" } else { "not ready" }, checks }
     }
 }

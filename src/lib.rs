@@ -18,6 +18,7 @@ pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod policy;
+pub mod redirect;
 pub mod search;
 pub mod startup;
 pub mod storage;

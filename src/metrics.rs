@@ -7,7 +7,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -27,10 +27,27 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     http_requests: Family<HttpLabels, Counter>,
     http_duration: Family<HttpLabels, Histogram>,
+    exposure: Exposure,
+}
+
+/// Who may read `/metrics`: the route and request counts tell an outsider what the platform is
+/// doing, so by default nobody.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Exposure {
+    #[default]
+    Closed,
+    /// Scrapers that send this bearer token.
+    Bearer(String),
+    /// Anyone who can connect (loopback binds only).
+    Open,
 }
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::exposed(Exposure::Closed)
+    }
+
+    pub fn exposed(exposure: Exposure) -> Self {
         let mut registry = Registry::with_prefix("anaspoc");
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_duration = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
@@ -42,7 +59,7 @@ impl Metrics {
             "HTTP request latency by route and status",
             http_duration.clone(),
         );
-        Self { registry: Mutex::new(registry), http_requests, http_duration }
+        Self { registry: Mutex::new(registry), http_requests, http_duration, exposure }
     }
 
     /// Let another module register its own metric.
@@ -53,6 +70,11 @@ impl Metrics {
     fn observe(&self, labels: HttpLabels, seconds: f64) {
         self.http_duration.get_or_create(&labels).observe(seconds);
         self.http_requests.get_or_create(&labels).inc();
+    }
+
+    /// Who may read [`Metrics::render`].
+    pub fn exposure(&self) -> &Exposure {
+        &self.exposure
     }
 
     pub fn render(&self) -> String {
@@ -89,8 +111,4 @@ pub async fn record(
         metrics.observe(labels, started.elapsed().as_secs_f64());
     }
     result
-}
-
-pub async fn endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(metrics.render())
 }

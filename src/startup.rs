@@ -108,11 +108,15 @@ impl Application {
             _ => settings.oidc.issuer_url.trim_end_matches('/').to_owned(),
         };
         let policy = Arc::new(settings.policy.compile()?);
-        let mapper =
-            ClaimMapper::new(settings.oidc.claims.clone(), policy.ladder.clone(), settings.policy.roles.clone());
+        let mapper = ClaimMapper::new(settings.oidc.claims.clone(), &policy, settings.policy.roles.clone());
         let http = discovery::identity_provider_client(&settings.oidc)?;
         let validator = Arc::new(TokenValidator::new(&settings.oidc, issuer, http.clone(), mapper));
-        let metrics = web::Data::new(Metrics::new());
+        let exposure = match settings.metrics.token.expose() {
+            "" if settings.metrics.open => metrics::Exposure::Open,
+            "" => metrics::Exposure::Closed,
+            token => metrics::Exposure::Bearer(token.to_owned()),
+        };
+        let metrics = web::Data::new(Metrics::exposed(exposure));
         let storage = Storage::from_settings(&settings.storage)?;
         let audit_log = audit::Log::with_metrics(db.clone(), &metrics).start_group_commit();
         let search_index = SearchIndex::open(Path::new(&settings.search.index_dir))?;
@@ -200,7 +204,6 @@ impl Application {
                     .app_data(search.clone())
                     .app_data(reader.clone())
                     .app_data(web_state.clone())
-                    .app_data(error::json_config())
                     .app_data(error::query_config())
                     .wrap(from_fn(metrics::record))
                     .wrap(crate::web::security_headers(tls))

@@ -73,7 +73,7 @@ async fn create(
         None => return Err(DocumentsError::malformed("metadata", "the metadata part is missing").into()),
     };
     let plan = service.plan_create(&caller, metadata).await?;
-    let (object, filename) = parts.store_file(&service, plan.key()).await?;
+    let (object, filename) = parts.store_file(&service, &plan).await?;
     let document = service.commit_create(&caller, plan, object, filename.as_deref()).await?;
     Ok(Created::response(document))
 }
@@ -88,7 +88,7 @@ async fn add_version(
 ) -> Result<HttpResponse, ApiError> {
     let mut parts = Parts::new(&req, payload, service.max_upload_bytes())?;
     let plan = service.plan_version(&caller, &RequestedId::parse(&id)).await?;
-    let (object, filename) = parts.store_file(&service, plan.key()).await?;
+    let (object, filename) = parts.store_file(&service, &plan).await?;
     let document = service.commit_version(&caller, plan, object, filename.as_deref()).await?;
     Ok(Created::response(document))
 }

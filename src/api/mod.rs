@@ -15,7 +15,7 @@ use crate::edge::resource;
 pub fn operations(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz", vec![(Method::GET, web::to(health::healthz))]))
         .service(resource("/readyz", vec![(Method::GET, web::to(health::readyz))]))
-        .service(resource("/metrics", vec![(Method::GET, web::to(crate::metrics::endpoint))]));
+        .service(resource("/metrics", vec![(Method::GET, web::to(health::metrics))]));
 }
 
 /// The JSON API under `/api/v1`.

@@ -10,8 +10,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::AuditError;
-use super::log::format_time;
-use super::trail::Trail;
 
 /// What is signed: the canonical JSON of these four fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,15 +100,6 @@ impl SigningKey {
             signature: STANDARD.encode(signature.as_ref()),
         })
     }
-}
-
-/// Sign the current head of the trail and keep the checkpoint in the database; the operator keeps
-/// a copy elsewhere too (`anaspoc audit checkpoint`).
-pub async fn sign_head(trail: &Trail, key: &SigningKey) -> Result<Checkpoint, AuditError> {
-    let head = trail.head().await?;
-    let checkpoint = key.sign(head.seq, &head.hash, &format_time(chrono::Utc::now()))?;
-    trail.store_checkpoint(&checkpoint).await?;
-    Ok(checkpoint)
 }
 
 #[cfg(unix)]

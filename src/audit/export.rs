@@ -5,42 +5,11 @@ use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::stream;
 
-use super::query::Filter;
+use super::query::{Filter, Format};
 use super::trail::{Trail, to_event};
 use super::{AuditError, Event};
 
 const PAGE: u64 = 1000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// One full event per line: verifiable by anyone.
-    JsonLines,
-    Csv,
-}
-
-impl Format {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "jsonl" => Some(Format::JsonLines),
-            "csv" => Some(Format::Csv),
-            _ => None,
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::JsonLines => "application/jsonl; charset=utf-8",
-            Format::Csv => "text/csv; charset=utf-8",
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::JsonLines => "jsonl",
-            Format::Csv => "csv",
-        }
-    }
-}
 
 const CSV_HEADER: [&str; 18] = [
     "seq",
@@ -95,6 +64,8 @@ pub fn export(trail: Trail, filter: Filter, format: Format) -> impl Stream<Item 
     })
 }
 
+/// The CSV row of an event. Text a caller controls (user agent, ids asked for, names, details)
+/// is neutralised so that a spreadsheet shows it instead of running it as a formula.
 fn csv_fields(event: &Event) -> [String; 18] {
     [
         event.seq.to_string(),
@@ -116,10 +87,33 @@ fn csv_fields(event: &Event) -> [String; 18] {
         event.prev_hash.clone(),
         event.hash.clone(),
     ]
+    .map(neutralised)
+}
+
+/// OWASP's rule against CSV injection: a cell that a spreadsheet would read as a formula (it
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`. Only the CSV
+/// export does this; JSON Lines stays byte-exact, as the chain needs.
+fn neutralised(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell }
 }
 
 fn csv_line(fields: &[String]) -> Result<Vec<u8>, AuditError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(fields).map_err(|e| AuditError::Export(e.to_string()))?;
     writer.into_inner().map_err(|e| AuditError::Export(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralised;
+
+    #[test]
+    fn formulas_are_shown_not_run() {
+        for formula in ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert_eq!(neutralised(formula.to_owned()), format!("'{formula}"));
+        }
+        for plain in ["analyst-rs", "Mozilla/5.0", "{\"reason\":\"x\"}", "2026-11-30T00:00:00.000Z", ""] {
+            assert_eq!(neutralised(plain.to_owned()), plain);
+        }
+    }
 }

@@ -14,12 +14,12 @@ mod trail;
 pub mod verify;
 
 pub use chain::GENESIS_HASH;
-pub use checkpoint::{Checkpoint, SigningKey, sign_head};
+pub use checkpoint::{Checkpoint, SigningKey};
 pub use event::{Action, Actor, Event, NewEvent, Outcome, Target};
 pub use log::{Log, format_time};
-pub use query::{Filter, Query};
-pub use reader::{Auditor, Export, Listed, MAX_LIMIT, Reader};
-pub use trail::{Trail, to_event};
+pub use query::{Filter, Format, Query};
+pub use reader::{Auditor, Export, Listed, Reader};
+pub use trail::Trail;
 pub use verify::Verification;
 
 #[derive(Debug, thiserror::Error)]

@@ -9,9 +9,40 @@ use serde_json::{Value, json};
 
 use super::AuditError;
 use super::event::{Action, Outcome};
-use super::export::Format;
 use super::log::format_time;
 use crate::dates::{self, End};
+
+/// The form of an export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One full event per line: verifiable by anyone.
+    JsonLines,
+    Csv,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "jsonl" => Some(Format::JsonLines),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::JsonLines => "application/jsonl; charset=utf-8",
+            Format::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::JsonLines => "jsonl",
+            Format::Csv => "csv",
+        }
+    }
+}
 
 /// Which events: every given condition holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -47,7 +78,8 @@ impl Query {
             let value = value.trim();
             let filter = &mut query.filter;
             match key.as_ref() {
-                _ if value.is_empty() => {}
+                "actor" | "document" | "action" | "outcome" | "from" | "to" | "cursor" | "limit" | "format"
+                    if value.is_empty() => {}
                 "actor" => filter.actor = Some(value.to_owned()),
                 "document" => filter.document = Some(value.to_owned()),
                 "action" => {
@@ -136,5 +168,6 @@ mod tests {
             }
         }
         assert!(matches!(Query::parse("colour=red"), Err(AuditError::UnknownParameter(_))));
+        assert!(matches!(Query::parse("colour="), Err(AuditError::UnknownParameter(_))), "empty or not");
     }
 }

@@ -10,8 +10,9 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::AuditError;
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{Checkpoint, SigningKey};
 use super::event::Event;
+use super::log::format_time;
 use super::query::Filter;
 use crate::db::entities::{audit_checkpoint, audit_event, audit_head};
 
@@ -77,8 +78,17 @@ impl Trail {
             .collect())
     }
 
+    /// Sign the current head and keep the checkpoint in the database; the operator keeps a copy
+    /// elsewhere too (`anaspoc audit checkpoint`).
+    pub async fn sign_head(&self, key: &SigningKey) -> Result<Checkpoint, AuditError> {
+        let head = self.head().await?;
+        let checkpoint = key.sign(head.seq, &head.hash, &format_time(chrono::Utc::now()))?;
+        self.store_checkpoint(&checkpoint).await?;
+        Ok(checkpoint)
+    }
+
     /// Keep a checkpoint (a second one for the same `seq` is ignored).
-    pub async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), AuditError> {
+    async fn store_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), AuditError> {
         audit_checkpoint::Entity::insert(audit_checkpoint::ActiveModel {
             seq: Set(checkpoint.seq),
             hash: Set(checkpoint.hash.clone()),
@@ -118,7 +128,7 @@ fn condition(filter: &Filter) -> Condition {
 }
 
 /// The full event of a stored row: the hashed body plus its hash.
-pub fn to_event(row: audit_event::Model) -> Result<Event, AuditError> {
+pub(super) fn to_event(row: audit_event::Model) -> Result<Event, AuditError> {
     let mut value: Value = serde_json::from_str(&row.event)?;
     if let Some(object) = value.as_object_mut() {
         object.insert("hash".into(), Value::String(row.hash));

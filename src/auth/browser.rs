@@ -94,7 +94,7 @@ impl BrowserSignIn {
             state: state.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
             nonce: nonce.secret().clone(),
-            return_to: local_path(return_to),
+            return_to: crate::redirect::local_path(return_to).to_owned(),
             created_at: chrono::Utc::now(),
         };
         repo::insert_sign_in(&self.db, pending).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
@@ -167,13 +167,5 @@ impl BrowserSignIn {
             RedirectUrl::new(format!("{}/auth/callback", self.client.public_url)).map_err(|e| e.to_string())?;
         Ok(CoreClient::from_provider_metadata(metadata, ClientId::new(self.client.client_id.clone()), secret)
             .set_redirect_uri(redirect))
-    }
-}
-
-/// Only local paths: never send a user on to another site after sign-in.
-fn local_path(path: Option<&str>) -> String {
-    match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => p.to_owned(),
-        _ => "/".to_owned(),
     }
 }

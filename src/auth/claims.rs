@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::config::ClaimPaths;
-use crate::policy::{Capability, Ladder, Principal};
+use crate::policy::{Capability, Ladder, PolicyConfig, Principal};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClaimError {
@@ -22,11 +22,13 @@ pub struct ClaimMapper {
     paths: ClaimPaths,
     ladder: Ladder,
     roles: BTreeMap<String, BTreeSet<Capability>>,
+    /// The network's countries (`policy.countries`): a token from anywhere else is refused.
+    countries: BTreeSet<String>,
 }
 
 impl ClaimMapper {
-    pub fn new(paths: ClaimPaths, ladder: Ladder, roles: BTreeMap<String, BTreeSet<Capability>>) -> Self {
-        Self { paths, ladder, roles }
+    pub fn new(paths: ClaimPaths, policy: &PolicyConfig, roles: BTreeMap<String, BTreeSet<Capability>>) -> Self {
+        Self { paths, ladder: policy.ladder.clone(), roles, countries: policy.countries.clone() }
     }
 
     pub fn map(&self, claims: &Value) -> Result<Principal, ClaimError> {
@@ -35,6 +37,15 @@ impl ClaimMapper {
         let country = self.required("country", &self.paths.country, claims)?.to_ascii_uppercase();
         if !(2..=3).contains(&country.len()) || !country.chars().all(|c| c.is_ascii_alphabetic()) {
             return Err(self.invalid("country", &self.paths.country, format!("`{country}` is not a country code")));
+        }
+        // `ALL` on a document means every configured country — never one the network does not
+        // have, and no principal is "of" ALL (configuration refuses ALL as a country).
+        if !self.countries.contains(&country) {
+            return Err(self.invalid(
+                "country",
+                &self.paths.country,
+                format!("`{country}` is not one of the network's countries (policy.countries)"),
+            ));
         }
         let name = self.optional("name", &self.paths.name, claims)?.unwrap_or_else(|| sub.clone());
         let clearance = match self.optional("clearance", &self.paths.clearance, claims)? {
@@ -112,8 +123,8 @@ mod tests {
         let settings = settings();
         let mut claim_paths = settings.oidc.claims.clone();
         paths(&mut claim_paths);
-        let ladder = Ladder::new(&settings.policy.levels, &settings.policy.max_classification).expect("ladder");
-        ClaimMapper::new(claim_paths, ladder, settings.policy.roles.clone())
+        let policy = settings.policy.compile().expect("policy");
+        ClaimMapper::new(claim_paths, &policy, settings.policy.roles.clone())
     }
 
     fn mapper() -> ClaimMapper {
@@ -181,6 +192,10 @@ mod tests {
             ("clearance", json!("TOP SECRET")),
             ("clearance", json!(3)),
             ("country", json!("Serbia")),
+            // Outside the network, and the reserved "every country" value: never a principal's.
+            ("country", json!("DE")),
+            ("country", json!("ALL")),
+            ("country", json!("all")),
             ("organisation", json!({"id": 1})),
         ];
         for (claim, value) in cases {

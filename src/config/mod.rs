@@ -49,7 +49,18 @@ pub struct Settings {
     pub log: LogSettings,
     pub audit: AuditSettings,
     pub web: WebSettings,
+    pub metrics: MetricsSettings,
     pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Bearer token scrapers must send; only from the environment, never logged or serialised.
+    #[serde(skip_serializing)]
+    pub token: Secret,
+    /// Serve `/metrics` without a token (loopback binds only).
+    pub open: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -318,6 +329,12 @@ impl Settings {
         }
         if self.audit.signing_key_file.trim().is_empty() {
             return Err(ConfigError::invalid("audit.signing_key_file", "must name a file"));
+        }
+        if self.metrics.open && !self.bind_addr()?.ip().is_loopback() {
+            return Err(ConfigError::invalid(
+                "metrics.open",
+                "is only allowed on a loopback bind; set metrics.token for scrapers instead",
+            ));
         }
         if self.log.level.trim().is_empty() {
             return Err(ConfigError::invalid("log.level", "must not be empty"));

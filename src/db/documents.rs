@@ -10,26 +10,44 @@ use sea_orm::{
 use super::entities::{document, document_version};
 use crate::policy::{DocumentMarkings, Markings, MarkingsInput, PolicyConfig, Status};
 
-/// The access-relevant facts of a stored row, read once. A row whose markings no longer fit
-/// the configured policy (a level or country removed from the configuration) fails closed:
-/// `None` — the document is hidden from everyone — and the operator is told.
-pub fn facts(row: &document::Model, policy: &PolicyConfig) -> Option<DocumentMarkings> {
+/// A stored document row read into the policy's types.
+#[derive(Clone, Debug)]
+pub struct Readable {
+    /// What access depends on.
+    pub facts: DocumentMarkings,
+    pub tags: Vec<String>,
+}
+
+/// The stored row read once, or `None` — the document is hidden from everyone, and the operator
+/// is told — when it cannot be read as stored: markings that no longer fit the configured policy
+/// (a level or country removed from the configuration), an unknown status, or a list column that
+/// is not a JSON list. Fail closed, never guess.
+pub fn read(row: &document::Model, policy: &PolicyConfig) -> Option<Readable> {
+    let (Some(releasable_to), Some(recipients), Some(tags)) =
+        (row.releasable_to.items(), row.recipients.items(), row.tags.items())
+    else {
+        tracing::error!(document = %row.id, "a stored list of the document is corrupt; hiding it");
+        return None;
+    };
     let input = MarkingsInput {
         classification: row.classification.clone(),
         tlp: row.tlp.clone(),
         handling_code: row.handling_code.clone(),
         handling_note: row.handling_note.clone(),
-        releasable_to: row.releasable_to.0.clone(),
-        recipients: row.recipients.0.clone(),
+        releasable_to: releasable_to.to_vec(),
+        recipients: recipients.to_vec(),
     };
     let markings = Markings::restore(&input, policy, &row.originator_country);
     let status = row.status.parse::<Status>();
     match (markings, status) {
-        (Ok(markings), Ok(status)) => Some(DocumentMarkings {
-            markings,
-            originator_org: row.originator_org.clone(),
-            originator_country: row.originator_country.clone(),
-            status,
+        (Ok(markings), Ok(status)) => Some(Readable {
+            facts: DocumentMarkings {
+                markings,
+                originator_org: row.originator_org.clone(),
+                originator_country: row.originator_country.clone(),
+                status,
+            },
+            tags: tags.to_vec(),
         }),
         (markings, status) => {
             tracing::error!(

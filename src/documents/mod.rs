@@ -11,7 +11,7 @@ mod service;
 pub use filename::sanitise_filename;
 pub use media_type::detect_media_type;
 pub use model::{DocumentPatch, DocumentView, IngestView, NewDocument, VersionView};
-pub use service::{Content, CreatePlan, Service, VersionPlan};
+pub use service::{Content, CreatePlan, Service, UploadPlan, VersionPlan};
 
 use crate::policy::{MarkingsError, Reason};
 use crate::storage::StorageError;

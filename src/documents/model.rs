@@ -1,4 +1,4 @@
-//! What clients send and receive about documents (docs/architecture.md, "The API").
+//! What clients send and receive about documents (README, "Walk-through").
 
 use serde::{Deserialize, Deserializer, Serialize};
 

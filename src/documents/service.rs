@@ -45,8 +45,20 @@ pub struct CreatePlan {
     publish: bool,
 }
 
-impl CreatePlan {
-    pub fn key(&self) -> &ObjectKey {
+/// A permitted upload waiting for its bytes: the only way to store any ([`Service::receive`]).
+pub trait UploadPlan: sealed::Sealed {
+    fn key(&self) -> &ObjectKey;
+}
+
+mod sealed {
+    /// Only this module's plans are plans.
+    pub trait Sealed {}
+    impl Sealed for super::CreatePlan {}
+    impl Sealed for super::VersionPlan {}
+}
+
+impl UploadPlan for CreatePlan {
+    fn key(&self) -> &ObjectKey {
         &self.key
     }
 }
@@ -58,8 +70,8 @@ pub struct VersionPlan {
     key: ObjectKey,
 }
 
-impl VersionPlan {
-    pub fn key(&self) -> &ObjectKey {
+impl UploadPlan for VersionPlan {
+    fn key(&self) -> &ObjectKey {
         &self.key
     }
 }
@@ -82,6 +94,7 @@ struct Permitted {
     id: DocumentId,
     row: document::Model,
     facts: DocumentMarkings,
+    tags: Vec<String>,
 }
 
 impl Service {
@@ -187,14 +200,14 @@ impl Service {
         })
     }
 
-    /// Stream `body` into a new object at `key`, hashing and counting. Any error aborts the
-    /// upload: nothing is left behind.
-    pub async fn receive<S, E>(&self, key: &ObjectKey, mut body: S) -> Result<ReceivedObject, DocumentsError>
+    /// Stream `body` into the new object `plan` reserved, hashing and counting. Any error aborts
+    /// the upload: nothing is left behind.
+    pub async fn receive<S, E>(&self, plan: &impl UploadPlan, mut body: S) -> Result<ReceivedObject, DocumentsError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let mut upload = self.storage.begin_upload(key.clone(), self.max_upload_bytes).await?;
+        let mut upload = self.storage.begin_upload(plan.key().clone(), self.max_upload_bytes).await?;
         while let Some(chunk) = body.next().await {
             let written = match chunk {
                 Ok(chunk) => upload.write(chunk).await.map_err(DocumentsError::from),
@@ -234,8 +247,8 @@ impl Service {
 
     /// Remove an object received for a request that failed after all.
     pub async fn discard(&self, object: ReceivedObject) {
-        if let Err(error) = self.storage.delete(&object.key).await {
-            tracing::error!(key = object.key.as_str(), %error, "could not remove an orphaned object");
+        if let Err(error) = self.storage.delete(object.key()).await {
+            tracing::error!(key = object.key().as_str(), %error, "could not remove an orphaned object");
         }
     }
 
@@ -256,8 +269,8 @@ impl Service {
         let details = json!({
             "markings": plan.markings,
             "status": status,
-            "sha256": object.sha256,
-            "size": object.size,
+            "sha256": object.sha256(),
+            "size": object.size(),
             "media_type": version.media_type,
         });
         let row = NewDocumentRow {
@@ -471,11 +484,11 @@ impl Service {
         let Some(row) = repo::find(&self.db, &id.to_string()).await? else {
             return Ok(Loaded::Missing);
         };
-        let Some(facts) = repo::facts(&row, &self.policy) else {
+        let Some(repo::Readable { facts, tags }) = repo::read(&row, &self.policy) else {
             return Ok(Loaded::Unreadable);
         };
         Ok(match decide(principal, &facts, action) {
-            Decision::Allow => Loaded::Permitted(Box::new(Permitted { id, row, facts })),
+            Decision::Allow => Loaded::Permitted(Box::new(Permitted { id, row, facts, tags })),
             Decision::Hidden(reason) => Loaded::Hidden(reason),
             Decision::Forbidden(reason) => Loaded::Forbidden(reason),
         })
@@ -490,7 +503,7 @@ impl Service {
     }
 
     async fn view(&self, principal: &Principal, permitted: Permitted) -> Result<DocumentView, DocumentsError> {
-        let Permitted { row, facts, .. } = permitted;
+        let Permitted { row, facts, tags, .. } = permitted;
         let versions = repo::versions(&self.db, &row.id).await?.into_iter().map(VersionView::from).collect();
         let can_change = decide(principal, &facts, Action::Change).is_allowed();
         Ok(DocumentView {
@@ -498,7 +511,7 @@ impl Service {
             title: row.title,
             summary: row.summary,
             language: row.language,
-            tags: row.tags.0,
+            tags,
             handling: facts.markings.handling_code().meaning(),
             markings: facts.markings,
             originator_org: row.originator_org,
@@ -533,10 +546,10 @@ fn version_row(
 ) -> NewVersionRow {
     NewVersionRow {
         document_id: document.to_string(),
-        object_key: object.key.as_str().to_owned(),
-        sha256: object.sha256.clone(),
-        size_bytes: i64::try_from(object.size).unwrap_or(i64::MAX),
-        media_type: detect_media_type(&object.head),
+        object_key: object.key().as_str().to_owned(),
+        sha256: object.sha256().to_owned(),
+        size_bytes: i64::try_from(object.size()).unwrap_or(i64::MAX),
+        media_type: detect_media_type(object.head()),
         filename: sanitise_filename(filename),
         created_by: principal.sub.clone(),
         now,

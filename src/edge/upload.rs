@@ -8,8 +8,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, web};
 use futures_util::TryStreamExt;
 
-use crate::documents::{DocumentsError, Service};
-use crate::storage::{ObjectKey, ReceivedObject};
+use crate::documents::{DocumentsError, Service, UploadPlan};
+use crate::storage::ReceivedObject;
 
 /// Largest text part (JSON metadata, a form field).
 const MAX_TEXT_BYTES: usize = 64 * 1024;
@@ -76,21 +76,21 @@ impl Parts {
     pub async fn store_file(
         &mut self,
         service: &Service,
-        key: &ObjectKey,
+        plan: &impl UploadPlan,
     ) -> Result<(ReceivedObject, Option<String>), DocumentsError> {
         let file = self.file().await?;
-        self.store_last(file, service, key).await
+        self.store_last(file, service, plan).await
     }
 
-    /// Stream `file` into storage at `key`, then make sure no part follows it (nobody would read
-    /// it). On any failure nothing stays stored. Returns the object and the file's name.
+    /// Stream `file` into the object `plan` reserved, then make sure no part follows it (nobody
+    /// would read it). On any failure nothing stays stored. Returns the object and the file's name.
     pub async fn store_last(
         &mut self,
         file: FilePart,
         service: &Service,
-        key: &ObjectKey,
+        plan: &impl UploadPlan,
     ) -> Result<(ReceivedObject, Option<String>), DocumentsError> {
-        let object = service.receive(key, file.field).await?;
+        let object = service.receive(plan, file.field).await?;
         match self.next().await {
             Ok(None) => Ok((object, file.filename)),
             Ok(Some(Part::Text { name, .. })) => {

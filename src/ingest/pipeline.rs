@@ -259,10 +259,12 @@ impl Pipeline {
         extracted: Option<Extracted>,
     ) -> Result<Applied, IngestError> {
         let doc = repo::find(&self.db, document_id).await?.ok_or(IngestError::Gone)?;
-        let Some(facts) = repo::facts(&doc, &self.policy) else {
+        let Some(readable) = repo::read(&doc, &self.policy) else {
             // The API hides such a document; the index must not keep counting an old state of it.
             self.writer.remove(&doc.id).await?;
-            return Err(IngestError::Extraction("the stored markings do not fit the configured policy".into()));
+            return Err(IngestError::Extraction(
+                "the stored document cannot be read (see the log); it is hidden".into(),
+            ));
         };
         let (body, text_version, detected) = match extracted.filter(|e| e.version == doc.current_version) {
             Some(fresh) => (fresh.text, fresh.version as u64, fresh.language),
@@ -275,9 +277,9 @@ impl Pipeline {
             title: doc.title.clone(),
             summary: doc.summary.clone().unwrap_or_default(),
             body,
-            tags: doc.tags.0.clone(),
+            tags: readable.tags,
             language: doc.language.clone().or(detected).unwrap_or_else(|| "und".into()),
-            facts,
+            facts: readable.facts,
             published_at: doc.published_at,
         };
         Ok(self.writer.upsert(entry).await?)

@@ -99,11 +99,12 @@ pub async fn reconcile(
     Ok(result)
 }
 
-/// What the indexed markings depend on: the ladder's order and the release countries.
+/// What the indexed markings depend on: the ladder's order, the release countries, and how an
+/// organisation is written (its country and name since organisations are told apart by country).
 pub fn policy_stamp(policy: &PolicyConfig) -> String {
     let levels: Vec<&str> = policy.ladder.levels().iter().map(|level| level.name()).collect();
     let countries: Vec<&str> = policy.countries.iter().map(String::as_str).collect();
-    format!("levels={}\ncountries={}\n", levels.join(","), countries.join(","))
+    format!("levels={}\ncountries={}\norganisation=country:name\n", levels.join(","), countries.join(","))
 }
 
 /// (revision, text version) of every document in the committed index.

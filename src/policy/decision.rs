@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use super::markings::{Markings, Tlp};
+use super::principal::organisation_key;
 use super::{Capability, Principal};
 
 /// Life cycle of a document.
@@ -52,6 +53,18 @@ pub struct DocumentMarkings {
     pub status: Status,
 }
 
+impl DocumentMarkings {
+    /// The originating organisation (see [`organisation_key`]).
+    pub fn organisation_key(&self) -> String {
+        organisation_key(&self.originator_country, &self.originator_org)
+    }
+
+    /// Whether `principal` belongs to the originating organisation: same name, same country.
+    pub fn is_originator(&self, principal: &Principal) -> bool {
+        principal.organisation == self.originator_org && principal.country == self.originator_country
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Metadata, content, versions, search hits, facet counts, snippets.
@@ -89,7 +102,8 @@ impl Decision {
 }
 
 /// docs/architecture.md, "Where access is decided": U may see D iff U has `document:read`, clearance(U) ≥
-/// classification(D), and either U belongs to the originator organisation, or D is published,
+/// classification(D), and either U belongs to the originator organisation (same name and
+/// country), or D is published,
 /// released to U's country (or ALL) and, when TLP:RED, addressed to U. U may change D iff U may
 /// see D, has `document:write` and belongs to the originator organisation.
 pub fn decide(principal: &Principal, document: &DocumentMarkings, action: Action) -> Decision {
@@ -99,9 +113,7 @@ pub fn decide(principal: &Principal, document: &DocumentMarkings, action: Action
     match action {
         Action::See => Decision::Allow,
         Action::Change if !principal.has(Capability::DocumentWrite) => Decision::Forbidden(Reason::NoWriteCapability),
-        Action::Change if principal.organisation != document.originator_org => {
-            Decision::Forbidden(Reason::NotOriginatorOrganisation)
-        }
+        Action::Change if !document.is_originator(principal) => Decision::Forbidden(Reason::NotOriginatorOrganisation),
         Action::Change => Decision::Allow,
     }
 }
@@ -114,7 +126,7 @@ fn hidden_because(principal: &Principal, document: &DocumentMarkings) -> Option<
     if principal.clearance < *markings.classification() {
         return Some(Reason::ClearanceTooLow);
     }
-    if principal.organisation == document.originator_org {
+    if document.is_originator(principal) {
         return None;
     }
     if document.status != Status::Published {

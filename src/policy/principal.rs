@@ -53,6 +53,12 @@ impl FromStr for Capability {
     }
 }
 
+/// An organisation, identified by its country and its name (the country code, validated, holds
+/// no `:`, so the key is unambiguous).
+pub fn organisation_key(country: &str, organisation: &str) -> String {
+    format!("{country}:{organisation}")
+}
+
 /// The caller, as established from a validated access token. `GET /api/v1/me` returns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Principal {
@@ -68,5 +74,11 @@ pub struct Principal {
 impl Principal {
     pub fn has(&self, capability: Capability) -> bool {
         self.capabilities.contains(&capability)
+    }
+
+    /// The principal's organisation: a name within a country, so that "MUP" of Serbia and "MUP"
+    /// of Montenegro are two organisations.
+    pub fn organisation_key(&self) -> String {
+        organisation_key(&self.country, &self.organisation)
     }
 }

@@ -44,7 +44,7 @@ pub struct VisibilityFilter {
 pub fn search_filter(principal: &Principal) -> Option<VisibilityFilter> {
     principal.has(Capability::DocumentRead).then(|| VisibilityFilter {
         max_rank: principal.clearance.rank(),
-        organisation: principal.organisation.clone(),
+        organisation: principal.organisation_key(),
         country: principal.country.clone(),
         subject_gate: recipient_gate(&principal.sub),
     })
@@ -56,7 +56,7 @@ impl VisibilityFilter {
         self.max_rank
     }
 
-    /// The organisation whose documents are visible in any status.
+    /// The organisation (its [`super::organisation_key`]) whose documents are visible in any status.
     pub fn organisation(&self) -> &str {
         &self.organisation
     }
@@ -81,7 +81,7 @@ impl VisibilityFilter {
         let release = release_values(document);
         let gates = red_gates(document);
         document.markings.classification().rank() <= self.max_rank
-            && (document.originator_org == self.organisation
+            && (document.organisation_key() == self.organisation
                 || (document.status.as_str() == self.published()
                     && release.iter().any(|r| *r == self.country || r == ALL_COUNTRIES)
                     && gates.iter().any(|g| g == OPEN_GATE || *g == self.subject_gate)))

@@ -137,6 +137,20 @@ fn rule_table_each_clause_true_and_false() {
             Allow,
         ),
         (
+            "an organisation of the same name in another country is another organisation",
+            principal("rs-9", "AL-ASP", "RS", "CONFIDENTIAL", RW),
+            DocumentMarkings { status: Status::Draft, ..doc.clone() },
+            Action::See,
+            Hidden(NotPublished),
+        ),
+        (
+            "… and may not change the published document either",
+            principal("rs-9", "AL-ASP", "RS", "CONFIDENTIAL", RW),
+            doc.clone(),
+            Action::Change,
+            Forbidden(NotOriginatorOrganisation),
+        ),
+        (
             "withdrawn hidden from other orgs",
             belgrade(),
             DocumentMarkings { status: Status::Withdrawn, ..doc.clone() },
@@ -362,13 +376,16 @@ fn restore_fails_closed_on_levels_no_longer_configured_but_keeps_old_maxima() {
 // ---- property test -------------------------------------------------------------------------
 
 const SUBS: [&str; 4] = ["u1", "u2", "u3", "u4"];
-const ORGS: [&str; 3] = ["AL-ASP", "RS-MUP", "EUROPOL"];
+/// Organisation names, deliberately shared across countries: "MUP" of RS and "MUP" of ME differ.
+const ORGS: [&str; 3] = ["MUP", "ASP", "EUROPOL"];
 
+/// Principals come only from the network's countries: the claim mapper refuses any other (and
+/// `ALL`) before a principal exists, which `auth::claims` tests.
 fn arb_principal() -> impl Strategy<Value = Principal> {
     (
         prop::sample::select(SUBS.to_vec()),
         prop::sample::select(ORGS.to_vec()),
-        prop::sample::select(vec!["AL", "BA", "XK", "ME", "MK", "RS", "EU", "DE"]),
+        prop::sample::select(COUNTRIES.to_vec()),
         0..LEVELS.len(),
         prop::sample::subsequence(Capability::ALL.to_vec(), 0..=4),
     )
@@ -408,16 +425,19 @@ fn arb_document() -> impl Strategy<Value = DocumentMarkings> {
         })
 }
 
-/// The rules of docs/architecture.md read literally, as one boolean expression per action.
+/// The rules of docs/architecture.md read literally, as one boolean expression per action: an
+/// organisation is its (country, name), and `ALL` releases to every configured country.
 fn reference(u: &Principal, d: &DocumentMarkings) -> (bool, bool) {
     let m = &d.markings;
-    let released = m.releasable_to().codes().iter().any(|c| c == &u.country || c == "ALL");
+    let own =
+        (u.country.as_str(), u.organisation.as_str()) == (d.originator_country.as_str(), d.originator_org.as_str());
+    let configured = COUNTRIES.contains(&u.country.as_str());
+    let released = m.releasable_to().codes().iter().any(|c| c == &u.country || (c == "ALL" && configured));
     let may_see = u.capabilities.contains(&Capability::DocumentRead)
         && u.clearance.rank() >= m.classification().rank()
-        && (u.organisation == d.originator_org
+        && (own
             || (d.status == Status::Published && released && (m.tlp() != Tlp::Red || m.recipients().contains(&u.sub))));
-    let may_change =
-        may_see && u.capabilities.contains(&Capability::DocumentWrite) && u.organisation == d.originator_org;
+    let may_change = may_see && u.capabilities.contains(&Capability::DocumentWrite) && own;
     (may_see, may_change)
 }
 

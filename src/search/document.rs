@@ -47,7 +47,7 @@ impl IndexEntry {
         doc.add_u64(fields.class_rank, u64::from(markings.classification().rank()));
         doc.add_text(fields.tlp, markings.tlp().as_str());
         doc.add_text(fields.country, &self.facts.originator_country);
-        doc.add_text(fields.org, &self.facts.originator_org);
+        doc.add_text(fields.org, self.facts.organisation_key());
         doc.add_text(fields.status, self.facts.status.as_str());
         for value in release_values(&self.facts) {
             doc.add_text(fields.release, value);

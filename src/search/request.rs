@@ -2,13 +2,30 @@
 //! `language`, `tag`: repeated or comma-separated), `from`/`to` (a date means the whole day),
 //! `sort`, `limit`, `cursor` — parsed once, for the API and the web page alike.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use super::SearchError;
 use super::query::Filters;
-use super::service::{DEFAULT_LIMIT, MAX_LIMIT, decode_cursor};
 use crate::dates::{self, End};
 
 /// Longest query text kept (characters).
 const MAX_QUERY_CHARS: usize = 1000;
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 100;
+/// Deepest result a cursor can reach (relevance paging is by offset).
+pub const MAX_OFFSET: usize = 10_000;
+
+/// The cursor of the page that starts at `offset`.
+pub fn encode_cursor(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o{offset}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let offset = std::str::from_utf8(&bytes).ok()?.strip_prefix('o')?.parse().ok()?;
+    (offset <= MAX_OFFSET).then_some(offset)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sort {

@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use prometheus_client::metrics::counter::Counter;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
@@ -20,18 +18,14 @@ use super::SearchError;
 use super::facets::{FacetCollector, Facets};
 use super::index::SearchIndex;
 use super::query::{self, Filters};
-use super::request::{SearchRequest, Sort};
+use super::request::{MAX_OFFSET, SearchRequest, Sort, encode_cursor};
 use super::statistics::VisibleStatistics;
 use crate::audit::{self, NewEvent, Outcome};
 use crate::caller::Caller;
-use crate::db::documents::facts;
+use crate::db::documents::read;
 use crate::db::entities::document;
 use crate::policy::{Action, Markings, PolicyConfig, decide, search_filter};
 
-pub const DEFAULT_LIMIT: usize = 20;
-pub const MAX_LIMIT: usize = 100;
-/// Deepest result a cursor can reach (relevance paging is by offset).
-const MAX_OFFSET: usize = 10_000;
 const SNIPPET_CHARS: usize = 240;
 
 #[derive(Clone, Debug, Serialize)]
@@ -53,16 +47,6 @@ pub struct SearchResponse {
     pub hits: Vec<Hit>,
     pub facets: Facets,
     pub next_cursor: Option<String>,
-}
-
-pub fn encode_cursor(offset: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("o{offset}"))
-}
-
-pub fn decode_cursor(cursor: &str) -> Option<usize> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let offset = std::str::from_utf8(&bytes).ok()?.strip_prefix('o')?.parse().ok()?;
-    (offset <= MAX_OFFSET).then_some(offset)
 }
 
 /// One hit as the index returned it, before the database re-check.
@@ -118,7 +102,7 @@ impl Service {
         let mut hits = Vec::with_capacity(found.candidates.len());
         let mut dropped = Vec::new();
         for candidate in found.candidates {
-            let facts = rows.get(&candidate.id).and_then(|row| facts(row, &self.policy).map(|f| (row, f)));
+            let facts = rows.get(&candidate.id).and_then(|row| read(row, &self.policy).map(|r| (row, r.facts)));
             match facts {
                 Some((row, facts)) if decide(&caller.principal, &facts, Action::See).is_allowed() => hits.push(Hit {
                     id: candidate.id,

@@ -12,15 +12,36 @@ pub const SNIFF_BYTES: usize = 8192;
 /// Parts being uploaded at once (2–4 suit two cores; each holds one part in memory).
 const PARTS_IN_FLIGHT: usize = 2;
 
-/// A completed object: what the database records about it.
-#[derive(Clone, Debug)]
+/// A completed object: what the database records about it. Only an [`Upload`] makes one, so
+/// whoever holds it holds an object that was just received.
+#[derive(Debug)]
 pub struct ReceivedObject {
-    pub key: ObjectKey,
+    key: ObjectKey,
     /// Lower-case hex SHA-256 of the bytes.
-    pub sha256: String,
-    pub size: u64,
+    sha256: String,
+    size: u64,
     /// The first bytes, for media-type detection.
-    pub head: Vec<u8>,
+    head: Vec<u8>,
+}
+
+impl ReceivedObject {
+    pub fn key(&self) -> &ObjectKey {
+        &self.key
+    }
+
+    /// Lower-case hex SHA-256 of the bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The first bytes, for media-type detection.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
 }
 
 pub struct Upload {

@@ -89,6 +89,101 @@ fn no_source_file_is_longer_than_600_lines() {
     assert!(long.is_empty(), "split these files:\n{}", long.join("\n"));
 }
 
+/// Edges between the files of one directory module: `super::x` and `crate::<dir>::x` from
+/// `<dir>/y.rs` to its sibling `<dir>/x.rs` (or `<dir>/x/`). `mod.rs` declares and re-exports
+/// its children, so it is left out.
+fn sibling_edges(dir: &Path, crate_path: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let siblings: BTreeSet<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|entry| {
+            let path = entry.expect("entry").path();
+            let name = path.file_name()?.to_string_lossy().into_owned();
+            let name = name.strip_suffix(".rs").map(str::to_owned).unwrap_or(name);
+            (name != "mod" && name != "tests").then_some(name)
+        })
+        .collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for sibling in &siblings {
+        let file = dir.join(format!("{sibling}.rs"));
+        let files = if file.is_file() { vec![file] } else { source_files(&dir.join(sibling)) };
+        let mut uses = BTreeSet::new();
+        for file in files {
+            let code = code_of(&file);
+            for path in paths_in(&code) {
+                let rest = path.strip_prefix("super::").or_else(|| path.strip_prefix(&format!("{crate_path}::")));
+                if let Some(name) = rest.and_then(|r| r.split("::").next()) {
+                    uses.insert(name.to_owned());
+                }
+            }
+            for group in code.split("super::{").skip(1) {
+                for item in group.split('}').next().unwrap_or_default().split(',') {
+                    uses.insert(item.trim().split("::").next().unwrap_or_default().trim().to_owned());
+                }
+            }
+        }
+        uses.retain(|name| siblings.contains(name) && name != sibling);
+        edges.insert(sibling.clone(), uses);
+    }
+    edges
+}
+
+/// A path from `start` back to itself, if the edges have one.
+fn cycle_through(start: &str, edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    let mut stack = vec![vec![start.to_owned()]];
+    let mut seen = BTreeSet::new();
+    while let Some(path) = stack.pop() {
+        let at = path.last().expect("non-empty");
+        for next in edges.get(at).into_iter().flatten() {
+            if next == start {
+                let mut cycle = path.clone();
+                cycle.push(next.clone());
+                return Some(cycle);
+            }
+            if seen.insert(next.clone()) {
+                let mut longer = path.clone();
+                longer.push(next.clone());
+                stack.push(longer);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn files_of_a_module_depend_on_each_other_without_cycles() {
+    let mut cycles = Vec::new();
+    let mut dirs = vec![(src(), "crate".to_owned())];
+    while let Some((dir, crate_path)) = dirs.pop() {
+        let edges = sibling_edges(&dir, &crate_path);
+        cycles.extend(
+            edges
+                .keys()
+                .filter_map(|file| cycle_through(file, &edges))
+                .map(|cycle| format!("{}: {}", dir.strip_prefix(src()).unwrap_or(&dir).display(), cycle.join(" → "))),
+        );
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                let name = path.file_name().expect("name").to_string_lossy().into_owned();
+                dirs.push((path, format!("{crate_path}::{name}")));
+            }
+        }
+    }
+    assert!(cycles.is_empty(), "cycles between the files of a module:\n{}", cycles.join("\n"));
+}
+
+/// Only `auth` makes a `Caller` (from a validated token, a session or a completed sign-in).
+#[test]
+fn callers_are_made_only_by_auth() {
+    let makers: Vec<String> = source_files(&src())
+        .into_iter()
+        .filter(|file| code_of(file).contains("Caller {"))
+        .map(|file| file.strip_prefix(src()).expect("under src").display().to_string())
+        .filter(|file| !file.starts_with("auth/") && file != "caller.rs")
+        .collect();
+    assert!(makers.is_empty(), "a Caller made outside auth: {makers:?}");
+}
+
 #[test]
 fn modules_depend_on_each_other_without_cycles() {
     let root = src();

@@ -40,9 +40,11 @@ async fn readiness_fails_while_the_identity_provider_is_unreachable() {
     .await;
     let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), 503);
-    let body: Value = ready.json().await.expect("json");
+    let text = ready.text().await.expect("body");
+    let body: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(body["checks"]["database"], "ok");
-    assert_ne!(body["checks"]["identity_provider"], "ok");
+    assert_eq!(body["checks"]["identity_provider"], "failing");
+    assert!(!text.contains("127.0.0.1") && !text.contains("http"), "no internal address or error text: {text}");
 
     // A token cannot be checked: the caller learns the provider is down, not that they are bad.
     let response = app.get_as("a.b.c", "/api/v1/me").await;
@@ -60,4 +62,39 @@ async fn unknown_routes_answer_with_a_problem_and_every_response_has_a_request_i
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["type"], "urn:anaspoc:problem:not-found");
     assert_eq!(body["status"], 404);
+}
+
+/// `/metrics` tells an outsider what the platform is doing: closed unless configured — with a
+/// bearer token for scrapers, or open on a loopback bind only.
+#[tokio::test]
+async fn metrics_are_closed_or_need_the_scrapers_token() {
+    let closed = TestApp::spawn_with(|s| s.metrics.open = false).await;
+    assert_eq!(closed.client.get(closed.url("/metrics")).send().await.expect("get").status(), 404);
+
+    let guarded = TestApp::spawn_with(|s| {
+        s.metrics.open = false;
+        s.metrics.token = anaspoc::config::Secret::new("scrape-me-0123456789");
+    })
+    .await;
+    let get = |token: Option<&'static str>| {
+        let mut request = guarded.client.get(guarded.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(get(None).await.expect("get").status(), 401);
+    assert_eq!(get(Some("scrape-me-0123456788")).await.expect("get").status(), 401);
+    let scraped = get(Some("scrape-me-0123456789")).await.expect("get");
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await.expect("text").contains("anaspoc_http_requests_total"));
+
+    let mut settings = crate::helpers::test_settings(std::path::Path::new("/tmp"));
+    settings.server.bind = "0.0.0.0:0".into();
+    settings.server.allow_plain_http = true;
+    settings.demo.enabled = false;
+    settings.oidc.issuer_url = "https://idp.example".into();
+    settings.metrics.open = true;
+    let refused = settings.validate().expect_err("open metrics off loopback");
+    assert!(refused.to_string().contains("metrics.open"), "{refused}");
 }

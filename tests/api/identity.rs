@@ -42,7 +42,7 @@ async fn signing_in_records_the_user_in_the_directory() {
     assert_eq!(user.name, "Ђорђе Петровић");
     assert_eq!(user.organisation, "RS-MUP");
     assert_eq!(user.clearance, "CONFIDENTIAL");
-    assert_eq!(user.roles.0, ["analyst"]);
+    assert_eq!(user.roles.items(), Some(&["analyst".to_owned()][..]));
 }
 
 #[tokio::test]
@@ -99,4 +99,87 @@ async fn the_demo_provider_is_absent_outside_demo_mode() {
     let me: Value = app.get_as(&token, "/api/v1/me").await.json().await.expect("json");
     assert_eq!(me["organisation"], "EUROPOL");
     handle.stop(false).await;
+}
+
+/// A signed token is not enough: its country must be one of the network's. A token from Germany
+/// — or claiming "ALL" — is refused (401, audited) before it can read anything released to ALL
+/// or leave anything behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_from_outside_the_network_are_refused() {
+    let app = TestApp::spawn().await;
+    let rs = app.token("analyst-rs").await;
+    let created = crate::documents::create(
+        &app,
+        &rs,
+        &crate::documents::with(crate::documents::metadata("For everyone"), json!({"releasable_to": ["ALL"]})),
+        b"Released to every country of the network.",
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    crate::search::wait_until_ingested(&app, &rs, &id).await;
+    let idp = app.demo_idp.clone().expect("demo idp");
+    let before = crate::documents::stored_rows(&app).await;
+    for country in ["DE", "ALL", "all"] {
+        let mut claims = idp.claims_for(&anaspoc::auth::demo_idp::PERSONAS[0]);
+        claims["country"] = json!(country);
+        claims["organisation"] = json!("BKA");
+        let token = idp.sign(&claims).expect("sign");
+        for path in ["/api/v1/me".to_owned(), format!("/api/v1/documents/{id}"), "/api/v1/search?q=released".into()] {
+            let response = app.get_as(&token, &path).await;
+            let body = crate::documents::problem(response, 401).await;
+            assert_eq!(body["type"], "urn:anaspoc:problem:invalid-token", "{country} {path}");
+        }
+        let upload = crate::documents::upload(
+            &app,
+            &token,
+            &crate::documents::metadata("From outside"),
+            b"bytes".to_vec(),
+            "outside.txt",
+        )
+        .await;
+        assert_eq!(upload.status(), 401, "{country}");
+        let events = crate::audit::all_events(&app).await;
+        let last = events.last().expect("events");
+        assert_eq!(last.action, anaspoc::audit::Action::AuthDenied);
+        assert!(last.details["reason"].as_str().expect("reason").contains("country"), "{:?}", last.details);
+    }
+    assert_eq!(crate::documents::stored_rows(&app).await, before, "nothing was left behind");
+}
+
+/// An organisation is its country and its name: "MUP" of Serbia and "MUP" of Montenegro do not
+/// see each other's drafts, nor change each other's documents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organisations_of_the_same_name_in_two_countries_are_two_organisations() {
+    let app = TestApp::spawn().await;
+    let idp = app.demo_idp.clone().expect("demo idp");
+    let token = |sub: &str, country: &str| {
+        let mut claims = idp.claims_for(&anaspoc::auth::demo_idp::PERSONAS[0]);
+        claims["sub"] = json!(sub);
+        claims["country"] = json!(country);
+        claims["organisation"] = json!("MUP");
+        idp.sign(&claims).expect("sign")
+    };
+    let (serbia, montenegro, colleague) = (token("rs-1", "RS"), token("me-1", "ME"), token("rs-2", "RS"));
+    let draft = crate::documents::with(
+        crate::documents::metadata("Nacrt granica"),
+        json!({"publish": false, "releasable_to": ["ME"], "classification": "UNCLASSIFIED"}),
+    );
+    let created = crate::documents::create(&app, &serbia, &draft, b"Nacrt o granici.").await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    crate::search::wait_until_ingested(&app, &serbia, &id).await;
+
+    assert_eq!(app.get_as(&colleague, &format!("/api/v1/documents/{id}")).await.status(), 200, "same organisation");
+    let hidden = app.get_as(&montenegro, &format!("/api/v1/documents/{id}")).await;
+    crate::documents::problem(hidden, 404).await;
+    let found: Value = app.get_as(&montenegro, "/api/v1/search?q=granici").await.json().await.expect("json");
+    assert_eq!(found["total"], 0, "{found}");
+    let found: Value = app.get_as(&colleague, "/api/v1/search?q=granici").await.json().await.expect("json");
+    assert_eq!(found["total"], 1, "{found}");
+
+    // Published to ME, Montenegro's MUP reads it — and still may not change it.
+    let published = crate::documents::post(&app, &serbia, &format!("/api/v1/documents/{id}/publish")).await;
+    assert_eq!(published.status(), 200);
+    assert_eq!(app.get_as(&montenegro, &format!("/api/v1/documents/{id}")).await.status(), 200);
+    let patched = crate::documents::patch(&app, &montenegro, &id, &json!({"title": "Naše"})).await;
+    crate::documents::problem(patched, 403).await;
 }

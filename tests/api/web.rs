@@ -313,3 +313,97 @@ async fn bad_form_input_answers_4xx_pages_not_500() {
     assert_eq!(response.status(), 303);
     assert_eq!(versions().await, 2);
 }
+
+/// A multipart form is read no further than it must be: the CSRF token has to come first and is
+/// checked before anything else; text fields are bounded in number and size; a body declared too
+/// large is refused before any of it is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_forms_check_csrf_first_and_bound_their_fields() {
+    let app = TestApp::spawn().await;
+    let browser = signed_in(&app, "analyst-rs").await;
+    let (_, form) = page(&browser, &app, "/upload").await;
+    let token = csrf_of(&form);
+    let post = |form: reqwest::multipart::Form| browser.post(app.url("/upload")).multipart(form).send();
+
+    let late_token = reqwest::multipart::Form::new().text("title", "x").text("csrf", token.clone());
+    assert_eq!(post(late_token).await.expect("post").status(), 403, "the token must come first");
+    let wrong = reqwest::multipart::Form::new().text("csrf", "forged").text("title", "x");
+    assert_eq!(post(wrong).await.expect("post").status(), 403);
+
+    let mut many = reqwest::multipart::Form::new().text("csrf", token.clone());
+    for n in 0..100 {
+        many = many.text(format!("field{n}"), "x");
+    }
+    assert_eq!(post(many).await.expect("post").status(), 400, "at most a few dozen fields");
+    let mut large = reqwest::multipart::Form::new().text("csrf", token.clone());
+    for n in 0..8 {
+        large = large.text(format!("note{n}"), "x".repeat(60 * 1024));
+    }
+    assert_eq!(post(large).await.expect("post").status(), 400, "and a few hundred KiB of them");
+
+    let declared = browser
+        .post(app.url("/upload"))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .header("content-length", (app.settings.limits.max_upload_bytes + 1024 * 1024).to_string())
+        .body("--x--\r\n")
+        .send()
+        .await;
+    // The server answers 413 without reading the body (the client may see the connection close).
+    if let Ok(response) = declared {
+        assert_eq!(response.status(), 413);
+    }
+    assert_eq!(crate::documents::stored_objects(&app).await.len(), 0, "nothing was stored");
+}
+
+/// Whatever a link says, the language switch and the sign-in send the browser back to a path on
+/// this site only: backslashes, tabs and line breaks, percent-encoded forms, `//`, schemes and
+/// look-alike slashes all go home instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_to_never_leaves_the_site() {
+    let app = TestApp::spawn().await;
+    let hostile = [
+        "/%5Cevil.example",
+        "/%5C%5Cevil.example",
+        "/%09/evil.example",
+        "/%0D%0A/evil.example",
+        "//evil.example",
+        "/%2F%2Fevil.example",
+        "/%255C%255Cevil.example",
+        "https://evil.example",
+        "%2F%2Fevil.example",
+        "/%E2%88%95%E2%88%95evil.example",
+        "/%EF%BC%8Fevil.example",
+    ];
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    for target in hostile {
+        let response = client.get(app.url(&format!("/language?lang=sq&return_to={target}"))).send().await.expect("get");
+        assert_eq!(response.status(), 303);
+        let location = response.headers()["location"].to_str().expect("location");
+        assert_eq!(location, "/", "{target}");
+    }
+    let response = client.get(app.url("/language?lang=sq&return_to=/%3Fq%3DBeograd")).send().await.expect("get");
+    assert_eq!(response.headers()["location"], "/?q=Beograd", "a local path is kept");
+
+    // The sign-in stores where to return; a hostile target comes back home.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for target in ["/%09/evil.example", "/%5Cevil.example"] {
+        let login = browser.get(app.url(&format!("/login?return_to={target}"))).send().await.expect("login");
+        let authorize = login.headers()["location"].to_str().expect("location").to_owned();
+        let query = authorize.split_once('?').expect("query").1.to_owned();
+        let chosen = browser
+            .post(app.url("/demo-idp/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("{query}&username=analyst-rs"))
+            .send()
+            .await
+            .expect("choose persona");
+        let callback = chosen.headers()["location"].to_str().expect("location").to_owned();
+        let done = browser.get(callback).send().await.expect("callback");
+        assert_eq!(done.status(), 303);
+        assert_eq!(done.headers()["location"], "/", "{target}");
+    }
+}

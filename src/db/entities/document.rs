@@ -38,16 +38,8 @@ pub struct Model {
     pub revision: i32,
 }
 
+/// The foreign key lives in the migration; nothing here navigates between the tables.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::document_version::Entity")]
-    Versions,
-}
-
-impl Related<super::document_version::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Versions.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -25,16 +25,8 @@ pub struct Model {
     pub detected_language: Option<String>,
 }
 
+/// The foreign key lives in the migration; nothing here navigates between the tables.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(belongs_to = "super::document::Entity", from = "Column::DocumentId", to = "super::document::Column::Id")]
-    Document,
-}
-
-impl Related<super::document::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Document.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -7,13 +7,14 @@ use minijinja::context;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::multipart_form::{Refusal, form_fields, parts_of, settle};
 use super::{
     Pairs, allowed_levels, comma_list, first, html_page, invalid_form, label, level_class, optional, releasability,
     see_other, tlp_class,
 };
 use crate::document_id::RequestedId;
 use crate::documents::{DocumentPatch, DocumentView, DocumentsError, Service};
-use crate::edge::{Parts, content_response};
+use crate::edge::content_response;
 use crate::policy::{HandlingCode, Tlp};
 use crate::web::session::Viewer;
 use crate::web::{WebError, WebState};
@@ -175,49 +176,18 @@ pub async fn new_version(
     service: web::Data<Service>,
 ) -> Result<HttpResponse, WebError> {
     let id = RequestedId::parse(&id);
+    let mut parts = parts_of(&req, payload, service.max_upload_bytes(), viewer.lang)?;
     let stored = async {
-        let mut parts = Parts::new(&req, payload, service.max_upload_bytes())?;
-        let (_, file) = super::upload::form_fields(&viewer, &mut parts).await.map_err(Refusal::Web)?;
+        let (_, file) = form_fields(&viewer, &mut parts).await?;
         let file = file.ok_or_else(|| DocumentsError::invalid("file", "choose a file"))?;
         let plan = service.plan_version(&viewer.caller, &id).await?;
-        let (object, filename) = parts.store_last(file, &service, plan.key()).await?;
+        let (object, filename) = parts.store_last(file, &service, &plan).await?;
         Ok::<_, Refusal>(service.commit_version(&viewer.caller, plan, object, filename.as_deref()).await?)
     }
     .await;
     match settle(stored, viewer.lang)? {
         Ok(view) => Ok(see_other(&format!("/documents/{}", view.id))),
         Err(problem) => refused_change(&state, &viewer, &service, &id, problem, None).await,
-    }
-}
-
-/// Why a multipart form was not taken: the page's own checks (CSRF), or the service's.
-pub(super) enum Refusal {
-    Web(WebError),
-    Documents(DocumentsError),
-}
-
-impl From<DocumentsError> for Refusal {
-    fn from(error: DocumentsError) -> Self {
-        Refusal::Documents(error)
-    }
-}
-
-/// How a multipart form ended: stored, or refused for a field the user can correct (its name
-/// and the message to show next to it) — or an error page.
-pub(super) fn settle(
-    stored: Result<DocumentView, Refusal>,
-    lang: &'static str,
-) -> Result<Result<DocumentView, (String, String)>, WebError> {
-    match stored {
-        Ok(view) => Ok(Ok(view)),
-        Err(Refusal::Web(error)) => Err(error),
-        Err(Refusal::Documents(
-            DocumentsError::Invalid { field, problem } | DocumentsError::Malformed { field, problem },
-        )) => Ok(Err((field, problem))),
-        Err(Refusal::Documents(DocumentsError::TooLarge { limit })) => {
-            Ok(Err(("file".into(), format!("larger than {limit} bytes"))))
-        }
-        Err(Refusal::Documents(other)) => Err(WebError::from_service(other, lang)),
     }
 }
 

@@ -17,7 +17,7 @@ pub async fn switch(query: web::Query<LanguageQuery>) -> HttpResponse {
     let Some((code, _)) = i18n::LANGUAGES.iter().find(|(code, _)| *code == query.lang) else {
         return see_other("/");
     };
-    let back = query.return_to.as_deref().filter(|p| p.starts_with('/') && !p.starts_with("//")).unwrap_or("/");
+    let back = crate::redirect::local_path(query.return_to.as_deref());
     let cookie = actix_web::cookie::Cookie::build(i18n::COOKIE, *code)
         .path("/")
         .same_site(actix_web::cookie::SameSite::Lax)

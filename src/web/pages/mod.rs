@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod document;
 pub mod language;
+mod multipart_form;
 pub mod search;
 pub mod upload;
 

@@ -6,13 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::context;
 use serde_json::{Value, json};
 
-use super::document::{Refusal, settle};
+use super::multipart_form::{Refusal, form_fields, parts_of, settle};
 use super::{
     Pairs, allowed_levels, comma_list, first, form_echo, html_page, invalid_form, label, optional, releasability,
     see_other,
 };
 use crate::documents::{DocumentsError, NewDocument, Service};
-use crate::edge::{FilePart, Part, Parts, read_text};
 use crate::policy::{HandlingCode, Tlp};
 use crate::web::session::Viewer;
 use crate::web::{WebError, WebState};
@@ -64,29 +63,6 @@ fn render(
     )
 }
 
-/// The text fields of a multipart form up to its `file` part (which must come last), with the
-/// CSRF token checked before any byte of the file is read.
-pub(super) async fn form_fields(viewer: &Viewer, parts: &mut Parts) -> Result<(Pairs, Option<FilePart>), WebError> {
-    let lang = viewer.lang;
-    let mut pairs = Pairs::new();
-    loop {
-        match parts.next().await.map_err(|_| WebError::BadForm { lang })? {
-            Some(Part::Text { name, field }) => {
-                let value = read_text(&name, field).await.map_err(|_| WebError::BadForm { lang })?;
-                pairs.push((name, String::from_utf8_lossy(&value).into_owned()));
-            }
-            Some(Part::File(file)) => {
-                viewer.check_csrf(first(&pairs, "csrf").unwrap_or_default())?;
-                return Ok((pairs, Some(file)));
-            }
-            None => {
-                viewer.check_csrf(first(&pairs, "csrf").unwrap_or_default())?;
-                return Ok((pairs, None));
-            }
-        }
-    }
-}
-
 pub async fn submit(
     viewer: Viewer,
     req: HttpRequest,
@@ -95,9 +71,9 @@ pub async fn submit(
     service: web::Data<Service>,
 ) -> Result<HttpResponse, WebError> {
     let mut pairs = Pairs::new();
+    let mut parts = parts_of(&req, payload, service.max_upload_bytes(), viewer.lang)?;
     let stored = async {
-        let mut parts = Parts::new(&req, payload, service.max_upload_bytes())?;
-        let (fields, file) = form_fields(&viewer, &mut parts).await.map_err(Refusal::Web)?;
+        let (fields, file) = form_fields(&viewer, &mut parts).await?;
         pairs = fields;
         let tlp = first(&pairs, "tlp").unwrap_or_default().to_owned();
         let new = NewDocument {
@@ -115,7 +91,7 @@ pub async fn submit(
         };
         let file = file.ok_or_else(|| DocumentsError::invalid("file", "choose a file"))?;
         let plan = service.plan_create(&viewer.caller, new).await?;
-        let (object, filename) = parts.store_last(file, &service, plan.key()).await?;
+        let (object, filename) = parts.store_last(file, &service, &plan).await?;
         Ok::<_, Refusal>(service.commit_create(&viewer.caller, plan, object, filename.as_deref()).await?)
     }
     .await;

@@ -51,7 +51,7 @@ async fn exports_verify_independently(backend: Backend) {
     let auditor = app.token("auditor").await;
     let key = anaspoc::audit::SigningKey::load_or_create(std::path::Path::new(&app.settings.audit.signing_key_file))
         .expect("key");
-    let checkpoint = anaspoc::audit::sign_head(&anaspoc::audit::Trail::new(app.db.clone()), &key).await.expect("sign");
+    let checkpoint = anaspoc::audit::Trail::new(app.db.clone()).sign_head(&key).await.expect("sign");
 
     let response = app.get_as(&auditor, "/api/v1/audit/export?format=jsonl").await;
     assert_eq!(response.status(), 200);
@@ -156,4 +156,36 @@ async fn listing_filters_and_pages(backend: Backend) {
         assert_eq!(body["field"], field, "{query}");
     }
     problem(app.get_as(&auditor, "/api/v1/audit?colour=red").await, 400).await;
+}
+
+/// What an anonymous caller sends (user agent, path, id asked for) reaches the trail verbatim;
+/// in the CSV export it is shown, never run as a spreadsheet formula — and the JSON Lines export
+/// keeps it byte for byte, so the chain still verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_exports_cannot_carry_formulas() {
+    let app = TestApp::spawn().await;
+    let formula = "=HYPERLINK(\"http://evil.example\",\"open\")";
+    let refused = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("user-agent", formula)
+        .header("authorization", "Bearer @SUM(1+1)")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 401);
+    let auditor = app.token("auditor").await;
+    let csv = app.get_as(&auditor, "/api/v1/audit/export?format=csv").await.text().await.expect("csv");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    let denied = rows.iter().find(|row| &row[8] == "auth.denied").expect("the refusal is in the export");
+    assert_eq!(&denied[14], format!("'{formula}"), "user agent shown as text");
+    for row in &rows {
+        for cell in row.iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@']), "a cell a spreadsheet would run: {cell}");
+        }
+    }
+    let jsonl = app.get_as(&auditor, "/api/v1/audit/export?format=jsonl").await.text().await.expect("jsonl");
+    assert!(jsonl.contains(&serde_json::to_string(formula).expect("json")), "JSON Lines keep it as it was");
+    assert_eq!(super::verify(&app).await["status"], "ok");
 }

@@ -219,7 +219,7 @@ fn signing_key(app: &TestApp) -> SigningKey {
 async fn a_rewritten_history_is_caught_by_checkpoints(backend: Backend) {
     let app = populated(backend).await;
     let key = signing_key(&app);
-    let checkpoint = audit::sign_head(&audit::Trail::new(app.db.clone()), &key).await.expect("checkpoint");
+    let checkpoint = audit::Trail::new(app.db.clone()).sign_head(&key).await.expect("checkpoint");
     assert_eq!(checkpoint.seq, 12);
     bypass_triggers(&app).await;
     rewrite_history(&app, 4).await;
@@ -239,7 +239,7 @@ async fn a_rewritten_history_is_caught_by_checkpoints(backend: Backend) {
 async fn a_truncated_tail_is_caught_by_a_checkpoint(backend: Backend) {
     let app = populated(backend).await;
     let key = signing_key(&app);
-    audit::sign_head(&audit::Trail::new(app.db.clone()), &key).await.expect("checkpoint");
+    audit::Trail::new(app.db.clone()).sign_head(&key).await.expect("checkpoint");
     bypass_triggers(&app).await;
     let events = all_events(&app).await;
     audit_event::Entity::delete_many().filter(audit_event::Column::Seq.gt(9)).exec(&app.db).await.expect("truncate");
