@@ -20,6 +20,10 @@ pub enum JwksError {
     Discovery(#[from] DiscoveryError),
     #[error("the issuer's keys are not loaded yet")]
     NotLoaded,
+    /// The keys last loaded are older than `jwks_max_age_secs` and could not be refreshed: the
+    /// issuer may have withdrawn some of them since, so none is trusted any more.
+    #[error("the issuer's keys are out of date and the issuer cannot be reached")]
+    Stale,
     #[error("fetching the JWKS from {uri} failed: {reason}")]
     Fetch { uri: String, reason: String },
 }
@@ -44,7 +48,16 @@ pub struct VerificationKey {
 struct KeyState {
     jwks_uri: Option<String>,
     keys: HashMap<String, Arc<VerificationKey>>,
-    fetched_at: Option<Instant>,
+    /// When the keys were last fetched successfully: they are trusted until `max_age` after it.
+    loaded_at: Option<Instant>,
+    /// When a fetch was last tried, successful or not: no retry before `min_refresh` after it.
+    attempted_at: Option<Instant>,
+}
+
+impl KeyState {
+    fn fresh(&self, max_age: Duration) -> bool {
+        self.loaded_at.is_some_and(|at| at.elapsed() < max_age)
+    }
 }
 
 pub struct JwksCache {
@@ -80,44 +93,50 @@ impl JwksCache {
         self.fetches.load(Ordering::Relaxed)
     }
 
-    /// Load the keys if they never were (readiness probe); rate-limited like any refresh.
+    /// Keys loaded and not older than `max_age`, loading them if needed (readiness probe);
+    /// rate-limited like any refresh.
     pub async fn ensure_loaded(&self) -> Result<(), JwksError> {
-        if self.is_loaded_ok().await {
+        if self.is_fresh().await {
             return Ok(());
         }
         let _guard = self.refresh.lock().await;
-        if self.is_loaded_ok().await {
+        if self.is_fresh().await {
             return Ok(());
         }
         if !self.may_refresh().await {
-            return Err(JwksError::NotLoaded);
+            let loaded = self.state.read().await.loaded_at.is_some();
+            return Err(if loaded { JwksError::Stale } else { JwksError::NotLoaded });
         }
         self.refresh_now().await
     }
 
-    async fn is_loaded_ok(&self) -> bool {
-        let state = self.state.read().await;
-        state.jwks_uri.is_some() && state.fetched_at.is_some()
+    async fn is_fresh(&self) -> bool {
+        self.state.read().await.fresh(self.max_age)
     }
 
-    /// The key named `kid`, fetching the JWKS when needed and allowed.
+    /// The key named `kid`, fetching the JWKS when needed and allowed. Keys are trusted for
+    /// `max_age` after they were last fetched successfully — a failed refresh does not extend
+    /// that — and then not at all until the issuer answers again.
     pub async fn key(&self, kid: &str) -> Result<Arc<VerificationKey>, JwksError> {
-        if let Some(key) = self.cached(kid, false).await {
+        if let Some(key) = self.cached(kid).await {
             return Ok(key);
         }
         let _guard = self.refresh.lock().await;
         // Another request may have refreshed while this one waited.
-        if let Some(key) = self.cached(kid, false).await {
+        if let Some(key) = self.cached(kid).await {
             return Ok(key);
         }
         if self.may_refresh().await
             && let Err(error) = self.refresh_now().await
         {
-            // Keep serving with the keys we have (the issuer may be briefly down).
+            // Keep serving with keys still within their age (the issuer may be briefly down).
             tracing::warn!(issuer = %self.issuer, %error, "JWKS refresh failed");
-            return self.cached(kid, true).await.ok_or(error);
+            return self.cached(kid).await.ok_or(if self.is_fresh().await { error } else { JwksError::Stale });
         }
-        self.cached(kid, true).await.ok_or_else(|| JwksError::UnknownKey(kid.to_owned()))
+        if !self.is_fresh().await {
+            return Err(JwksError::Stale);
+        }
+        self.cached(kid).await.ok_or_else(|| JwksError::UnknownKey(kid.to_owned()))
     }
 
     /// Discover (first time) and fetch the JWKS now.
@@ -133,12 +152,13 @@ impl JwksCache {
         let result = self.fetch(&jwks_uri).await;
         let mut state = self.state.write().await;
         // Count the attempt even when it fails, so a dead issuer is not hammered.
-        state.fetched_at = Some(Instant::now());
+        state.attempted_at = Some(Instant::now());
         match result {
             Ok(keys) => {
                 tracing::info!(issuer = %self.issuer, keys = keys.len(), "loaded the issuer's signing keys");
                 state.keys = keys;
                 state.jwks_uri = Some(jwks_uri);
+                state.loaded_at = state.attempted_at;
                 Ok(())
             }
             Err(error) => {
@@ -149,18 +169,14 @@ impl JwksCache {
         }
     }
 
-    async fn cached(&self, kid: &str, accept_stale: bool) -> Option<Arc<VerificationKey>> {
+    /// The key named `kid`, if the keys are within their age.
+    async fn cached(&self, kid: &str) -> Option<Arc<VerificationKey>> {
         let state = self.state.read().await;
-        let fresh = state.fetched_at.is_some_and(|at| at.elapsed() < self.max_age);
-        if fresh || accept_stale { state.keys.get(kid).cloned() } else { None }
+        if state.fresh(self.max_age) { state.keys.get(kid).cloned() } else { None }
     }
 
     async fn may_refresh(&self) -> bool {
-        let state = self.state.read().await;
-        match state.fetched_at {
-            None => true,
-            Some(at) => at.elapsed() >= self.min_refresh || at.elapsed() >= self.max_age,
-        }
+        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)
     }
 
     async fn fetch(&self, uri: &str) -> Result<HashMap<String, Arc<VerificationKey>>, JwksError> {

@@ -269,3 +269,33 @@ async fn a_key_rotation_at_the_issuer_is_picked_up_without_restart() {
     assert_eq!(response.status(), 200, "new key accepted without restart");
     assert_eq!(app.get_as(&before_rotation, "/api/v1/me").await.status(), 200, "old tokens stay valid");
 }
+
+/// Keys are trusted for `jwks_max_age_secs` after they were last fetched — not after they were
+/// last *tried*: while the issuer is down, keys it may have withdrawn meanwhile stop being
+/// trusted at that age. Tokens then answer 503 (the provider is unavailable, the caller is not
+/// at fault) and readiness reports the provider failing, until it answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_not_trusted_past_their_age_while_the_issuer_is_down() {
+    let (idp, handle) = standalone_idp("anaspoc").await;
+    let issuer = idp.issuer().to_owned();
+    let app = TestApp::spawn_with(move |s| {
+        s.demo.enabled = false;
+        s.oidc.issuer_url = issuer;
+        s.oidc.jwks_max_age_secs = 2;
+        s.oidc.jwks_min_refresh_secs = 0;
+    })
+    .await;
+    let token = idp.sign(&idp.claims_for(&PERSONAS[0])).expect("sign");
+    assert_eq!(app.get_as(&token, "/api/v1/me").await.status(), 200);
+    handle.stop(true).await;
+    assert_eq!(app.get_as(&token, "/api/v1/me").await.status(), 200, "within their age, the keys serve");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    for _ in 0..3 {
+        let response = app.get_as(&token, "/api/v1/me").await;
+        let body = crate::documents::problem(response, 503).await;
+        assert_eq!(body["type"], "urn:anaspoc:problem:identity-provider-unavailable");
+    }
+    let ready: Value = app.client.get(app.url("/readyz")).send().await.expect("readyz").json().await.expect("json");
+    assert_eq!(ready["checks"]["identity_provider"], "failing", "{ready}");
+}
