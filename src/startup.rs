@@ -17,6 +17,7 @@ use crate::auth::demo_idp::{self, DemoIdp};
 use crate::auth::{
     Authenticator, BrowserSignIn, ClaimMapper, ClientSettings, Directory, Sessions, TokenValidator, discovery,
 };
+use crate::caller::TrustedProxies;
 use crate::config::{ConfigError, Settings};
 use crate::health::Readiness;
 use crate::ingest::sandbox::Sandbox;
@@ -168,6 +169,7 @@ impl Application {
         let authenticator = web::Data::new(Authenticator::new(validator.clone(), audit_log.clone()));
         let directory = Arc::new(Directory::new(db.clone(), audit_log.clone()));
         let sessions = Arc::new(Sessions::new(db.clone(), validator.clone()));
+        crate::auth::spawn_purge(db.clone());
         let sign_in = web::Data::new(BrowserSignIn::new(
             ClientSettings {
                 issuer: validator.issuer().to_owned(),
@@ -176,6 +178,8 @@ impl Application {
                 resource: settings.oidc.resource.clone(),
                 public_url: public_url.clone(),
                 session_hours: settings.web.session_hours,
+                discovery_max_age: Duration::from_secs(settings.oidc.jwks_max_age_secs),
+                discovery_min_refresh: Duration::from_secs(settings.oidc.jwks_min_refresh_secs),
             },
             http,
             db.clone(),
@@ -185,15 +189,19 @@ impl Application {
             audit_log.clone(),
         ));
         let readiness = web::Data::new(Readiness::new(db.clone(), storage, search_index, validator.clone()));
-        let web_state = web::Data::new(crate::web::WebState::new(policy.clone(), settings.tls_enabled())?);
+        // Behind a TLS-terminating proxy the public URL is https although this process speaks
+        // plain HTTP: browsers see HTTPS, so cookies are Secure and HSTS is sent.
+        let https = public_url.starts_with("https://");
+        let web_state = web::Data::new(crate::web::WebState::new(policy.clone(), https)?);
+        let trusted_proxies = web::Data::new(TrustedProxies::new(settings.server.trusted_proxies.clone()));
         let directory = web::Data::from(directory);
         let sessions = web::Data::from(sessions);
 
         let server = {
             let demo_idp = demo_idp.clone();
-            let tls = settings.tls_enabled();
             let http = HttpServer::new(move || {
                 let mut app = App::new()
+                    .app_data(trusted_proxies.clone())
                     .app_data(authenticator.clone())
                     .app_data(directory.clone())
                     .app_data(sessions.clone())
@@ -206,7 +214,7 @@ impl Application {
                     .app_data(web_state.clone())
                     .app_data(error::query_config())
                     .wrap(from_fn(metrics::record))
-                    .wrap(crate::web::security_headers(tls))
+                    .wrap(crate::web::security_headers(https))
                     .wrap(from_fn(request_id_header))
                     .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                     .configure(api::operations)

@@ -13,17 +13,19 @@ use openidconnect::{
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::directory::{Directory, Via};
-use super::sessions::Sessions;
-use super::{AuthError, TokenValidator, discovery};
+use super::discovery::{self, DiscoveryCache};
+use super::sessions::{SIGN_IN_TTL_MINUTES, Sessions, random_token};
+use super::{AuthError, TokenValidator};
 use crate::audit::{self, Actor, NewEvent, Outcome};
 use crate::caller::{Caller, RequestInfo};
 use crate::db::sessions::{self as repo, PendingSignIn};
 use crate::policy::Principal;
 
-/// Sign-ins not completed within this time are refused.
-const SIGN_IN_TTL_MINUTES: i64 = 15;
+/// Sign-ins one client address may have in progress at once.
+const MAX_PENDING_PER_CLIENT: u64 = 20;
 
 /// The platform as a client of the issuer.
 pub struct ClientSettings {
@@ -34,6 +36,9 @@ pub struct ClientSettings {
     pub resource: String,
     pub public_url: String,
     pub session_hours: u64,
+    /// How long the discovery document is kept, and how soon a failed fetch is retried.
+    pub discovery_max_age: std::time::Duration,
+    pub discovery_min_refresh: std::time::Duration,
 }
 
 /// What the identity provider sends back to `/auth/callback`.
@@ -42,6 +47,14 @@ pub struct Callback {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
+}
+
+/// A started sign-in: where to send the browser, and the secret its sign-in cookie must hold when
+/// it comes back (only the SHA-256 is kept here), so that a callback link sent to someone else's
+/// browser signs nobody in.
+pub struct Started {
+    pub authorize_url: String,
+    pub browser_secret: String,
 }
 
 /// A completed sign-in: the session's cookie value and where the user was going.
@@ -53,6 +66,7 @@ pub struct SignedIn {
 pub struct BrowserSignIn {
     client: ClientSettings,
     http: reqwest::Client,
+    discovery: DiscoveryCache,
     db: DatabaseConnection,
     validator: Arc<TokenValidator>,
     sessions: Arc<Sessions>,
@@ -74,37 +88,59 @@ impl BrowserSignIn {
         directory: Arc<Directory>,
         log: audit::Log,
     ) -> Self {
-        Self { client, http, db, validator, sessions, directory, log }
+        let discovery = DiscoveryCache::new(
+            http.clone(),
+            client.issuer.clone(),
+            client.discovery_max_age,
+            client.discovery_min_refresh,
+        );
+        Self { client, http, discovery, db, validator, sessions, directory, log }
     }
 
-    /// Where to send the browser: the issuer's authorization endpoint, for a sign-in that comes
-    /// back to `return_to` (a local path; anything else goes home).
-    pub async fn begin(&self, return_to: Option<&str>) -> Result<String, AuthError> {
+    /// Start a sign-in for the browser of `request`, coming back to `return_to` (a local path;
+    /// anything else goes home). One client address has at most a few sign-ins in progress.
+    pub async fn begin(&self, return_to: Option<&str>, request: &RequestInfo) -> Result<Started, AuthError> {
+        let since = chrono::Utc::now() - chrono::Duration::minutes(SIGN_IN_TTL_MINUTES);
+        let pending = repo::pending_sign_ins(&self.db, &request.ip, since)
+            .await
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        if pending >= MAX_PENDING_PER_CLIENT {
+            return Err(AuthError::TooManySignIns);
+        }
         let client = self.sign_in_client().await.map_err(AuthError::Unavailable)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = client
+        let mut authorize = client
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge);
         if !self.client.resource.is_empty() {
-            request = request.add_extra_param("resource", self.client.resource.clone());
+            authorize = authorize.add_extra_param("resource", self.client.resource.clone());
         }
-        let (url, state, nonce) = request.url();
+        let (url, state, nonce) = authorize.url();
+        let browser_secret = random_token();
         let pending = PendingSignIn {
             state: state.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
             nonce: nonce.secret().clone(),
             return_to: crate::redirect::local_path(return_to).to_owned(),
             created_at: chrono::Utc::now(),
+            browser_hash: hash(&browser_secret),
+            client_ip: request.ip.clone(),
         };
         repo::insert_sign_in(&self.db, pending).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
-        Ok(url.to_string())
+        Ok(Started { authorize_url: url.to_string(), browser_secret })
     }
 
-    /// Complete the sign-in the provider's `callback` answers: check everything, start the
-    /// session and record the sign-in — or record the refusal.
-    pub async fn complete(&self, callback: &Callback, request: RequestInfo) -> Result<SignedIn, AuthError> {
-        let (principal, claims, return_to) = match self.exchange(callback).await {
+    /// Complete the sign-in the provider's `callback` answers, in the browser holding
+    /// `browser_secret` (its sign-in cookie): check everything, start the session and record the
+    /// sign-in — or record the refusal.
+    pub async fn complete(
+        &self,
+        callback: &Callback,
+        browser_secret: Option<&str>,
+        request: RequestInfo,
+    ) -> Result<SignedIn, AuthError> {
+        let (principal, claims, return_to) = match self.exchange(callback, browser_secret).await {
             Ok(done) => done,
             Err(reason) => {
                 tracing::info!(%reason, "browser sign-in refused");
@@ -125,7 +161,11 @@ impl BrowserSignIn {
 
     /// Exchange the code (with the PKCE verifier), check the ID token (nonce, issuer, audience,
     /// signature) and validate the access token. The reason for a refusal is for the log.
-    async fn exchange(&self, callback: &Callback) -> Result<(Principal, Value, String), String> {
+    async fn exchange(
+        &self,
+        callback: &Callback,
+        browser_secret: Option<&str>,
+    ) -> Result<(Principal, Value, String), String> {
         if let Some(error) = &callback.error {
             return Err(format!("the identity provider answered `{error}`"));
         }
@@ -137,6 +177,15 @@ impl BrowserSignIn {
         let pending = pending.ok_or("unknown or reused state")?;
         if chrono::Utc::now() - pending.created_at > chrono::Duration::minutes(SIGN_IN_TTL_MINUTES) {
             return Err("the sign-in took too long".into());
+        }
+        // The browser that comes back must be the one that set out: otherwise this is a link
+        // someone sent to sign the visitor into *their* account.
+        let same_browser = browser_secret.map(hash).is_some_and(|h| {
+            h.len() == pending.browser_hash.len()
+                && h.bytes().zip(pending.browser_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        });
+        if !same_browser {
+            return Err("the callback reached a browser that did not start this sign-in".into());
         }
         let client = self.sign_in_client().await?;
         let http = discovery::oidc_http_client(&self.http);
@@ -161,11 +210,15 @@ impl BrowserSignIn {
     }
 
     async fn sign_in_client(&self) -> Result<SignInClient, String> {
-        let metadata = discovery::discover(&self.http, &self.client.issuer).await.map_err(|e| e.to_string())?;
+        let metadata = self.discovery.metadata().await.map_err(|e| e.to_string())?;
         let secret = self.client.client_secret.clone().map(ClientSecret::new);
         let redirect =
             RedirectUrl::new(format!("{}/auth/callback", self.client.public_url)).map_err(|e| e.to_string())?;
         Ok(CoreClient::from_provider_metadata(metadata, ClientId::new(self.client.client_id.clone()), secret)
             .set_redirect_uri(redirect))
     }
+}
+
+fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }

@@ -90,3 +90,52 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// The issuer's discovery document, kept: fetched at most once per `max_age` while it answers,
+/// and — when it does not — tried again at most once per `min_refresh`, so that a burst of
+/// anonymous sign-ins neither fetches it each time nor hammers an issuer that is down. The same
+/// rules as the signing keys (`oidc.jwks_max_age_secs`, `oidc.jwks_min_refresh_secs`).
+pub struct DiscoveryCache {
+    http: reqwest::Client,
+    issuer: String,
+    max_age: Duration,
+    min_refresh: Duration,
+    state: tokio::sync::Mutex<Discovered>,
+}
+
+#[derive(Default)]
+struct Discovered {
+    metadata: Option<(CoreProviderMetadata, std::time::Instant)>,
+    failed_at: Option<std::time::Instant>,
+}
+
+impl DiscoveryCache {
+    pub fn new(http: reqwest::Client, issuer: String, max_age: Duration, min_refresh: Duration) -> Self {
+        Self { http, issuer, max_age, min_refresh, state: tokio::sync::Mutex::new(Discovered::default()) }
+    }
+
+    pub async fn metadata(&self) -> Result<CoreProviderMetadata, DiscoveryError> {
+        let mut state = self.state.lock().await;
+        if let Some((metadata, at)) = &state.metadata
+            && at.elapsed() < self.max_age
+        {
+            return Ok(metadata.clone());
+        }
+        if state.failed_at.is_some_and(|at| at.elapsed() < self.min_refresh) {
+            return Err(DiscoveryError::Failed {
+                issuer: self.issuer.clone(),
+                reason: "unreachable moments ago; not retried yet".into(),
+            });
+        }
+        match discover(&self.http, &self.issuer).await {
+            Ok(metadata) => {
+                *state = Discovered { metadata: Some((metadata.clone(), std::time::Instant::now())), failed_at: None };
+                Ok(metadata)
+            }
+            Err(error) => {
+                state.failed_at = Some(std::time::Instant::now());
+                Err(error)
+            }
+        }
+    }
+}

@@ -16,10 +16,11 @@ mod sessions;
 pub mod validator;
 
 pub use authenticator::Authenticator;
-pub use browser::{BrowserSignIn, Callback, ClientSettings, SignedIn};
+pub use browser::{BrowserSignIn, Callback, ClientSettings, SignedIn, Started};
 pub use claims::ClaimMapper;
 pub use directory::{Directory, Via};
-pub use sessions::{Session, Sessions};
+pub use discovery::DiscoveryCache;
+pub use sessions::{SIGN_IN_TTL_MINUTES, Session, Sessions, purge_expired, spawn_purge};
 pub use validator::TokenValidator;
 
 /// Why a request is not authenticated. Client-facing messages stay generic; the precise reason
@@ -35,6 +36,9 @@ pub enum AuthError {
     /// A browser sign-in the platform refused (the reason is for the log and the audit trail).
     #[error("sign-in refused: {0}")]
     SignInRefused(String),
+    /// One client address has too many sign-ins in progress (429).
+    #[error("too many sign-ins in progress from this address")]
+    TooManySignIns,
     /// Sessions, the directory or the audit trail could not be reached.
     #[error("{0}")]
     Unavailable(String),

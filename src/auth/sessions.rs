@@ -58,6 +58,34 @@ impl Sessions {
     }
 }
 
+/// Sign-ins not completed within this time are refused (and purged).
+pub const SIGN_IN_TTL_MINUTES: i64 = 15;
+
+/// How often expired sessions and abandoned sign-ins are deleted.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Delete expired sessions and abandoned sign-ins, now and every few minutes: anonymous visitors
+/// start sign-ins, so their table must not grow without bound. Every replica may run it.
+pub fn spawn_purge(db: DatabaseConnection) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_EVERY);
+        loop {
+            every.tick().await;
+            match purge_expired(&db).await {
+                Ok((0, 0)) => {}
+                Ok((sessions, sign_ins)) => tracing::info!(sessions, sign_ins, "purged expired sessions and sign-ins"),
+                Err(error) => tracing::warn!(%error, "purging expired sessions failed"),
+            }
+        }
+    });
+}
+
+/// Delete expired sessions and sign-ins older than their time limit; how many of each.
+pub async fn purge_expired(db: &DatabaseConnection) -> Result<(u64, u64), AuthError> {
+    let abandoned = chrono::Utc::now() - chrono::Duration::minutes(SIGN_IN_TTL_MINUTES);
+    repo::purge(db, abandoned).await.map_err(unavailable)
+}
+
 /// 256 random bits, URL-safe.
 pub(super) fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -72,4 +100,17 @@ fn hash(id: &str) -> String {
 
 fn unavailable(error: sea_orm::DbErr) -> AuthError {
     AuthError::Unavailable(format!("session store: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43, "256 bits, unpadded base64url");
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    }
 }

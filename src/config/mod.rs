@@ -86,6 +86,8 @@ pub struct ServerSettings {
     pub tls_key: String,
     pub allow_plain_http: bool,
     pub workers: usize,
+    /// Proxies whose forwarding headers are believed for the client address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -350,6 +352,12 @@ impl Settings {
 
     pub fn tls_enabled(&self) -> bool {
         !self.server.tls_cert.is_empty()
+    }
+
+    /// Browsers reach the platform over HTTPS — served here, or terminated by a proxy in front —
+    /// so cookies are `Secure` (with the `__Host-` prefix) and HSTS is sent.
+    pub fn https(&self) -> bool {
+        self.server.public_url.starts_with("https://")
     }
 
     fn validate_server(&self) -> Result<(), ConfigError> {

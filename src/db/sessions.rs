@@ -2,7 +2,7 @@
 //! the session id (the cookie's value never reaches the database) and by the `state` of the
 //! sign-in; `auth` decides what they mean.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::entities::{web_login, web_session};
 
@@ -46,6 +46,9 @@ pub struct PendingSignIn {
     pub nonce: String,
     pub return_to: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// SHA-256 of the cookie the starting browser holds.
+    pub browser_hash: String,
+    pub client_ip: String,
 }
 
 pub async fn insert_sign_in(db: &DatabaseConnection, pending: PendingSignIn) -> Result<(), DbErr> {
@@ -55,21 +58,61 @@ pub async fn insert_sign_in(db: &DatabaseConnection, pending: PendingSignIn) -> 
         nonce: Set(pending.nonce),
         return_to: Set(pending.return_to),
         created_at: Set(pending.created_at),
+        browser_hash: Set(pending.browser_hash),
+        client_ip: Set(pending.client_ip),
     })
     .exec_without_returning(db)
     .await?;
     Ok(())
 }
 
-/// The sign-in with this `state`, removed as it is read: each can be completed once.
+/// The sign-in with this `state`, removed as it is read — in one statement (DELETE … RETURNING),
+/// so that two requests, on one replica or two, cannot both complete it.
 pub async fn take_sign_in(db: &DatabaseConnection, state: &str) -> Result<Option<PendingSignIn>, DbErr> {
-    let row = web_login::Entity::find_by_id(state.to_owned()).one(db).await?;
-    web_login::Entity::delete_by_id(state.to_owned()).exec(db).await?;
+    let row = web_login::Entity::delete_many()
+        .filter(web_login::Column::State.eq(state))
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next();
     Ok(row.map(|row| PendingSignIn {
         state: row.state,
         pkce_verifier: row.pkce_verifier,
         nonce: row.nonce,
         return_to: row.return_to,
         created_at: row.created_at,
+        browser_hash: row.browser_hash,
+        client_ip: row.client_ip,
     }))
+}
+
+/// Sign-ins started from `client_ip` since `since` and not completed.
+pub async fn pending_sign_ins(
+    db: &DatabaseConnection,
+    client_ip: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, DbErr> {
+    web_login::Entity::find()
+        .filter(web_login::Column::ClientIp.eq(client_ip))
+        .filter(web_login::Column::CreatedAt.gt(since))
+        .count(db)
+        .await
+}
+
+/// Delete sessions that have expired and sign-ins started before `abandoned_before`; how many.
+pub async fn purge(
+    db: &DatabaseConnection,
+    abandoned_before: chrono::DateTime<chrono::Utc>,
+) -> Result<(u64, u64), DbErr> {
+    let sessions = web_session::Entity::delete_many()
+        .filter(web_session::Column::ExpiresAt.lte(chrono::Utc::now()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let sign_ins = web_login::Entity::delete_many()
+        .filter(web_login::Column::CreatedAt.lt(abandoned_before))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok((sessions, sign_ins))
 }

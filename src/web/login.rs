@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::session::{self, Viewer};
+use super::session::{Jar, Viewer};
 use super::{WebError, WebState};
 use crate::auth::{AuthError, BrowserSignIn, Callback, Sessions};
 use crate::caller::RequestInfo;
@@ -15,15 +15,23 @@ pub struct LoginQuery {
     return_to: Option<String>,
 }
 
-/// `GET /login`: off to the identity provider.
+/// `GET /login`: off to the identity provider, with the sign-in cookie that binds the sign-in to
+/// this browser.
 pub async fn login(
     req: HttpRequest,
     query: web::Query<LoginQuery>,
     sign_in: web::Data<BrowserSignIn>,
+    state: web::Data<WebState>,
 ) -> Result<HttpResponse, WebError> {
     let lang = super::i18n::negotiate(&req);
-    let url = sign_in.begin(query.return_to.as_deref()).await.map_err(|e| WebError::from_service(e, lang))?;
-    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, url)).finish())
+    let started = sign_in
+        .begin(query.return_to.as_deref(), &RequestInfo::of(&req))
+        .await
+        .map_err(|e| WebError::from_service(e, lang))?;
+    Ok(HttpResponse::SeeOther()
+        .cookie(Jar::SignIn.cookie(&started.browser_secret, state.secure_cookies))
+        .insert_header((header::LOCATION, started.authorize_url))
+        .finish())
 }
 
 /// `GET /auth/callback`: the provider's answer; on success, the session cookie and back to where
@@ -35,9 +43,12 @@ pub async fn callback(
     state: web::Data<WebState>,
 ) -> Result<HttpResponse, WebError> {
     let lang = super::i18n::negotiate(&req);
-    match sign_in.complete(&query, RequestInfo::of(&req)).await {
+    let secure = state.secure_cookies;
+    let browser_secret = Jar::SignIn.read(&req, secure);
+    match sign_in.complete(&query, browser_secret.as_deref(), RequestInfo::of(&req)).await {
         Ok(signed_in) => Ok(HttpResponse::SeeOther()
-            .cookie(session::cookie(&signed_in.session, state.secure_cookies))
+            .cookie(Jar::Session.cookie(&signed_in.session, secure))
+            .cookie(Jar::SignIn.cookie("", secure))
             .insert_header((header::LOCATION, signed_in.return_to))
             .finish()),
         Err(AuthError::SignInRefused(_)) => Err(WebError::LoginFailed { lang }),
@@ -60,8 +71,8 @@ pub async fn logout(
     state: web::Data<WebState>,
 ) -> Result<HttpResponse, WebError> {
     viewer.check_csrf(&form.csrf)?;
-    if let Some(cookie) = req.cookie(session::COOKIE) {
-        sessions.end(cookie.value()).await.map_err(|e| WebError::from_service(e, viewer.lang))?;
+    if let Some(id) = Jar::Session.read(&req, state.secure_cookies) {
+        sessions.end(&id).await.map_err(|e| WebError::from_service(e, viewer.lang))?;
     }
     let body = state.render(
         "message.html",
@@ -70,7 +81,7 @@ pub async fn logout(
         minijinja::context! { heading => "sign_out", text_key => "signed_out", show_sign_in => true },
     )?;
     Ok(HttpResponse::Ok()
-        .cookie(session::cookie("", state.secure_cookies))
+        .cookie(Jar::Session.cookie("", state.secure_cookies))
         .content_type("text/html; charset=utf-8")
         .body(body))
 }

@@ -79,7 +79,8 @@ impl WebError {
 pub struct WebState {
     pub policy: Arc<PolicyConfig>,
     pub countries: Vec<String>,
-    /// Cookies carry `Secure` (the server speaks TLS).
+    /// Browsers reach the platform over HTTPS (here or at a proxy): cookies are `Secure`, with
+    /// the `__Host-` prefix.
     pub secure_cookies: bool,
     templates: Environment<'static>,
     catalogues: Arc<Catalogues>,
@@ -248,8 +249,9 @@ fn static_file(content_type: &'static str, body: &'static str) -> HttpResponse {
 }
 
 /// Security headers on every response: a strict Content-Security-Policy (no inline script or
-/// style, nothing from elsewhere, no framing), no referrer, no sniffing, HSTS under TLS.
-pub fn security_headers(tls: bool) -> actix_web::middleware::DefaultHeaders {
+/// style, nothing from elsewhere, no framing), no referrer, no sniffing, and HSTS when browsers
+/// reach the platform over HTTPS (here or at a proxy in front).
+pub fn security_headers(https: bool) -> actix_web::middleware::DefaultHeaders {
     let mut headers = actix_web::middleware::DefaultHeaders::new()
         .add((
             header::CONTENT_SECURITY_POLICY,
@@ -260,7 +262,7 @@ pub fn security_headers(tls: bool) -> actix_web::middleware::DefaultHeaders {
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "no-referrer"))
         .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"));
-    if tls {
+    if https {
         headers = headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"));
     }
     headers

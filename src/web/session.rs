@@ -1,30 +1,58 @@
-//! The signed-in browser user of a page: the session cookie (only a random id: `HttpOnly`,
-//! `SameSite=Lax`, `Secure` under TLS) resumed through [`Sessions`], plus the interface language
-//! and the CSRF token every state-changing form must carry.
+//! The signed-in browser user of a page: the session cookie (only a random id) resumed through
+//! [`Sessions`], plus the interface language and the CSRF token every state-changing form must
+//! carry; and the platform's cookies: `HttpOnly`, `SameSite=Lax`, and — when browsers reach the
+//! platform over HTTPS, here or at a proxy — `Secure` with the `__Host-` prefix (bound to this
+//! host, no `Domain`, `Path=/`, so no neighbour site can set or shadow them).
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
-use super::WebError;
 use super::i18n;
+use super::{WebError, WebState};
 use crate::auth::Sessions;
 use crate::caller::{Caller, RequestInfo};
 
-pub const COOKIE: &str = "anaspoc_session";
+/// The platform's own cookies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jar {
+    /// The session: a random id.
+    Session,
+    /// A sign-in in progress: the secret binding it to this browser (15 minutes).
+    SignIn,
+}
 
-/// The session cookie to set (or, with an empty value, to clear).
-pub fn cookie(value: &str, secure: bool) -> Cookie<'static> {
-    let mut cookie = Cookie::build(COOKIE, value.to_owned())
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(secure)
-        .finish();
-    if value.is_empty() {
-        cookie.make_removal();
+impl Jar {
+    pub fn name(self, secure: bool) -> &'static str {
+        match (self, secure) {
+            (Jar::Session, true) => "__Host-anaspoc_session",
+            (Jar::Session, false) => "anaspoc_session",
+            (Jar::SignIn, true) => "__Host-anaspoc_signin",
+            (Jar::SignIn, false) => "anaspoc_signin",
+        }
     }
-    cookie
+
+    /// The cookie to set (or, with an empty value, to clear).
+    pub fn cookie(self, value: &str, secure: bool) -> Cookie<'static> {
+        let mut cookie = Cookie::build(self.name(secure), value.to_owned())
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(secure)
+            .finish();
+        if self == Jar::SignIn {
+            cookie.set_max_age(actix_web::cookie::time::Duration::minutes(crate::auth::SIGN_IN_TTL_MINUTES));
+        }
+        if value.is_empty() {
+            cookie.make_removal();
+        }
+        cookie
+    }
+
+    /// The value the browser sent.
+    pub fn read(self, req: &HttpRequest, secure: bool) -> Option<String> {
+        req.cookie(self.name(secure)).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
+    }
 }
 
 /// A signed-in browser user: the same [`Caller`] the API has, plus the CSRF token of the
@@ -52,7 +80,8 @@ impl FromRequest for Viewer {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let sessions = req.app_data::<web::Data<Sessions>>().cloned();
-        let id = req.cookie(COOKIE).map(|c| c.value().to_owned());
+        let secure = req.app_data::<web::Data<WebState>>().is_some_and(|state| state.secure_cookies);
+        let id = Jar::Session.read(req, secure);
         let request = RequestInfo::of(req);
         let lang = i18n::negotiate(req);
         let return_to = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());

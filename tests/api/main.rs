@@ -15,6 +15,7 @@ mod helpers;
 mod identity;
 mod oidc_peer;
 mod search;
+mod sign_in;
 mod tls;
 mod token_hardening;
 mod web;

@@ -46,6 +46,7 @@ pub struct DemoIdp {
     /// remain verifiable until they expire.
     keys: RwLock<Vec<SigningKey>>,
     jwks_requests: AtomicU64,
+    discovery_requests: AtomicU64,
 }
 
 impl DemoIdp {
@@ -59,6 +60,7 @@ impl DemoIdp {
             codes: Mutex::new(HashMap::new()),
             keys: RwLock::new(vec![SigningKey::generate()?]),
             jwks_requests: AtomicU64::new(0),
+            discovery_requests: AtomicU64::new(0),
         })
     }
 
@@ -69,6 +71,11 @@ impl DemoIdp {
     /// How many times the JWKS was served (tests check the platform's refresh behaviour).
     pub fn jwks_requests(&self) -> u64 {
         self.jwks_requests.load(Ordering::Relaxed)
+    }
+
+    /// How many times the discovery document was served.
+    pub fn discovery_requests(&self) -> u64 {
+        self.discovery_requests.load(Ordering::Relaxed)
     }
 
     /// Start signing with a new key; the previous key stays in the JWKS.
@@ -180,6 +187,7 @@ impl DemoIdp {
 }
 
 async fn discovery(idp: web::Data<DemoIdp>) -> HttpResponse {
+    idp.discovery_requests.fetch_add(1, Ordering::Relaxed);
     HttpResponse::Ok().json(idp.discovery_document())
 }
 

@@ -13,6 +13,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub return_to: String,
     pub created_at: ChronoDateTimeUtc,
+    /// SHA-256 of the sign-in cookie given to the browser that started it.
+    pub browser_hash: String,
+    /// The client address that started it (sign-ins in progress are capped per address).
+    pub client_ip: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
