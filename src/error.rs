@@ -153,6 +153,12 @@ impl ApiError {
                     .detail(format!("Files may be at most {limit} bytes; nothing was stored."))
                     .field("file")
             }
+            ApiError::Documents(DocumentsError::Stale) => {
+                Problem::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed")
+                    .detail("The document changed since you read it: read it again (its ETag) and repeat the change.")
+            }
+            ApiError::Documents(DocumentsError::Busy) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict")
+                .detail("The document kept changing while this change was being applied; try again."),
             ApiError::Documents(DocumentsError::RangeNotSatisfiable { size }) => {
                 Problem::new(StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable", "Range not satisfiable")
                     .detail(format!("The content is {size} bytes long."))

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::caller::Caller;
 use crate::document_id::RequestedId;
 use crate::documents::{DocumentPatch, DocumentView, DocumentsError, NewDocument, Service};
-use crate::edge::{Part, Parts, content_response, read_text, resource, unexpected};
+use crate::edge::{Part, Parts, content_response, etag, precondition, read_text, resource, unexpected};
 use crate::error::ApiError;
 
 /// Largest JSON body (PATCH).
@@ -47,7 +47,10 @@ impl Created {
             media_type: latest.map(|v| v.media_type).unwrap_or_default(),
             document,
         };
-        HttpResponse::Created().insert_header((header::LOCATION, location)).json(body)
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, location))
+            .insert_header(etag(&body.document))
+            .json(body)
     }
 }
 
@@ -87,7 +90,7 @@ async fn add_version(
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let mut parts = Parts::new(&req, payload, service.max_upload_bytes())?;
-    let plan = service.plan_version(&caller, &RequestedId::parse(&id)).await?;
+    let plan = service.plan_version(&caller, &RequestedId::parse(&id), precondition(&req)).await?;
     let (object, filename) = parts.store_file(&service, &plan).await?;
     let document = service.commit_version(&caller, plan, object, filename.as_deref()).await?;
     Ok(Created::response(document))
@@ -95,7 +98,10 @@ async fn add_version(
 
 async fn get(caller: Caller, id: web::Path<String>, service: web::Data<Service>) -> Result<HttpResponse, ApiError> {
     let document = service.get(&caller, &RequestedId::parse(&id)).await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "private, no-store")).json(document))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .insert_header(etag(&document))
+        .json(document))
 }
 
 async fn update(
@@ -119,20 +125,31 @@ async fn update(
     })?;
     let body = body.map_err(|e| DocumentsError::malformed("body", format!("unreadable body: {e}")))?;
     let patch: DocumentPatch = parse_json("body", &body)?;
-    let document = service.update(&caller, &RequestedId::parse(&id), patch).await?;
-    Ok(HttpResponse::Ok().json(document))
+    let document = service.update(&caller, &RequestedId::parse(&id), patch, precondition(&req)).await?;
+    Ok(changed(document))
 }
 
-async fn publish(caller: Caller, id: web::Path<String>, service: web::Data<Service>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(service.publish(&caller, &RequestedId::parse(&id)).await?))
+async fn publish(
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(changed(service.publish(&caller, &RequestedId::parse(&id), precondition(&req)).await?))
 }
 
 async fn withdraw(
     caller: Caller,
     id: web::Path<String>,
+    req: HttpRequest,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(service.withdraw(&caller, &RequestedId::parse(&id)).await?))
+    Ok(changed(service.withdraw(&caller, &RequestedId::parse(&id), precondition(&req)).await?))
+}
+
+/// The document after a change, with its new `ETag`.
+fn changed(document: DocumentView) -> HttpResponse {
+    HttpResponse::Ok().insert_header(etag(&document)).json(document)
 }
 
 #[derive(Deserialize)]

@@ -178,42 +178,56 @@ pub async fn reserve_slot(txn: &impl ConnectionTrait, id: &str) -> Result<i32, D
     Ok(row.upload_slots)
 }
 
-/// Make `version` (its number is assigned here) the current version. Call inside a transaction.
+/// Make `version` (its number is assigned here) the current version — if the document is still
+/// at revision `expected`, when given (`None` when it no longer is). Call inside a transaction.
 pub async fn append_version(
     txn: &impl ConnectionTrait,
     mut version: document_version::ActiveModel,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<document_version::Model, DbErr> {
+    expected: Option<i32>,
+) -> Result<Option<document_version::Model>, DbErr> {
     let id = match &version.document_id {
         sea_orm::ActiveValue::Set(id) | sea_orm::ActiveValue::Unchanged(id) => id.clone(),
         sea_orm::ActiveValue::NotSet => return Err(DbErr::Custom("version without a document".into())),
     };
-    document::Entity::update_many()
+    let mut update = document::Entity::update_many()
         .col_expr(document::Column::CurrentVersion, Expr::col(document::Column::CurrentVersion).add(1))
         .col_expr(document::Column::Revision, Expr::col(document::Column::Revision).add(1))
         .col_expr(document::Column::UpdatedAt, Expr::value(now))
-        .filter(document::Column::Id.eq(id.as_str()))
-        .exec(txn)
-        .await?;
+        .filter(document::Column::Id.eq(id.as_str()));
+    if let Some(revision) = expected {
+        update = update.filter(document::Column::Revision.eq(revision));
+    }
+    if update.exec(txn).await?.rows_affected == 0 {
+        return Ok(None);
+    }
     let row = find(txn, &id).await?.ok_or_else(|| DbErr::RecordNotFound(id.clone()))?;
     version.version = sea_orm::ActiveValue::Set(row.current_version);
-    version.insert(txn).await
+    Ok(Some(version.insert(txn).await?))
 }
 
-/// Mark a document changed: the search index reconciles on this number. Inside a transaction.
-pub async fn bump_revision(txn: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
-    document::Entity::update_many()
+/// Write the changed fields of `row` and move the revision on — only if the document is still
+/// at `revision` (compare-and-set): `None` when someone changed it meanwhile. The search index
+/// reconciles on the revision. Call inside a transaction.
+pub async fn update_at_revision(
+    txn: &impl ConnectionTrait,
+    row: document::ActiveModel,
+    id: &str,
+    revision: i32,
+) -> Result<Option<document::Model>, DbErr> {
+    let updated = document::Entity::update_many()
+        .set(row)
         .col_expr(document::Column::Revision, Expr::col(document::Column::Revision).add(1))
         .filter(document::Column::Id.eq(id))
+        .filter(document::Column::Revision.eq(revision))
         .exec(txn)
         .await?;
-    Ok(())
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    find(txn, id).await
 }
 
 pub async fn insert(txn: &impl ConnectionTrait, row: document::ActiveModel) -> Result<document::Model, DbErr> {
     row.insert(txn).await
-}
-
-pub async fn update(txn: &impl ConnectionTrait, row: document::ActiveModel) -> Result<document::Model, DbErr> {
-    row.update(txn).await
 }

@@ -3,15 +3,19 @@
 //! read or changed; a document the caller may not see is [`DocumentsError::NotFound`], exactly
 //! like one that does not exist.
 
+mod changes;
 mod filename;
 mod media_type;
 mod model;
 mod service;
+mod upload;
 
+pub use changes::Precondition;
 pub use filename::sanitise_filename;
 pub use media_type::detect_media_type;
 pub use model::{DocumentPatch, DocumentView, IngestView, NewDocument, VersionView};
-pub use service::{Content, CreatePlan, Service, UploadPlan, VersionPlan};
+pub use service::{Content, Service};
+pub use upload::{CreatePlan, UploadPlan, VersionPlan};
 
 use crate::policy::{MarkingsError, Reason};
 use crate::storage::StorageError;
@@ -36,6 +40,12 @@ pub enum DocumentsError {
     TooLarge { limit: u64 },
     #[error("range not satisfiable for {size} bytes")]
     RangeNotSatisfiable { size: u64 },
+    /// The document is no longer at the revision the request expected (`If-Match`): 412.
+    #[error("the document changed since the revision the request expected")]
+    Stale,
+    /// The document kept changing under a change without `If-Match`: 409, try again.
+    #[error("the document kept changing; try again")]
+    Busy,
     #[error(transparent)]
     Storage(StorageError),
     #[error("database: {0}")]

@@ -186,6 +186,8 @@ pub struct DocumentView {
     pub originator_country: String,
     pub status: Status,
     pub current_version: i32,
+    /// Moves on with every change: the document's `ETag`, for `If-Match`.
+    pub revision: i32,
     pub versions: Vec<VersionView>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,

@@ -7,9 +7,11 @@
 mod download;
 mod export;
 mod resource;
+mod revision;
 mod upload;
 
 pub use download::content_response;
 pub use export::export_response;
 pub use resource::resource;
+pub use revision::{etag, precondition};
 pub use upload::{FilePart, Part, Parts, read_text, unexpected};

@@ -407,3 +407,41 @@ async fn return_to_never_leaves_the_site() {
         assert_eq!(done.headers()["location"], "/", "{target}");
     }
 }
+
+/// Two editors: the page that is out of date does not overwrite what the other saved; it comes
+/// back as the document is now, saying it was changed meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_from_an_outdated_page_is_refused_with_a_clear_message() {
+    let app = TestApp::spawn().await;
+    let token = app.token("analyst-rs").await;
+    let created = create(&app, &token, &metadata("Two editors"), b"body").await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let browser = signed_in(&app, "analyst-rs").await;
+    let (_, html) = page(&browser, &app, &format!("/documents/{id}")).await;
+    let csrf = csrf_of(&html);
+    let marker = "name=\"revision\" value=\"";
+    let start = html.find(marker).expect("the form carries the revision") + marker.len();
+    let revision = html[start..start + html[start..].find('"').expect("end")].to_owned();
+
+    // Meanwhile, someone narrows the releasability.
+    let narrowed = crate::documents::patch(&app, &token, &id, &json!({"releasable_to": ["BA"]})).await;
+    assert_eq!(narrowed.status(), 200);
+
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("revision", revision.as_str()),
+        ("title", "Two editors, stale"),
+        ("classification", "SENSITIVE"),
+        ("tlp", "AMBER"),
+        ("handling_code", "H1"),
+        ("releasable_to", "BA"),
+        ("releasable_to", "ME"),
+    ];
+    let response = browser.post(app.url(&format!("/documents/{id}/edit"))).form(&form).send().await.expect("edit");
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.expect("html");
+    assert!(html.contains("changed by someone else meanwhile"), "{html}");
+    let now: Value = app.get_as(&token, &format!("/api/v1/documents/{id}")).await.json().await.expect("json");
+    assert_eq!(now["title"], "Two editors");
+    assert_eq!(now["markings"]["releasable_to"], json!(["BA", "RS"]), "the narrowing was not undone");
+}

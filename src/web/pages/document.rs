@@ -13,7 +13,7 @@ use super::{
     see_other, tlp_class,
 };
 use crate::document_id::RequestedId;
-use crate::documents::{DocumentPatch, DocumentView, DocumentsError, Service};
+use crate::documents::{DocumentPatch, DocumentView, DocumentsError, Precondition, Service};
 use crate::edge::content_response;
 use crate::policy::{HandlingCode, Tlp};
 use crate::web::session::Viewer;
@@ -97,6 +97,7 @@ fn render(
             "ingest_error": v.ingest.error,
         })).collect::<Vec<_>>(),
         "can_change": view.can_change,
+        "revision": view.revision,
     });
     state.render(
         "document.html",
@@ -156,11 +157,13 @@ pub async fn edit(
         recipients: Some(comma_list(first(&pairs, "recipients"))),
     };
     let id = RequestedId::parse(&id);
-    match service.update(&viewer.caller, &id, patch).await {
+    match service.update(&viewer.caller, &id, patch, expected(&pairs)).await {
         Ok(view) => Ok(see_other(&format!("/documents/{}", view.id))),
         Err(DocumentsError::Invalid { field, problem }) => {
             refused_change(&state, &viewer, &service, &id, (field, problem), Some(super::form_echo(&pairs))).await
         }
+        // Changed meanwhile: the page as it is now, saying so (what was typed is not reapplied).
+        Err(DocumentsError::Stale) => refused_change(&state, &viewer, &service, &id, changed_meanwhile(), None).await,
         Err(other) => Err(failed(other, &viewer)),
     }
 }
@@ -178,9 +181,9 @@ pub async fn new_version(
     let id = RequestedId::parse(&id);
     let mut parts = parts_of(&req, payload, service.max_upload_bytes(), viewer.lang)?;
     let stored = async {
-        let (_, file) = form_fields(&viewer, &mut parts).await?;
+        let (pairs, file) = form_fields(&viewer, &mut parts).await?;
         let file = file.ok_or_else(|| DocumentsError::invalid("file", "choose a file"))?;
-        let plan = service.plan_version(&viewer.caller, &id).await?;
+        let plan = service.plan_version(&viewer.caller, &id, expected(&pairs)).await?;
         let (object, filename) = parts.store_last(file, &service, &plan).await?;
         Ok::<_, Refusal>(service.commit_version(&viewer.caller, plan, object, filename.as_deref()).await?)
     }
@@ -191,11 +194,25 @@ pub async fn new_version(
     }
 }
 
+/// The revision the page showed, as a change's expectation (no field: none).
+fn expected(pairs: &Pairs) -> Precondition {
+    first(pairs, "revision")
+        .and_then(|r| r.parse().ok())
+        .map_or(Precondition::None, |revision| Precondition::Revisions(vec![revision]))
+}
+
+/// The "changed meanwhile" message, shown where a field's error would be.
+fn changed_meanwhile() -> (String, String) {
+    ("revision".into(), "changed meanwhile".into())
+}
+
 #[derive(Deserialize)]
-pub struct CsrfForm {
+pub struct ChangeForm {
     /// Missing counts as wrong (403), not as a malformed form.
     #[serde(default)]
     csrf: String,
+    /// The revision the page showed.
+    revision: Option<i32>,
 }
 
 /// The life-cycle changes a button asks for.
@@ -210,18 +227,23 @@ pub enum StatusChange {
 pub async fn change_status(
     viewer: Viewer,
     path: web::Path<(String, StatusChange)>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<ChangeForm>,
+    state: web::Data<WebState>,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, WebError> {
     viewer.check_csrf(&form.csrf)?;
     let (id, change) = path.into_inner();
     let id = RequestedId::parse(&id);
+    let expected = form.revision.map_or(Precondition::None, |revision| Precondition::Revisions(vec![revision]));
     let changed = match change {
-        StatusChange::Publish => service.publish(&viewer.caller, &id).await,
-        StatusChange::Withdraw => service.withdraw(&viewer.caller, &id).await,
+        StatusChange::Publish => service.publish(&viewer.caller, &id, expected).await,
+        StatusChange::Withdraw => service.withdraw(&viewer.caller, &id, expected).await,
     };
-    let view = changed.map_err(|e| failed(e, &viewer))?;
-    Ok(see_other(&format!("/documents/{}", view.id)))
+    match changed {
+        Ok(view) => Ok(see_other(&format!("/documents/{}", view.id))),
+        Err(DocumentsError::Stale) => refused_change(&state, &viewer, &service, &id, changed_meanwhile(), None).await,
+        Err(other) => Err(failed(other, &viewer)),
+    }
 }
 
 fn failed(error: DocumentsError, viewer: &Viewer) -> WebError {

@@ -76,6 +76,8 @@ pub(super) fn settle(
         Err(Refusal::Documents(DocumentsError::TooLarge { limit })) => {
             Ok(Err(("file".into(), format!("larger than {limit} bytes"))))
         }
+        // Shown as "changed meanwhile" (the document page has the words for it).
+        Err(Refusal::Documents(DocumentsError::Stale)) => Ok(Err(("revision".into(), "changed meanwhile".into()))),
         Err(Refusal::Documents(other)) => Err(WebError::from_service(other, lang)),
     }
 }

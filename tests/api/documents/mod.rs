@@ -4,6 +4,7 @@
 
 mod access_matrix;
 mod bad_input;
+mod conditional;
 mod lifecycle;
 mod transfer;
 

@@ -1,0 +1,283 @@
+//! Uploads: a new document or a new version is planned (validated and decided) before any byte
+//! is read, its bytes are streamed into the object the plan reserved, and only then is it
+//! committed — row, version, ingest job and audit event in one transaction. A failure anywhere
+//! leaves nothing behind.
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use sea_orm::TransactionTrait;
+use serde_json::json;
+
+use super::changes::Precondition;
+use super::model::{self, DocumentView, NewDocument};
+use super::service::Service;
+use super::{DocumentsError, detect_media_type, sanitise_filename};
+use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
+use crate::caller::Caller;
+use crate::db::documents::{self as repo, NewDocumentRow, NewVersionRow};
+use crate::document_id::{DocumentId, RequestedId};
+use crate::ingest::jobs::{self, JobKind};
+use crate::policy::{Action, Capability, Markings, Principal, Reason, Status};
+use crate::storage::{ObjectKey, ReceivedObject};
+
+/// A validated upload waiting for its bytes. Only [`Service::plan_create`] makes one.
+#[derive(Debug)]
+pub struct CreatePlan {
+    id: DocumentId,
+    key: ObjectKey,
+    title: String,
+    summary: Option<String>,
+    language: Option<String>,
+    tags: Vec<String>,
+    markings: Markings,
+    publish: bool,
+}
+
+/// A permitted upload waiting for its bytes: the only way to store any ([`Service::receive`]).
+pub trait UploadPlan: sealed::Sealed {
+    fn key(&self) -> &ObjectKey;
+}
+
+mod sealed {
+    /// Only this module's plans are plans.
+    pub trait Sealed {}
+    impl Sealed for super::CreatePlan {}
+    impl Sealed for super::VersionPlan {}
+}
+
+impl UploadPlan for CreatePlan {
+    fn key(&self) -> &ObjectKey {
+        &self.key
+    }
+}
+
+/// A permitted new version waiting for its bytes. Only [`Service::plan_version`] makes one.
+#[derive(Debug)]
+pub struct VersionPlan {
+    document_id: DocumentId,
+    key: ObjectKey,
+    /// The revision the request expected (`If-Match`), checked again at commit.
+    precondition: Precondition,
+}
+
+impl UploadPlan for VersionPlan {
+    fn key(&self) -> &ObjectKey {
+        &self.key
+    }
+}
+
+impl Service {
+    /// Refuse (and audit) an upload by a caller who may not write, before anything is read.
+    pub async fn may_create(&self, caller: &Caller) -> Result<(), DocumentsError> {
+        if caller.principal.has(Capability::DocumentWrite) {
+            return Ok(());
+        }
+        let reason = Reason::NoWriteCapability;
+        self.audit
+            .record(
+                NewEvent::of(caller, AuditAction::DocumentCreate, Outcome::Denied).details(json!({"reason": reason})),
+            )
+            .await?;
+        Err(DocumentsError::Forbidden(reason))
+    }
+
+    /// Validate an upload's metadata before any byte is stored.
+    pub async fn plan_create(&self, caller: &Caller, new: NewDocument) -> Result<CreatePlan, DocumentsError> {
+        let principal = &caller.principal;
+        self.may_create(caller).await?;
+        let title = model::validate_title(&new.title)?;
+        let summary = model::validate_summary(new.summary.as_deref())?;
+        let language = model::validate_language(new.language.as_deref())?;
+        let tags = model::validate_tags(&new.tags)?;
+        let markings = new.markings_input().validate(&self.policy, principal, &principal.country)?;
+        let id = DocumentId::generate();
+        Ok(CreatePlan {
+            id,
+            key: ObjectKey::version(id.uuid(), 1),
+            title,
+            summary,
+            language,
+            tags,
+            markings,
+            publish: new.publish,
+        })
+    }
+
+    /// Stream `body` into the new object `plan` reserved, hashing and counting. Any error aborts
+    /// the upload: nothing is left behind.
+    pub async fn receive<S, E>(&self, plan: &impl UploadPlan, mut body: S) -> Result<ReceivedObject, DocumentsError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut upload = self.storage.begin_upload(plan.key().clone(), self.max_upload_bytes).await?;
+        while let Some(chunk) = body.next().await {
+            let written = match chunk {
+                Ok(chunk) => upload.write(chunk).await.map_err(DocumentsError::from),
+                Err(error) => Err(DocumentsError::malformed("file", format!("the upload was interrupted: {error}"))),
+            };
+            if let Err(error) = written {
+                upload.abort().await;
+                return Err(error);
+            }
+        }
+        Ok(upload.finish().await?)
+    }
+
+    /// The end of a transaction that recorded stored bytes: on failure the object goes too.
+    async fn keep_or_discard(
+        &self,
+        result: Result<audit::Event, DocumentsError>,
+        object: ReceivedObject,
+    ) -> Result<(), DocumentsError> {
+        match result {
+            Ok(recorded) => {
+                self.changed(&recorded);
+                Ok(())
+            }
+            Err(error) => {
+                self.discard(object).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Remove an object received for a request that failed after all.
+    pub async fn discard(&self, object: ReceivedObject) {
+        if let Err(error) = self.storage.delete(object.key()).await {
+            tracing::error!(key = object.key().as_str(), %error, "could not remove an orphaned object");
+        }
+    }
+
+    /// Record a new document whose bytes are stored, with its `document.create` event in the
+    /// same transaction. On failure the object is removed.
+    pub async fn commit_create(
+        &self,
+        caller: &Caller,
+        plan: CreatePlan,
+        object: ReceivedObject,
+        filename: Option<&str>,
+    ) -> Result<DocumentView, DocumentsError> {
+        let principal = &caller.principal;
+        let now = chrono::Utc::now();
+        let id = plan.id.to_string();
+        let status = if plan.publish { Status::Published } else { Status::Draft };
+        let version = version_row(plan.id, &object, filename, principal, now);
+        let details = json!({
+            "markings": plan.markings,
+            "status": status,
+            "sha256": object.sha256(),
+            "size": object.size(),
+            "media_type": version.media_type,
+        });
+        let row = NewDocumentRow {
+            id: id.clone(),
+            title: plan.title,
+            summary: plan.summary,
+            language: plan.language,
+            tags: plan.tags,
+            markings: &plan.markings,
+            originator_org: principal.organisation.clone(),
+            originator_country: principal.country.clone(),
+            originator_sub: principal.sub.clone(),
+            status,
+            now,
+        }
+        .into_active_model();
+        let event = NewEvent::of(caller, AuditAction::DocumentCreate, Outcome::Allowed)
+            .target(Target::version(&id, 1))
+            .details(details);
+        let result = async {
+            let txn = self.db.begin().await?;
+            repo::insert(&txn, row).await?;
+            repo::append_version(&txn, version.into_active_model(), now, None).await?;
+            jobs::enqueue(&txn, &id, 1, JobKind::Extract).await?;
+            let recorded = audit::Log::append(&txn, event).await?;
+            txn.commit().await?;
+            Ok::<_, DocumentsError>(recorded)
+        }
+        .await;
+        self.keep_or_discard(result, object).await?;
+        self.current_view(principal, plan.id).await
+    }
+
+    /// Permission to add a version to the document as `precondition` expects it, with an object
+    /// key reserved for its bytes.
+    pub async fn plan_version(
+        &self,
+        caller: &Caller,
+        id: &RequestedId,
+        precondition: Precondition,
+    ) -> Result<VersionPlan, DocumentsError> {
+        let permitted = self.authorize(caller, id, Action::Change, AuditAction::DocumentVersion).await?;
+        self.check(caller, &permitted, &precondition, AuditAction::DocumentVersion).await?;
+        let txn = self.db.begin().await?;
+        let slot = repo::reserve_slot(&txn, &permitted.row.id).await?;
+        txn.commit().await?;
+        let key = ObjectKey::version(permitted.id.uuid(), slot);
+        Ok(VersionPlan { document_id: permitted.id, key, precondition })
+    }
+
+    /// Record a new version whose bytes are stored, with its `document.version` event; the
+    /// permission is checked again, since the document may have changed during a long upload.
+    /// On failure the object is removed.
+    pub async fn commit_version(
+        &self,
+        caller: &Caller,
+        plan: VersionPlan,
+        object: ReceivedObject,
+        filename: Option<&str>,
+    ) -> Result<DocumentView, DocumentsError> {
+        let principal = &caller.principal;
+        let result = async {
+            let requested = RequestedId::Id(plan.document_id);
+            let permitted = self.authorize(caller, &requested, Action::Change, AuditAction::DocumentVersion).await?;
+            // The document may have changed during a long upload: the expectation holds at commit.
+            self.check(caller, &permitted, &plan.precondition, AuditAction::DocumentVersion).await?;
+            let now = chrono::Utc::now();
+            let version = version_row(plan.document_id, &object, filename, principal, now);
+            let id = plan.document_id.to_string();
+            let txn = self.db.begin().await?;
+            // With an expectation, the version lands only on the revision just checked.
+            let expected = (plan.precondition != Precondition::None).then_some(permitted.row.revision);
+            let stored = repo::append_version(&txn, version.into_active_model(), now, expected)
+                .await?
+                .ok_or(DocumentsError::Stale)?;
+            jobs::enqueue(&txn, &id, stored.version, JobKind::Extract).await?;
+            let event = NewEvent::of(caller, AuditAction::DocumentVersion, Outcome::Allowed)
+                .target(Target::version(&id, stored.version))
+                .details(json!({
+                    "markings": permitted.facts.markings,
+                    "sha256": stored.sha256,
+                    "size": stored.size_bytes,
+                    "media_type": stored.media_type,
+                }));
+            let recorded = audit::Log::append(&txn, event).await?;
+            txn.commit().await?;
+            Ok::<_, DocumentsError>(recorded)
+        }
+        .await;
+        self.keep_or_discard(result, object).await?;
+        self.current_view(principal, plan.document_id).await
+    }
+}
+
+/// The row of a version whose bytes are stored.
+fn version_row(
+    document: DocumentId,
+    object: &ReceivedObject,
+    filename: Option<&str>,
+    principal: &Principal,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewVersionRow {
+    NewVersionRow {
+        document_id: document.to_string(),
+        object_key: object.key().as_str().to_owned(),
+        sha256: object.sha256().to_owned(),
+        size_bytes: i64::try_from(object.size()).unwrap_or(i64::MAX),
+        media_type: detect_media_type(object.head()),
+        filename: sanitise_filename(filename),
+        created_by: principal.sub.clone(),
+        now,
+    }
+}
