@@ -80,6 +80,18 @@ pub async fn run(options: BenchOptions) -> Result<(), BoxError> {
         stats::ms(tts.p(99.0))
     );
 
+    let (hidden, missing) = hidden_versus_missing(&client, &server.base, &tokens, 400).await?;
+    let (hidden_p50, missing_p50) = (hidden.p(50.0), missing.p(50.0));
+    println!(
+        "refusals (404): a document the caller may not see p50 {} p99 {}, an id that does not exist p50 {} p99 {}: \
+         medians differ by {:+.1}%",
+        stats::ms(hidden_p50),
+        stats::ms(hidden.p(99.0)),
+        stats::ms(missing_p50),
+        stats::ms(missing.p(99.0)),
+        (hidden_p50.as_secs_f64() / missing_p50.as_secs_f64().max(f64::EPSILON) - 1.0) * 100.0
+    );
+
     let mut table: Vec<(String, usize, Latencies, f64)> = Vec::new();
     for &clients in &options.clients {
         let (latencies, rate) = http_load(&server.base, &tokens, &queries, clients, options.seconds).await;
@@ -274,6 +286,45 @@ async fn time_to_searchable(
         }
     }
     Ok(latencies)
+}
+
+/// The time of a refusal for a document that exists but is hidden, and for one that does not
+/// exist, measured alternately on one connection: the two must not be told apart.
+async fn hidden_versus_missing(
+    client: &reqwest::Client,
+    base: &str,
+    tokens: &HashMap<&'static str, String>,
+    samples: usize,
+) -> Result<(Latencies, Latencies), BoxError> {
+    let hidden_document = CorpusDocument {
+        uploader: "analyst-rs",
+        title: "Hidden from Albania".into(),
+        body: "Released to Bosnia and Herzegovina only.".into(),
+        language: "en",
+        classification: "SENSITIVE",
+        tlp: "AMBER",
+        releasable_to: vec!["BA"],
+        recipients: vec![],
+        tags: vec![],
+    };
+    let id = upload(client, base, tokens, &hidden_document).await?;
+    let token = tokens.get("analyst-al").ok_or("no token")?;
+    let (mut hidden, mut missing) = (Latencies::default(), Latencies::default());
+    for n in 0..samples + 20 {
+        for (path, into) in [(id.clone(), &mut hidden), (uuid::Uuid::new_v4().to_string(), &mut missing)] {
+            let started = Instant::now();
+            let status =
+                client.get(format!("{base}/api/v1/documents/{path}")).bearer_auth(token).send().await?.status();
+            if status != reqwest::StatusCode::NOT_FOUND {
+                return Err(format!("a refusal answered {status}").into());
+            }
+            // The first requests warm connections and caches.
+            if n >= 20 {
+                into.push(started.elapsed());
+            }
+        }
+    }
+    Ok((hidden, missing))
 }
 
 async fn http_load(

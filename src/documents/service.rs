@@ -156,6 +156,11 @@ impl Service {
 
     async fn load(&self, principal: &Principal, id: DocumentId, action: Action) -> Result<Loaded, DocumentsError> {
         let Some(row) = repo::find(&self.db, &id.to_string()).await? else {
+            // The same work as for a document that exists — read a row, decide on it — so that
+            // "missing" and "hidden" take the same time (`anaspoc bench` compares the two).
+            let stand_in =
+                repo::read(&stand_in(id, &self.policy), &self.policy).map(|r| decide(principal, &r.facts, action));
+            std::hint::black_box(stand_in);
             return Ok(Loaded::Missing);
         };
         let Some(repo::Readable { facts, tags }) = repo::read(&row, &self.policy) else {
@@ -213,4 +218,53 @@ enum Loaded {
     Unreadable,
     Hidden(Reason),
     Forbidden(Reason),
+}
+
+/// A plausible stored row — valid under `policy` — for the work a lookup of a missing document
+/// does in its place.
+fn stand_in(id: DocumentId, policy: &PolicyConfig) -> document::Model {
+    let now = chrono::Utc::now();
+    let country = policy.countries.iter().next().cloned().unwrap_or_default();
+    document::Model {
+        id: id.to_string(),
+        title: String::new(),
+        summary: None,
+        language: None,
+        tags: Vec::new().into(),
+        classification: policy.ladder.lowest().name().to_owned(),
+        tlp: "AMBER".into(),
+        handling_code: "H1".into(),
+        handling_note: None,
+        releasable_to: vec!["ALL".to_owned()].into(),
+        recipients: Vec::new().into(),
+        originator_org: String::new(),
+        originator_country: country,
+        originator_sub: String::new(),
+        status: "published".into(),
+        current_version: 1,
+        upload_slots: 1,
+        created_at: now,
+        updated_at: now,
+        published_at: Some(now),
+        revision: 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::providers::Format;
+
+    use super::*;
+
+    /// The stand-in must read cleanly: a row that failed would log an error for every lookup of
+    /// a missing document.
+    #[test]
+    fn the_stand_in_reads_as_a_document() {
+        let settings: crate::config::Settings =
+            figment::Figment::from(figment::providers::Toml::string(crate::config::DEFAULT_TOML))
+                .extract()
+                .expect("defaults");
+        let policy = settings.policy.compile().expect("policy");
+        assert!(repo::read(&stand_in(DocumentId::generate(), &policy), &policy).is_some());
+    }
 }
