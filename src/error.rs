@@ -97,10 +97,6 @@ impl ApiError {
                 "Identity provider unavailable",
             )
             .detail("The identity provider's keys could not be retrieved; try again shortly."),
-            ApiError::Auth(AuthError::TooManySignIns) => {
-                Problem::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests")
-                    .detail("Too many sign-ins are in progress from this address; finish one or wait a few minutes.")
-            }
             ApiError::Auth(AuthError::SignInRefused(_)) => {
                 Problem::new(StatusCode::FORBIDDEN, "sign-in-refused", "Sign-in refused")
                     .detail("The sign-in could not be completed; start it again.")

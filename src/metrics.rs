@@ -38,7 +38,7 @@ pub enum Exposure {
     Closed,
     /// Scrapers that send this bearer token.
     Bearer(String),
-    /// Anyone who can connect (loopback binds only).
+    /// Anyone who can connect (demo mode only, which is loopback only).
     Open,
 }
 

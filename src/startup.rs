@@ -113,7 +113,8 @@ impl Application {
         let http = discovery::identity_provider_client(&settings.oidc)?;
         let validator = Arc::new(TokenValidator::new(&settings.oidc, issuer, http.clone(), mapper));
         let exposure = match settings.metrics.token.expose() {
-            "" if settings.metrics.open => metrics::Exposure::Open,
+            // Demo mode hands tokens to anyone on this machine; its metrics need none either.
+            "" if settings.demo.enabled => metrics::Exposure::Open,
             "" => metrics::Exposure::Closed,
             token => metrics::Exposure::Bearer(token.to_owned()),
         };
@@ -191,9 +192,12 @@ impl Application {
         let readiness = web::Data::new(Readiness::new(db.clone(), storage, search_index, validator.clone()));
         // Behind a TLS-terminating proxy the public URL is https although this process speaks
         // plain HTTP: browsers see HTTPS, so cookies are Secure and HSTS is sent.
-        let https = public_url.starts_with("https://");
+        let https = settings.tls_enabled() || url::Url::parse(&public_url).is_ok_and(|url| url.scheme() == "https");
         let web_state = web::Data::new(crate::web::WebState::new(policy.clone(), https)?);
-        let trusted_proxies = web::Data::new(TrustedProxies::new(settings.server.trusted_proxies.clone()));
+        let trusted_proxies = web::Data::new(TrustedProxies::new(
+            settings.server.trusted_proxies.clone(),
+            settings.server.forwarded_header,
+        ));
         let directory = web::Data::from(directory);
         let sessions = web::Data::from(sessions);
 

@@ -14,14 +14,16 @@ M = [
  ("1 unknown countries", "src/auth/claims.rs", "        if !self.countries.contains(&country) {", "        if false && !self.countries.contains(&country) {", "identity::tokens_from_outside_the_network_are_refused"),
  ("1 organisations by country", "src/policy/decision.rs", "principal.organisation == self.originator_org && principal.country == self.originator_country", "principal.organisation == self.originator_org", "identity::organisations_of_the_same_name_in_two_countries"),
  ("2 open redirects", "src/redirect.rs", "    path.bytes().all(|b| b.is_ascii_graphic()) && shape(path) && shape(&decoded)", "    let _ = (&decoded, shape); path.starts_with('/') && !path.starts_with(\"//\")", "web::return_to_never_leaves_the_site"),
- ("3 sign-in bound to browser", "src/auth/browser.rs", "        if !same_browser {", "        if false && !same_browser {", "sign_in::a_callback_signs_in_only_the_browser_that_started_it"),
+ ("3 sign-in bound to browser", [("src/auth/browser.rs", "        let Some(secret) = browser_secret else {", "        let Some(secret) = browser_secret.or(Some(\"\")) else {"), ("src/db/sessions.rs", "        .filter(web_login::Column::BrowserHash.eq(browser_hash))\n", "")], "sign_in::a_callback_signs_in_only_the_browser_that_started_it"),
  ("4 cookies from public URL", "src/startup.rs", '        let https = public_url.starts_with("https://");', "        let https = settings.tls_enabled();", "sign_in::cookies_follow_the_public_url_not_the_local_socket"),
  ("4 trusted proxies", "src/caller.rs", "        if !self.trusts(peer) {", "        if false && !self.trusts(peer) {", "sign_in::forwarding_headers_count_only_from_trusted_proxies"),
+ ("4 one forwarding header", "src/caller.rs", "            ForwardedHeader::XForwardedFor => header::HeaderName::from_static(\"x-forwarded-for\"),", "            ForwardedHeader::XForwardedFor if req.headers().contains_key(header::FORWARDED) => header::FORWARDED,\n            ForwardedHeader::XForwardedFor => header::HeaderName::from_static(\"x-forwarded-for\"),", "sign_in::forwarding_headers_count_only_from_trusted_proxies"),
  ("5 If-Match", "src/documents/changes.rs", "        if precondition.holds(permitted.row.revision) {", "        if true || precondition.holds(permitted.row.revision) {", "conditional::if_match_refuses_stale_changes"),
  ("5 compare-and-set", "src/db/documents.rs", "        .filter(document::Column::Revision.eq(revision))\n        .exec(txn)", "        .exec(txn)", "conditional::concurrent_changes_lose_nothing"),
+ ("5 version compare-and-set", "src/documents/upload.rs", "repo::append_version(&txn, version.into_active_model(), now, Some(revision))", "repo::append_version(&txn, version.into_active_model(), now, None)", "conditional::versions_land_on_the_revision_they_were_decided_on"),
  ("6 CSV formulas", "src/audit/export.rs", "    if cell.starts_with(['=', '+', '-', '@', '\\t', '\\r']) { format!(\"'{cell}\") } else { cell }", "    cell", "audit::export::csv_exports_cannot_carry_formulas"),
  ("7 key freshness", "src/auth/jwks.rs", "        state.attempted_at = Some(Instant::now());", "        state.attempted_at = Some(Instant::now());\n        state.loaded_at = state.attempted_at;", "token_hardening::keys_are_not_trusted_past_their_age"),
- ("8 sign-in cap", "src/auth/browser.rs", "const MAX_PENDING_PER_CLIENT: u64 = 20;", "const MAX_PENDING_PER_CLIENT: u64 = 20_000;", "sign_in::sign_ins_are_bounded_cached_and_purged"),
+ ("8 sign-in bound", "src/auth/browser.rs", "const MAX_PENDING_PER_CLIENT: u64 = 100;", "const MAX_PENDING_PER_CLIENT: u64 = 100_000;", "sign_in::sign_ins_are_bounded_cached_and_purged"),
  ("8 discovery cache", "src/auth/browser.rs", "        let metadata = self.discovery.metadata().await.map_err(|e| e.to_string())?;", "        let metadata = discovery::discover(&self.http, &self.client.issuer).await.map_err(|e| e.to_string())?;", "sign_in::sign_ins_are_bounded_cached_and_purged"),
  ("9 CSRF first", "src/web/pages/multipart_form.rs", "        _ => return Err(WebError::Csrf { lang }),", "        _ => {}", "web::upload_forms_check_csrf_first_and_bound_their_fields"),
  ("9 field bounds", "src/web/pages/multipart_form.rs", "                if pairs.len() == MAX_FIELDS || total > MAX_FIELDS_BYTES {", "                if false && (pairs.len() == MAX_FIELDS || total > MAX_FIELDS_BYTES) {", "web::upload_forms_check_csrf_first_and_bound_their_fields"),
@@ -30,12 +32,15 @@ M = [
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 
-for name, path, old, new, test in M:
+for entry in M:
+    name, test = entry[0], entry[-1]
+    edits = entry[1] if isinstance(entry[1], list) else [(entry[1], entry[2], entry[3])]
     if only and not any(o in name for o in only): continue
-    src=open(path).read()
-    if old not in src:
+    originals = {path: open(path).read() for path, _, _ in edits}
+    if any(old not in originals[path] for path, old, _ in edits):
         print(f"{name}: PATTERN MISSING"); continue
-    open(path,'w').write(src.replace(old,new,1))
+    for path, old, new in edits:
+        open(path,'w').write(open(path).read().replace(old, new, 1))
     try:
         r=subprocess.run(['cargo','test','--test','api',test],capture_output=True,text=True,env=env,timeout=900)
         out=r.stdout+r.stderr
@@ -45,5 +50,6 @@ for name, path, old, new, test in M:
         elif r.returncode==0: verdict='STILL PASSES (bad)'
         else: verdict=f'rc {r.returncode}'
     finally:
-        open(path,'w').write(src)
+        for path, src in originals.items():
+            open(path,'w').write(src)
     print(f"{name}: {verdict}", flush=True)

@@ -24,8 +24,10 @@ use crate::caller::{Caller, RequestInfo};
 use crate::db::sessions::{self as repo, PendingSignIn};
 use crate::policy::Principal;
 
-/// Sign-ins one client address may have in progress at once.
-const MAX_PENDING_PER_CLIENT: u64 = 20;
+/// Sign-ins one client (an IPv4 address, an IPv6 /64) keeps in progress; starting more removes
+/// its oldest. This bounds the table without turning a flood from one address — or a spoofed
+/// one — into a lock-out: a victim who starts a sign-in afterwards still completes it.
+const MAX_PENDING_PER_CLIENT: u64 = 100;
 
 /// The platform as a client of the issuer.
 pub struct ClientSettings {
@@ -49,11 +51,12 @@ pub struct Callback {
     pub error: Option<String>,
 }
 
-/// A started sign-in: where to send the browser, and the secret its sign-in cookie must hold when
-/// it comes back (only the SHA-256 is kept here), so that a callback link sent to someone else's
-/// browser signs nobody in.
+/// A started sign-in: where to send the browser, its `state`, and the secret the browser's
+/// cookie for that state must hold when it comes back (only the SHA-256 is kept here), so that a
+/// callback link sent to someone else's browser signs nobody in.
 pub struct Started {
     pub authorize_url: String,
+    pub state: String,
     pub browser_secret: String,
 }
 
@@ -98,15 +101,8 @@ impl BrowserSignIn {
     }
 
     /// Start a sign-in for the browser of `request`, coming back to `return_to` (a local path;
-    /// anything else goes home). One client address has at most a few sign-ins in progress.
+    /// anything else goes home).
     pub async fn begin(&self, return_to: Option<&str>, request: &RequestInfo) -> Result<Started, AuthError> {
-        let since = chrono::Utc::now() - chrono::Duration::minutes(SIGN_IN_TTL_MINUTES);
-        let pending = repo::pending_sign_ins(&self.db, &request.ip, since)
-            .await
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
-        if pending >= MAX_PENDING_PER_CLIENT {
-            return Err(AuthError::TooManySignIns);
-        }
         let client = self.sign_in_client().await.map_err(AuthError::Unavailable)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut authorize = client
@@ -125,10 +121,16 @@ impl BrowserSignIn {
             return_to: crate::redirect::local_path(return_to).to_owned(),
             created_at: chrono::Utc::now(),
             browser_hash: hash(&browser_secret),
-            client_ip: request.ip.clone(),
+            client_ip: client_network(&request.ip),
         };
-        repo::insert_sign_in(&self.db, pending).await.map_err(|e| AuthError::Unavailable(e.to_string()))?;
-        Ok(Started { authorize_url: url.to_string(), browser_secret })
+        let network = pending.client_ip.clone();
+        let unavailable = |e: sea_orm::DbErr| AuthError::Unavailable(e.to_string());
+        repo::insert_sign_in(&self.db, pending).await.map_err(unavailable)?;
+        let removed = repo::trim_sign_ins(&self.db, &network, MAX_PENDING_PER_CLIENT).await.map_err(unavailable)?;
+        if removed > 0 {
+            tracing::warn!(client = %network, removed, "many sign-ins in progress from one client; dropped the oldest");
+        }
+        Ok(Started { authorize_url: url.to_string(), state: state.secret().clone(), browser_secret })
     }
 
     /// Complete the sign-in the provider's `callback` answers, in the browser holding
@@ -172,20 +174,16 @@ impl BrowserSignIn {
         let (Some(code), Some(state)) = (&callback.code, &callback.state) else {
             return Err("no code or state in the callback".into());
         };
-        // The pending sign-in is used once, whatever happens next.
-        let pending = repo::take_sign_in(&self.db, state).await.map_err(|e| e.to_string())?;
-        let pending = pending.ok_or("unknown or reused state")?;
+        // Only the browser that set out can take the sign-in (otherwise this is a link someone
+        // sent to sign the visitor into *their* account), and it can take it once, whatever
+        // happens next; another browser's attempt leaves it in place for its owner.
+        let Some(secret) = browser_secret else {
+            return Err("the callback reached a browser that did not start this sign-in".into());
+        };
+        let pending = repo::take_sign_in(&self.db, state, &hash(secret)).await.map_err(|e| e.to_string())?;
+        let pending = pending.ok_or("unknown or reused state, or a browser that did not start this sign-in")?;
         if chrono::Utc::now() - pending.created_at > chrono::Duration::minutes(SIGN_IN_TTL_MINUTES) {
             return Err("the sign-in took too long".into());
-        }
-        // The browser that comes back must be the one that set out: otherwise this is a link
-        // someone sent to sign the visitor into *their* account.
-        let same_browser = browser_secret.map(hash).is_some_and(|h| {
-            h.len() == pending.browser_hash.len()
-                && h.bytes().zip(pending.browser_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-        });
-        if !same_browser {
-            return Err("the callback reached a browser that did not start this sign-in".into());
         }
         let client = self.sign_in_client().await?;
         let http = discovery::oidc_http_client(&self.http);
@@ -221,4 +219,15 @@ impl BrowserSignIn {
 
 fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The client a sign-in counts against: its IPv4 address, or the /64 network of its IPv6
+/// address (one host usually holds a whole /64).
+fn client_network(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            ipnet::Ipv6Net::new(v6, 64).map_or_else(|_| ip.to_owned(), |net| net.trunc().to_string())
+        }
+        _ => ip.to_owned(),
+    }
 }

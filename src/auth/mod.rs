@@ -36,9 +36,6 @@ pub enum AuthError {
     /// A browser sign-in the platform refused (the reason is for the log and the audit trail).
     #[error("sign-in refused: {0}")]
     SignInRefused(String),
-    /// One client address has too many sign-ins in progress (429).
-    #[error("too many sign-ins in progress from this address")]
-    TooManySignIns,
     /// Sessions, the directory or the audit trail could not be reached.
     #[error("{0}")]
     Unavailable(String),

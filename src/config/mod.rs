@@ -59,8 +59,6 @@ pub struct MetricsSettings {
     /// Bearer token scrapers must send; only from the environment, never logged or serialised.
     #[serde(skip_serializing)]
     pub token: Secret,
-    /// Serve `/metrics` without a token (loopback binds only).
-    pub open: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,8 +84,20 @@ pub struct ServerSettings {
     pub tls_key: String,
     pub allow_plain_http: bool,
     pub workers: usize,
-    /// Proxies whose forwarding headers are believed for the client address.
+    /// Proxies whose forwarding header is believed for the client address.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The one header those proxies write.
+    pub forwarded_header: ForwardedHeader,
+}
+
+/// The header trusted proxies name the client in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ForwardedHeader {
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -332,12 +342,6 @@ impl Settings {
         if self.audit.signing_key_file.trim().is_empty() {
             return Err(ConfigError::invalid("audit.signing_key_file", "must name a file"));
         }
-        if self.metrics.open && !self.bind_addr()?.ip().is_loopback() {
-            return Err(ConfigError::invalid(
-                "metrics.open",
-                "is only allowed on a loopback bind; set metrics.token for scrapers instead",
-            ));
-        }
         if self.log.level.trim().is_empty() {
             return Err(ConfigError::invalid("log.level", "must not be empty"));
         }
@@ -357,7 +361,7 @@ impl Settings {
     /// Browsers reach the platform over HTTPS — served here, or terminated by a proxy in front —
     /// so cookies are `Secure` (with the `__Host-` prefix) and HSTS is sent.
     pub fn https(&self) -> bool {
-        self.server.public_url.starts_with("https://")
+        self.tls_enabled() || url::Url::parse(&self.server.public_url).is_ok_and(|url| url.scheme() == "https")
     }
 
     fn validate_server(&self) -> Result<(), ConfigError> {

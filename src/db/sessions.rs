@@ -2,7 +2,10 @@
 //! the session id (the cookie's value never reaches the database) and by the `state` of the
 //! sign-in; `auth` decides what they mean.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use super::entities::{web_login, web_session};
 
@@ -66,11 +69,17 @@ pub async fn insert_sign_in(db: &DatabaseConnection, pending: PendingSignIn) -> 
     Ok(())
 }
 
-/// The sign-in with this `state`, removed as it is read — in one statement (DELETE … RETURNING),
-/// so that two requests, on one replica or two, cannot both complete it.
-pub async fn take_sign_in(db: &DatabaseConnection, state: &str) -> Result<Option<PendingSignIn>, DbErr> {
+/// The sign-in with this `state` started by the browser whose cookie hashes to `browser_hash`,
+/// removed as it is read — in one statement (DELETE … RETURNING), so that two requests, on one
+/// replica or two, cannot both complete it; a request from another browser removes nothing.
+pub async fn take_sign_in(
+    db: &DatabaseConnection,
+    state: &str,
+    browser_hash: &str,
+) -> Result<Option<PendingSignIn>, DbErr> {
     let row = web_login::Entity::delete_many()
         .filter(web_login::Column::State.eq(state))
+        .filter(web_login::Column::BrowserHash.eq(browser_hash))
         .exec_with_returning(db)
         .await?
         .into_iter()
@@ -86,17 +95,24 @@ pub async fn take_sign_in(db: &DatabaseConnection, state: &str) -> Result<Option
     }))
 }
 
-/// Sign-ins started from `client_ip` since `since` and not completed.
-pub async fn pending_sign_ins(
-    db: &DatabaseConnection,
-    client_ip: &str,
-    since: chrono::DateTime<chrono::Utc>,
-) -> Result<u64, DbErr> {
-    web_login::Entity::find()
-        .filter(web_login::Column::ClientIp.eq(client_ip))
-        .filter(web_login::Column::CreatedAt.gt(since))
-        .count(db)
-        .await
+/// Keep at most `keep` sign-ins in progress from `client`, removing the oldest beyond that.
+pub async fn trim_sign_ins(db: &DatabaseConnection, client: &str, keep: u64) -> Result<u64, DbErr> {
+    let pending = web_login::Entity::find().filter(web_login::Column::ClientIp.eq(client)).count(db).await?;
+    if pending <= keep {
+        return Ok(0);
+    }
+    let oldest: Vec<String> = web_login::Entity::find()
+        .select_only()
+        .column(web_login::Column::State)
+        .filter(web_login::Column::ClientIp.eq(client))
+        .order_by_asc(web_login::Column::CreatedAt)
+        .limit(pending - keep)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let removed =
+        web_login::Entity::delete_many().filter(web_login::Column::State.is_in(oldest)).exec(db).await?.rows_affected;
+    Ok(removed)
 }
 
 /// Delete sessions that have expired and sign-ins started before `abandoned_before`; how many.

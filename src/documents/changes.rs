@@ -19,7 +19,7 @@ use crate::ingest::jobs::{self, JobKind};
 use crate::policy::{Action, Markings, Status};
 
 /// Tries of a change whose document moved between reading and writing (without `If-Match`).
-const MAX_ATTEMPTS: usize = 5;
+pub(super) const MAX_ATTEMPTS: usize = 5;
 
 /// What a change request expects the document to be.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -54,14 +54,18 @@ impl Service {
         if precondition.holds(permitted.row.revision) {
             return Ok(());
         }
-        self.audit
-            .record(
-                NewEvent::of(caller, action, Outcome::Error)
-                    .target(Target::version(&permitted.row.id, permitted.row.current_version))
-                    .details(json!({"reason": "stale_revision", "revision": permitted.row.revision})),
-            )
-            .await?;
-        Err(DocumentsError::Stale)
+        Err(self.stale(caller, permitted, action).await)
+    }
+
+    /// The refusal of a change whose expected revision is gone, recorded.
+    pub(super) async fn stale(&self, caller: &Caller, permitted: &Permitted, action: AuditAction) -> DocumentsError {
+        let event = NewEvent::of(caller, action, Outcome::Error)
+            .target(Target::version(&permitted.row.id, permitted.row.current_version))
+            .details(json!({"reason": "stale_revision", "revision": permitted.row.revision}));
+        match self.audit.record(event).await {
+            Ok(_) => DocumentsError::Stale,
+            Err(error) => error.into(),
+        }
     }
 
     /// Change title, summary, language, tags and markings; audited with before and after.
@@ -79,9 +83,11 @@ impl Service {
             let document = permitted.row.id.as_str();
             let txn = self.db.begin().await?;
             let Some(after) = repo::update_at_revision(&txn, row, document, permitted.row.revision).await? else {
-                // Changed meanwhile: the client's expectation, if any, no longer holds.
+                // Changed meanwhile: the client's expectation, if any, no longer holds. Roll back
+                // before recording (SQLite holds its write lock until then).
+                drop(txn);
                 if precondition != Precondition::None {
-                    return Err(DocumentsError::Stale);
+                    return Err(self.stale(caller, &permitted, AuditAction::DocumentUpdate).await);
                 }
                 continue;
             };
@@ -176,8 +182,9 @@ impl Service {
                     row.published_at = Set(Some(now));
                 }
                 if repo::update_at_revision(&txn, row, document, permitted.row.revision).await?.is_none() {
+                    drop(txn);
                     if precondition != Precondition::None {
-                        return Err(DocumentsError::Stale);
+                        return Err(self.stale(caller, &permitted, action).await);
                     }
                     continue;
                 }

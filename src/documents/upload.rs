@@ -8,7 +8,7 @@ use futures_util::{Stream, StreamExt};
 use sea_orm::TransactionTrait;
 use serde_json::json;
 
-use super::changes::Precondition;
+use super::changes::{MAX_ATTEMPTS, Precondition};
 use super::model::{self, DocumentView, NewDocument};
 use super::service::Service;
 use super::{DocumentsError, detect_media_type, sanitise_filename};
@@ -231,30 +231,42 @@ impl Service {
         let principal = &caller.principal;
         let result = async {
             let requested = RequestedId::Id(plan.document_id);
-            let permitted = self.authorize(caller, &requested, Action::Change, AuditAction::DocumentVersion).await?;
-            // The document may have changed during a long upload: the expectation holds at commit.
-            self.check(caller, &permitted, &plan.precondition, AuditAction::DocumentVersion).await?;
-            let now = chrono::Utc::now();
-            let version = version_row(plan.document_id, &object, filename, principal, now);
-            let id = plan.document_id.to_string();
-            let txn = self.db.begin().await?;
-            // With an expectation, the version lands only on the revision just checked.
-            let expected = (plan.precondition != Precondition::None).then_some(permitted.row.revision);
-            let stored = repo::append_version(&txn, version.into_active_model(), now, expected)
-                .await?
-                .ok_or(DocumentsError::Stale)?;
-            jobs::enqueue(&txn, &id, stored.version, JobKind::Extract).await?;
-            let event = NewEvent::of(caller, AuditAction::DocumentVersion, Outcome::Allowed)
-                .target(Target::version(&id, stored.version))
-                .details(json!({
-                    "markings": permitted.facts.markings,
-                    "sha256": stored.sha256,
-                    "size": stored.size_bytes,
-                    "media_type": stored.media_type,
-                }));
-            let recorded = audit::Log::append(&txn, event).await?;
-            txn.commit().await?;
-            Ok::<_, DocumentsError>(recorded)
+            for _ in 0..MAX_ATTEMPTS {
+                // The document may have changed during a long upload: permission and expectation
+                // are decided again, on the revision the version then lands on (compare-and-set),
+                // so the audited markings are exactly those it was added under.
+                let permitted =
+                    self.authorize(caller, &requested, Action::Change, AuditAction::DocumentVersion).await?;
+                self.check(caller, &permitted, &plan.precondition, AuditAction::DocumentVersion).await?;
+                let now = chrono::Utc::now();
+                let version = version_row(plan.document_id, &object, filename, principal, now);
+                let id = plan.document_id.to_string();
+                let txn = self.db.begin().await?;
+                let revision = permitted.row.revision;
+                let Some(stored) = repo::append_version(&txn, version.into_active_model(), now, Some(revision)).await?
+                else {
+                    // Roll back before recording: SQLite holds its write lock until then.
+                    drop(txn);
+                    if plan.precondition != Precondition::None {
+                        return Err(self.stale(caller, &permitted, AuditAction::DocumentVersion).await);
+                    }
+                    continue;
+                };
+                jobs::enqueue(&txn, &id, stored.version, JobKind::Extract).await?;
+                let event = NewEvent::of(caller, AuditAction::DocumentVersion, Outcome::Allowed)
+                    .target(Target::version(&id, stored.version))
+                    .details(json!({
+                        "markings": permitted.facts.markings,
+                        "revision": revision,
+                        "sha256": stored.sha256,
+                        "size": stored.size_bytes,
+                        "media_type": stored.media_type,
+                    }));
+                let recorded = audit::Log::append(&txn, event).await?;
+                txn.commit().await?;
+                return Ok::<_, DocumentsError>(recorded);
+            }
+            Err(DocumentsError::Busy)
         }
         .await;
         self.keep_or_discard(result, object).await?;

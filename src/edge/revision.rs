@@ -14,8 +14,13 @@ pub fn etag(view: &DocumentView) -> header::ETag {
 /// The request's `If-Match`: none or `*` expects nothing; otherwise the revisions its strong
 /// tags name (weak or foreign tags never match).
 pub fn precondition(req: &HttpRequest) -> Precondition {
-    let values: Vec<&str> = req.headers().get_all(header::IF_MATCH).filter_map(|v| v.to_str().ok()).collect();
-    if values.is_empty() || values.iter().any(|v| v.trim() == "*") {
+    let sent: Vec<_> = req.headers().get_all(header::IF_MATCH).collect();
+    if sent.is_empty() {
+        return Precondition::None;
+    }
+    // A value that is not even text names no revision: it can never match (it is not dropped).
+    let values: Vec<&str> = sent.iter().filter_map(|v| v.to_str().ok()).collect();
+    if values.len() == sent.len() && values.iter().any(|v| v.trim() == "*") {
         return Precondition::None;
     }
     let revisions = values
@@ -49,5 +54,9 @@ mod tests {
         assert_eq!(of(Some("\"7\", \"9\"")), Precondition::Revisions(vec![7, 9]));
         assert_eq!(of(Some("W/\"7\"")), Precondition::Revisions(vec![]), "weak tags never match");
         assert_eq!(of(Some("\"abc\"")), Precondition::Revisions(vec![]));
+        let binary = TestRequest::default()
+            .insert_header((header::IF_MATCH, header::HeaderValue::from_bytes(b"\"7\xff\"").expect("bytes")))
+            .to_http_request();
+        assert_eq!(precondition(&binary), Precondition::Revisions(vec![]), "unreadable, so unmeetable");
     }
 }

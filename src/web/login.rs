@@ -29,7 +29,7 @@ pub async fn login(
         .await
         .map_err(|e| WebError::from_service(e, lang))?;
     Ok(HttpResponse::SeeOther()
-        .cookie(Jar::SignIn.cookie(&started.browser_secret, state.secure_cookies))
+        .cookie(Jar::SignIn { state: started.state }.cookie(&started.browser_secret, state.secure_cookies))
         .insert_header((header::LOCATION, started.authorize_url))
         .finish())
 }
@@ -44,11 +44,12 @@ pub async fn callback(
 ) -> Result<HttpResponse, WebError> {
     let lang = super::i18n::negotiate(&req);
     let secure = state.secure_cookies;
-    let browser_secret = Jar::SignIn.read(&req, secure);
+    let jar = Jar::SignIn { state: query.state.clone().unwrap_or_default() };
+    let browser_secret = jar.read(&req, secure);
     match sign_in.complete(&query, browser_secret.as_deref(), RequestInfo::of(&req)).await {
         Ok(signed_in) => Ok(HttpResponse::SeeOther()
             .cookie(Jar::Session.cookie(&signed_in.session, secure))
-            .cookie(Jar::SignIn.cookie("", secure))
+            .cookie(jar.cookie("", secure))
             .insert_header((header::LOCATION, signed_in.return_to))
             .finish()),
         Err(AuthError::SignInRefused(_)) => Err(WebError::LoginFailed { lang }),

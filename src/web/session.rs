@@ -7,6 +7,7 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
+use sha2::Digest;
 
 use super::i18n;
 use super::{WebError, WebState};
@@ -14,33 +15,36 @@ use crate::auth::Sessions;
 use crate::caller::{Caller, RequestInfo};
 
 /// The platform's own cookies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Jar {
     /// The session: a random id.
     Session,
-    /// A sign-in in progress: the secret binding it to this browser (15 minutes).
-    SignIn,
+    /// A sign-in in progress, one cookie per sign-in (named after its `state`, so that two tabs
+    /// signing in at once do not overwrite each other): the secret binding it to this browser.
+    SignIn { state: String },
 }
 
 impl Jar {
-    pub fn name(self, secure: bool) -> &'static str {
-        match (self, secure) {
-            (Jar::Session, true) => "__Host-anaspoc_session",
-            (Jar::Session, false) => "anaspoc_session",
-            (Jar::SignIn, true) => "__Host-anaspoc_signin",
-            (Jar::SignIn, false) => "anaspoc_signin",
+    pub fn name(&self, secure: bool) -> String {
+        let prefix = if secure { "__Host-" } else { "" };
+        match self {
+            Jar::Session => format!("{prefix}anaspoc_session"),
+            Jar::SignIn { state } => {
+                let digest = hex::encode(sha2::Sha256::digest(state.as_bytes()));
+                format!("{prefix}anaspoc_signin_{}", &digest[..16])
+            }
         }
     }
 
     /// The cookie to set (or, with an empty value, to clear).
-    pub fn cookie(self, value: &str, secure: bool) -> Cookie<'static> {
+    pub fn cookie(&self, value: &str, secure: bool) -> Cookie<'static> {
         let mut cookie = Cookie::build(self.name(secure), value.to_owned())
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)
             .secure(secure)
             .finish();
-        if self == Jar::SignIn {
+        if matches!(self, Jar::SignIn { .. }) {
             cookie.set_max_age(actix_web::cookie::time::Duration::minutes(crate::auth::SIGN_IN_TTL_MINUTES));
         }
         if value.is_empty() {
@@ -50,8 +54,8 @@ impl Jar {
     }
 
     /// The value the browser sent.
-    pub fn read(self, req: &HttpRequest, secure: bool) -> Option<String> {
-        req.cookie(self.name(secure)).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
+    pub fn read(&self, req: &HttpRequest, secure: bool) -> Option<String> {
+        req.cookie(&self.name(secure)).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
     }
 }
 

@@ -64,15 +64,21 @@ async fn unknown_routes_answer_with_a_problem_and_every_response_has_a_request_i
     assert_eq!(body["status"], 404);
 }
 
-/// `/metrics` tells an outsider what the platform is doing: closed unless configured — with a
-/// bearer token for scrapers, or open on a loopback bind only.
+/// `/metrics` tells an outsider what the platform is doing: closed unless a bearer token for
+/// scrapers is configured (demo mode, loopback only, is open).
 #[tokio::test]
 async fn metrics_are_closed_or_need_the_scrapers_token() {
-    let closed = TestApp::spawn_with(|s| s.metrics.open = false).await;
+    let (idp, handle) = crate::token_hardening::standalone_idp("anaspoc").await;
+    let issuer = idp.issuer().to_owned();
+    let production = move |s: &mut anaspoc::config::Settings| {
+        s.demo.enabled = false;
+        s.oidc.issuer_url = issuer.clone();
+    };
+    let closed = TestApp::spawn_with(production.clone()).await;
     assert_eq!(closed.client.get(closed.url("/metrics")).send().await.expect("get").status(), 404);
 
-    let guarded = TestApp::spawn_with(|s| {
-        s.metrics.open = false;
+    let guarded = TestApp::spawn_with(move |s| {
+        production(s);
         s.metrics.token = anaspoc::config::Secret::new("scrape-me-0123456789");
     })
     .await;
@@ -88,13 +94,5 @@ async fn metrics_are_closed_or_need_the_scrapers_token() {
     let scraped = get(Some("scrape-me-0123456789")).await.expect("get");
     assert_eq!(scraped.status(), 200);
     assert!(scraped.text().await.expect("text").contains("anaspoc_http_requests_total"));
-
-    let mut settings = crate::helpers::test_settings(std::path::Path::new("/tmp"));
-    settings.server.bind = "0.0.0.0:0".into();
-    settings.server.allow_plain_http = true;
-    settings.demo.enabled = false;
-    settings.oidc.issuer_url = "https://idp.example".into();
-    settings.metrics.open = true;
-    let refused = settings.validate().expect_err("open metrics off loopback");
-    assert!(refused.to_string().contains("metrics.open"), "{refused}");
+    handle.stop(false).await;
 }

@@ -89,7 +89,6 @@ async fn plain_http_off_loopback_is_refused_at_start_unless_allowed() {
     settings.oidc.issuer_url = "https://idp.example/realms/anaspoc".into();
     settings.oidc.audience = "anaspoc".into();
     settings.server.bind = "0.0.0.0:0".into();
-    settings.metrics.open = false;
     match Application::build(settings.clone()).await {
         Err(StartupError::Config(ConfigError::Invalid { key, problem })) => {
             assert_eq!(key, "server.bind");

@@ -8,7 +8,11 @@ use super::{create, metadata, patch, problem, with};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(if_match_refuses_stale_changes, concurrent_changes_lose_nothing);
+on_both_backends!(
+    if_match_refuses_stale_changes,
+    concurrent_changes_lose_nothing,
+    versions_land_on_the_revision_they_were_decided_on
+);
 
 fn etag(response: &reqwest::Response) -> String {
     response.headers()["etag"].to_str().expect("etag").to_owned()
@@ -126,5 +130,46 @@ async fn concurrent_changes_lose_nothing(backend: Backend) {
             .collect();
         assert_eq!(updates.len(), 2);
         assert_eq!(updates[0].details["after"], updates[1].details["before"], "{id}: the second replaced the first");
+    }
+}
+
+/// A new version and a markings change at once, without `If-Match`: the version is added on a
+/// revision it was decided on, so its audited markings are exactly the document's markings when
+/// it landed — before the change if it landed first, after it otherwise.
+async fn versions_land_on_the_revision_they_were_decided_on(backend: Backend) {
+    let app = TestApp::spawn_on(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let meta = with(metadata(&format!("Versioned {n}")), json!({"releasable_to": ["ALL"]}));
+        ids.push(create(&app, &rs, &meta, b"v1").await["id"].as_str().expect("id").to_owned());
+    }
+    let app = &app;
+    let mut races: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>> = Vec::new();
+    for id in &ids {
+        let token = rs.clone();
+        races.push(Box::pin(async move {
+            let narrowed = patch(app, &token, id, &json!({"releasable_to": ["BA"]})).await.status().as_u16();
+            assert_eq!(narrowed, 200);
+        }));
+        let token = rs.clone();
+        races.push(Box::pin(async move {
+            let added = super::add_version(app, &token, id, b"v2".to_vec(), "v2.txt").await.status().as_u16();
+            assert_eq!(added, 201);
+        }));
+    }
+    futures::future::join_all(races).await;
+    let events = crate::audit::all_events(app).await;
+    for id in &ids {
+        let of = |action| {
+            events
+                .iter()
+                .find(|e| e.action == action && e.target.document_id.as_deref() == Some(id.as_str()))
+                .expect("event")
+        };
+        let update = of(anaspoc::audit::Action::DocumentUpdate);
+        let version = of(anaspoc::audit::Action::DocumentVersion);
+        let expected = if version.seq > update.seq { &update.details["after"] } else { &update.details["before"] };
+        assert_eq!(version.details["markings"], expected["markings"], "{id}");
     }
 }
