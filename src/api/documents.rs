@@ -21,8 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/documents/{id}", vec![(Method::GET, web::to(get)), (Method::PATCH, web::to(update))]))
         .service(resource("/documents/{id}/content", vec![(Method::GET, web::to(content))]))
         .service(resource("/documents/{id}/versions", vec![(Method::POST, web::to(add_version))]))
-        .service(resource("/documents/{id}/publish", vec![(Method::POST, web::to(publish))]))
-        .service(resource("/documents/{id}/withdraw", vec![(Method::POST, web::to(withdraw))]));
+        .service(resource("/documents/{id}/{change:publish|withdraw}", vec![(Method::POST, web::to(change_status))]));
 }
 
 /// `201` body of an upload: the document plus the stored version's facts at top level.
@@ -129,22 +128,27 @@ async fn update(
     Ok(changed(document))
 }
 
-async fn publish(
-    caller: Caller,
-    id: web::Path<String>,
-    req: HttpRequest,
-    service: web::Data<Service>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(changed(service.publish(&caller, &RequestedId::parse(&id), precondition(&req)).await?))
+/// The life-cycle changes of `POST /api/v1/documents/{id}/publish` and `/withdraw`.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum StatusChange {
+    Publish,
+    Withdraw,
 }
 
-async fn withdraw(
+async fn change_status(
     caller: Caller,
-    id: web::Path<String>,
+    path: web::Path<(String, StatusChange)>,
     req: HttpRequest,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(changed(service.withdraw(&caller, &RequestedId::parse(&id), precondition(&req)).await?))
+    let (id, change) = path.into_inner();
+    let (id, expected) = (RequestedId::parse(&id), precondition(&req));
+    let document = match change {
+        StatusChange::Publish => service.publish(&caller, &id, expected).await?,
+        StatusChange::Withdraw => service.withdraw(&caller, &id, expected).await?,
+    };
+    Ok(changed(document))
 }
 
 /// The document after a change, with its new `ETag`.

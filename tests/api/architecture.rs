@@ -216,37 +216,8 @@ fn modules_depend_on_each_other_without_cycles() {
         uses.remove("");
         edges.entry(module).or_default().extend(uses);
     }
-    // Depth-first search for a path back to where it started.
-    fn cycle_from(
-        start: &str,
-        at: &str,
-        edges: &BTreeMap<String, BTreeSet<String>>,
-        path: &mut Vec<String>,
-        seen: &mut BTreeSet<String>,
-    ) -> Option<Vec<String>> {
-        for next in edges.get(at).into_iter().flatten() {
-            if next == start {
-                let mut cycle = path.clone();
-                cycle.push(next.clone());
-                return Some(cycle);
-            }
-            if seen.insert(next.clone()) {
-                path.push(next.clone());
-                if let Some(cycle) = cycle_from(start, next, edges, path, seen) {
-                    return Some(cycle);
-                }
-                path.pop();
-            }
-        }
-        None
-    }
-    let cycles: Vec<String> = edges
-        .keys()
-        .filter_map(|module| {
-            cycle_from(module, module, &edges, &mut vec![module.clone()], &mut BTreeSet::new())
-                .map(|cycle| cycle.join(" → "))
-        })
-        .collect();
+    let cycles: Vec<String> =
+        edges.keys().filter_map(|module| cycle_through(module, &edges).map(|cycle| cycle.join(" → "))).collect();
     assert!(cycles.is_empty(), "module cycles:\n{}\n\nedges: {edges:#?}", cycles.join("\n"));
     // The checker sees dependencies at all (a broken parser would pass vacuously).
     assert!(edges.get("documents").is_some_and(|uses| uses.contains("policy") && uses.contains("db")), "{edges:#?}");

@@ -14,7 +14,7 @@ fn browser() -> reqwest::Client {
 
 /// Start a sign-in in `browser` and take it through the provider as `persona`; returns the
 /// callback URL the provider sends the browser to (not visited).
-async fn callback_link(app: &TestApp, browser: &reqwest::Client, persona: &str) -> String {
+pub async fn callback_link(app: &TestApp, browser: &reqwest::Client, persona: &str) -> String {
     let login = browser.get(app.url("/login?return_to=/")).send().await.expect("login");
     assert_eq!(login.status(), 303);
     let authorize = login.headers()["location"].to_str().expect("location").to_owned();
@@ -26,6 +26,7 @@ async fn callback_link(app: &TestApp, browser: &reqwest::Client, persona: &str) 
         .send()
         .await
         .expect("choose persona");
+    assert_eq!(chosen.status(), 303);
     chosen.headers()["location"].to_str().expect("location").to_owned()
 }
 

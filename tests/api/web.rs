@@ -15,19 +15,7 @@ pub async fn signed_in(app: &TestApp, persona: &str) -> reqwest::Client {
         .user_agent("anaspoc-tests")
         .build()
         .expect("client");
-    let login = client.get(app.url("/login?return_to=/")).send().await.expect("login");
-    assert_eq!(login.status(), 303);
-    let authorize = login.headers()["location"].to_str().expect("location").to_owned();
-    let query = authorize.split_once('?').expect("query").1.to_owned();
-    let chosen = client
-        .post(app.url("/demo-idp/authorize"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("{query}&username={persona}"))
-        .send()
-        .await
-        .expect("choose persona");
-    assert_eq!(chosen.status(), 303);
-    let callback = chosen.headers()["location"].to_str().expect("location").to_owned();
+    let callback = crate::sign_in::callback_link(app, &client, persona).await;
     let done = client.get(callback).send().await.expect("callback");
     assert_eq!(done.status(), 303, "{:?}", done.text().await);
     let cookie = done.headers()["set-cookie"].to_str().expect("cookie").to_owned();
