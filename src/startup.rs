@@ -128,10 +128,14 @@ impl Application {
             settings.search.commit_max_docs,
         )?;
         let trigger = Trigger::default();
+        let sandbox = Sandbox::from_settings(&settings.ingest)?;
+        if settings.ingest.workers {
+            sandbox.check().await?;
+        }
         let pipeline = Arc::new(Pipeline::new(
             db.clone(),
             storage.clone(),
-            Sandbox::from_settings(&settings.ingest)?,
+            sandbox,
             writer.clone(),
             policy.clone(),
             trigger.clone(),

@@ -29,6 +29,10 @@ M = [
  ("9 field bounds", "src/web/pages/multipart_form.rs", "                if pairs.len() == MAX_FIELDS || total > MAX_FIELDS_BYTES {", "                if false && (pairs.len() == MAX_FIELDS || total > MAX_FIELDS_BYTES) {", "web::upload_forms_check_csrf_first_and_bound_their_fields"),
  ("10 readyz reasons", "src/health.rs", "                    (name, \"failing\")", "                    (name, Box::leak(reason.into_boxed_str()) as &'static str)", "health::readiness_fails_while_the_identity_provider_is_unreachable"),
  ("10 metrics closed", "src/startup.rs", '            "" => metrics::Exposure::Closed,', '            "" => metrics::Exposure::Open,', "health::metrics_are_closed_or_need_the_scrapers_token"),
+ ("11.1 sandbox environment", "src/ingest/sandbox.rs", '        "--clearenv",\n', "", "search::sandbox::a_hostile_extractor_reaches_nothing"),
+ ("11.1 sandbox namespaces", "src/ingest/sandbox.rs", '        "--unshare-all",\n', "", "search::sandbox::a_hostile_extractor_reaches_nothing"),
+ ("11.1 sandbox mount view", "src/ingest/sandbox.rs", 'command.arg("bwrap").args(isolation(scratch.path()));', 'command.arg("bwrap").args(["--bind", "/", "/"]).args(isolation(scratch.path()));', "search::sandbox::a_hostile_extractor_reaches_nothing"),
+ ("11.1 sandbox start-up check", "src/startup.rs", "            sandbox.check().await?;", "            let _ = &sandbox;", "search::sandbox::start_up_refuses_ingest_without_a_sandbox_unless_told"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

@@ -155,6 +155,19 @@ pub struct IngestSettings {
     pub extract_timeout_secs: u64,
     /// Longest text kept from one file.
     pub max_text_bytes: u64,
+    /// How extractions are isolated.
+    pub sandbox: SandboxKind,
+}
+
+/// The isolation of text extraction from untrusted files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxKind {
+    /// bubblewrap: no environment, network, data or keys; an unprivileged user; everything
+    /// killed at the end (the default; start-up refuses ingest if it does not work).
+    Bubblewrap,
+    /// Limits only (prlimit, timeout): a hostile file can read what this process can.
+    Off,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,7 +1,14 @@
-//! Runs text extraction in a child process (`anaspoc extract`) under `prlimit` (address space,
-//! CPU seconds, file size, open files) with a wall-clock timeout and a cap on the text it may
-//! return. A hostile file — zip bomb, endless PDF, parser crash — fails its job with a reason;
-//! it cannot take the server down.
+//! Text extraction from untrusted files, isolated. Each extraction runs `anaspoc extract` (or the
+//! configured extractor) under `prlimit` (address space, CPU seconds, file size, open files)
+//! inside a bubblewrap sandbox: an empty environment, no network (its own network namespace), a
+//! mount view holding only the system's programs and libraries (read-only), the one input file
+//! (read-only) and a private scratch directory — not the data directory, database, keys or
+//! configuration — no capabilities, no new privileges, an unprivileged user, and its own PID
+//! namespace, so that when the extraction ends or its wall-clock time runs out everything it
+//! started dies with it. The scratch directory is removed afterwards.
+//!
+//! A hostile file — zip bomb, endless PDF, parser exploit — fails its own job with a reason; it
+//! reaches nothing it could steal and cannot take the server down.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -10,7 +17,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-use crate::config::IngestSettings;
+use crate::config::{IngestSettings, SandboxKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -22,7 +29,24 @@ pub enum SandboxError {
     Failed(String),
     #[error("the extractor could not be started: {0}")]
     Spawn(String),
+    #[error(
+        "the extraction sandbox (bubblewrap) does not work here: {0}. Install bubblewrap (Debian: \
+         apt-get install bubblewrap) and allow user namespaces, or — knowing that a hostile file \
+         could then read everything this process can — set ingest.sandbox = \"off\""
+    )]
+    Unavailable(String),
 }
+
+/// Inside the sandbox: where the input, the extractor and the scratch directory appear.
+const INPUT: &str = "/input";
+const EXTRACTOR: &str = "/extractor";
+const SCRATCH: &str = "/tmp";
+/// The unprivileged user the extraction runs as (`nobody`).
+const NOBODY: &str = "65534";
+/// Read-only system paths the extractors need (fonts for rendering PDF pages, the linker cache);
+/// `/usr` always, and `/bin`, `/lib`… as links into it or as directories, as on the host.
+const SYSTEM_DIRECTORIES: [&str; 5] = ["/bin", "/sbin", "/lib", "/lib64", "/lib32"];
+const SYSTEM_FILES: [&str; 3] = ["/etc/fonts", "/etc/ld.so.cache", "/etc/alternatives"];
 
 #[derive(Clone, Debug)]
 pub struct Sandbox {
@@ -31,6 +55,7 @@ pub struct Sandbox {
     cpu_seconds: u64,
     wall: Duration,
     max_text_bytes: u64,
+    kind: SandboxKind,
 }
 
 impl Sandbox {
@@ -46,26 +71,67 @@ impl Sandbox {
             cpu_seconds: settings.extract_cpu_secs,
             wall: Duration::from_secs(settings.extract_timeout_secs),
             max_text_bytes: settings.max_text_bytes,
+            kind: settings.sandbox,
         })
     }
 
-    /// The text of `input`, extracted in a limited child process.
+    /// Prove the sandbox works on this machine (start-up runs this before any ingest worker): a
+    /// trivial command in the same isolation must succeed. With the sandbox off, say so loudly.
+    pub async fn check(&self) -> Result<(), SandboxError> {
+        if self.kind == SandboxKind::Off {
+            tracing::warn!(
+                "EXTRACTION SANDBOX OFF (ingest.sandbox = \"off\"): a hostile file exploiting a parser can read \
+                 this process's environment, database, stored documents and keys. Use only where bubblewrap \
+                 cannot run and every file is trusted."
+            );
+            return Ok(());
+        }
+        let scratch = tempfile::Builder::new().prefix("anaspoc-sandbox-check-").tempdir().map_err(unavailable)?;
+        let mut command = Command::new("bwrap");
+        command.args(isolation(scratch.path())).args(["--", "/usr/bin/true"]);
+        let run = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true).output();
+        let output = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .map_err(|_| SandboxError::Unavailable("a trivial sandboxed command did not finish".into()))?
+            .map_err(unavailable)?;
+        if !output.status.success() {
+            return Err(SandboxError::Unavailable(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
+        }
+        Ok(())
+    }
+
+    /// The text of `input`, extracted in a limited, isolated child process.
     pub async fn extract(
         &self,
         input: &Path,
         media_type: &str,
         language: Option<&str>,
     ) -> Result<String, SandboxError> {
+        // The scratch directory lives exactly as long as this extraction.
+        let scratch = tempfile::Builder::new()
+            .prefix("anaspoc-extract-")
+            .tempdir()
+            .map_err(|e| SandboxError::Spawn(format!("scratch directory: {e}")))?;
         let mut command = Command::new("prlimit");
         command
             .arg(format!("--as={}", self.memory_bytes))
             .arg(format!("--cpu={}", self.cpu_seconds))
             .arg(format!("--fsize={}", self.max_text_bytes.saturating_mul(4)))
             .arg("--nofile=256")
-            .arg("--")
-            .arg(&self.program)
-            .args(["extract", "--media-type", media_type, "--input"])
-            .arg(input);
+            .arg("--");
+        let (program, input_path) = match self.kind {
+            SandboxKind::Bubblewrap => {
+                command.arg("bwrap").args(isolation(scratch.path()));
+                command.arg("--ro-bind").arg(input).arg(INPUT);
+                command.arg("--ro-bind").arg(&self.program).arg(EXTRACTOR).arg("--");
+                (PathBuf::from(EXTRACTOR), PathBuf::from(INPUT))
+            }
+            SandboxKind::Off => {
+                command.env_clear().env("PATH", "/usr/bin:/bin").env("TMPDIR", scratch.path());
+                (self.program.clone(), input.to_path_buf())
+            }
+        };
+        command.arg(program).args(["extract", "--media-type", media_type, "--input"]).arg(input_path);
         if let Some(language) = language {
             command.args(["--language", language]);
         }
@@ -76,7 +142,7 @@ impl Sandbox {
         };
         let limit = self.max_text_bytes;
         // Errors are read on the side; the text is read here and, past the limit, abandoned at
-        // once (the child is killed when `child` is dropped).
+        // once (the child is killed when `child` is dropped, and with it the whole sandbox).
         let errors = tokio::spawn(async move {
             let mut errors = Vec::new();
             let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut errors).await;
@@ -101,19 +167,86 @@ impl Sandbox {
             }
             Ok(String::from_utf8_lossy(&text).into_owned())
         };
-        match tokio::time::timeout(self.wall, run).await {
+        let result = match tokio::time::timeout(self.wall, run).await {
             Ok(result) => result,
-            // Dropping the future kills the child (kill_on_drop).
+            // Dropping the future kills bubblewrap; its PID namespace takes everything inside.
             Err(_) => Err(SandboxError::TimedOut(self.wall.as_secs())),
+        };
+        drop(scratch);
+        result
+    }
+}
+
+/// The bubblewrap arguments that isolate a command, with `scratch` as its writable `/tmp`.
+fn isolation(scratch: &Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = [
+        // New user (as nobody, no capabilities), PID, network, IPC, UTS and cgroup namespaces.
+        "--unshare-all",
+        "--unshare-user",
+        "--uid",
+        NOBODY,
+        "--gid",
+        NOBODY,
+        "--cap-drop",
+        "ALL",
+        // Its own session (no terminal injection); it dies when the server's handle on it does.
+        "--new-session",
+        "--die-with-parent",
+        // Nothing of the server's environment: no secrets, no database URL.
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "TMPDIR",
+        SCRATCH,
+        "--setenv",
+        "HOME",
+        SCRATCH,
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        // Tesseract would start a thread per core; one extraction gets one.
+        "--setenv",
+        "OMP_THREAD_LIMIT",
+        "1",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    for directory in SYSTEM_DIRECTORIES {
+        let path = Path::new(directory);
+        match std::fs::read_link(path) {
+            Ok(target) => args.extend(["--symlink".into(), target.into_os_string(), directory.into()]),
+            Err(_) if path.is_dir() => args.extend(["--ro-bind".into(), directory.into(), directory.into()]),
+            Err(_) => {}
         }
     }
+    for file in SYSTEM_FILES {
+        args.extend(["--ro-bind-try".into(), file.into(), file.into()]);
+    }
+    args.extend(["--bind".into(), scratch.as_os_str().to_owned(), SCRATCH.into(), "--chdir".into(), SCRATCH.into()]);
+    args
+}
+
+fn unavailable(error: std::io::Error) -> SandboxError {
+    SandboxError::Unavailable(error.to_string())
 }
 
 fn describe_exit(status: std::process::ExitStatus, message: &str) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
-        match status.signal() {
+        // bubblewrap reports a child killed by signal N as exit code 128 + N.
+        let signal = status.signal().or_else(|| status.code().filter(|c| (129..160).contains(c)).map(|c| c - 128));
+        match signal {
             Some(9) => return "the extractor was killed (CPU or memory limit)".into(),
             Some(24) => return "the extractor exceeded its CPU time limit".into(),
             Some(25) => return "the extractor exceeded its output size limit".into(),

@@ -6,6 +6,7 @@ mod crash_recovery;
 mod cross_script;
 mod formats;
 mod samples;
+mod sandbox;
 
 use std::time::{Duration, Instant};
 
