@@ -13,6 +13,7 @@ use crate::auth::AuthError;
 use crate::documents::DocumentsError;
 use crate::policy::Reason;
 use crate::search::SearchError;
+use crate::throttle::RetryAfter;
 
 /// Base of problem `type` URIs; the suffix is the stable code clients match on.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:anaspoc:problem:";
@@ -101,6 +102,12 @@ impl ApiError {
                 Problem::new(StatusCode::FORBIDDEN, "sign-in-refused", "Sign-in refused")
                     .detail("The sign-in could not be completed; start it again.")
             }
+            ApiError::Auth(AuthError::Throttled(retry))
+            | ApiError::Search(SearchError::Throttled(retry))
+            | ApiError::Documents(DocumentsError::Throttled(retry)) => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests")
+                    .detail(format!("Slow down: try again in {} s.", retry.seconds()))
+            }
             ApiError::Audit(AuditError::Forbidden) => Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted")
                 .detail("This action needs the `audit:read` capability."),
             ApiError::Audit(AuditError::Invalid { field, problem }) => invalid_field(field, problem),
@@ -171,6 +178,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// How long a rate-limited caller waits (`Retry-After`).
+    fn retry_after(&self) -> Option<RetryAfter> {
+        match self {
+            ApiError::Auth(AuthError::Throttled(retry))
+            | ApiError::Search(SearchError::Throttled(retry))
+            | ApiError::Documents(DocumentsError::Throttled(retry)) => Some(*retry),
+            _ => None,
+        }
+    }
+}
+
 fn invalid_field(field: &str, problem: &str) -> Problem {
     Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
         .detail(format!("{field}: {problem}"))
@@ -212,6 +231,9 @@ impl ResponseError for ApiError {
         };
         if let Some(challenge) = challenge {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(retry) = self.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry.seconds()));
         }
         if let ApiError::Documents(DocumentsError::RangeNotSatisfiable { size }) = self
             && let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}"))

@@ -23,4 +23,5 @@ pub mod search;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod throttle;
 pub mod web;

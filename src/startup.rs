@@ -15,7 +15,7 @@ use tracing_actix_web::TracingLogger;
 use crate::audit::{self, SigningKey, Trail};
 use crate::auth::demo_idp::{self, DemoIdp};
 use crate::auth::{
-    Authenticator, BrowserSignIn, ClaimMapper, ClientSettings, Directory, Sessions, TokenValidator, discovery,
+    Authenticator, BrowserSignIn, ClaimMapper, ClientSettings, Denials, Directory, Sessions, TokenValidator, discovery,
 };
 use crate::caller::TrustedProxies;
 use crate::config::{ConfigError, Settings};
@@ -25,6 +25,7 @@ use crate::ingest::{self, Pipeline, Trigger};
 use crate::metrics::{self, Metrics};
 use crate::search::{self, SearchIndex, WriterHandle};
 use crate::storage::Storage;
+use crate::throttle::Throttle;
 use crate::{api, db, documents, error};
 
 #[derive(Debug, thiserror::Error)]
@@ -153,8 +154,20 @@ impl Application {
             pipeline.clone().spawn();
         }
 
+        // Rate limits, and refused sign-ins audited without letting a flood grow the trail.
+        let throttle = Throttle::new(&settings.limits);
+        throttle.spawn_housekeeping();
+        metrics.register("throttled_requests", "Requests refused by a rate limit ([limits])", throttle.refused());
+        let denials = Arc::new(Denials::new(
+            audit_log.clone(),
+            Duration::from_secs(settings.limits.denied_audit_window_secs),
+            settings.limits.denied_audit_individually,
+        ));
+        denials.clone().spawn_flush();
+
         // What handlers get: services that take the caller and decide, never raw handles.
-        let search = search::Service::new(search_index.clone(), db.clone(), audit_log.clone(), policy.clone());
+        let search =
+            search::Service::new(search_index.clone(), db.clone(), audit_log.clone(), policy.clone(), throttle.clone());
         metrics.register(
             "search_dropped_hits",
             "Search hits the index admitted but the database re-check refused",
@@ -168,10 +181,11 @@ impl Application {
             trigger,
             policy.clone(),
             settings.limits.max_upload_bytes,
+            throttle.clone(),
         ));
         let signing_key = Arc::new(SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?);
         let reader = web::Data::new(audit::Reader::new(Trail::new(db.clone()), audit_log.clone(), signing_key));
-        let authenticator = web::Data::new(Authenticator::new(validator.clone(), audit_log.clone()));
+        let authenticator = web::Data::new(Authenticator::new(validator.clone(), denials.clone(), throttle));
         let directory = Arc::new(Directory::new(db.clone(), audit_log.clone()));
         let sessions = Arc::new(Sessions::new(db.clone(), validator.clone()));
         crate::auth::spawn_purge(db.clone());
@@ -191,7 +205,7 @@ impl Application {
             validator.clone(),
             sessions.clone(),
             directory.clone(),
-            audit_log.clone(),
+            denials,
         ));
         let readiness = web::Data::new(Readiness::new(db.clone(), storage, search_index, validator.clone()));
         // Behind a TLS-terminating proxy the public URL is https although this process speaks

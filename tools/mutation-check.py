@@ -33,6 +33,13 @@ M = [
  ("11.1 sandbox namespaces", "src/ingest/sandbox.rs", '        "--unshare-all",\n', "", "search::sandbox::a_hostile_extractor_reaches_nothing"),
  ("11.1 sandbox mount view", "src/ingest/sandbox.rs", 'command.arg("bwrap").args(isolation(scratch.path()));', 'command.arg("bwrap").args(["--bind", "/", "/"]).args(isolation(scratch.path()));', "search::sandbox::a_hostile_extractor_reaches_nothing"),
  ("11.1 sandbox start-up check", "src/startup.rs", "            sandbox.check().await?;", "            let _ = &sandbox;", "search::sandbox::start_up_refuses_ingest_without_a_sandbox_unless_told"),
+ ("11.2 auth failure limit", "src/auth/authenticator.rs", "                match self.throttle.check(Limit::AuthFailures, &request.ip) {", "                match Ok::<(), crate::throttle::RetryAfter>(()) {", "limits::bad_token_flood_is_throttled_and_summarised_in_the_trail"),
+ ("11.2 denied audit aggregation", "src/auth/denials.rs", "            let individual = window.recorded < self.individual;", "            let individual = true;", "limits::summaries_keep_the_trail_linear_in_windows_not_requests"),
+ ("11.2 denied audit bounded", "src/auth/denials.rs", "    text.chars().take(MAX_TEXT_CHARS).collect()", "    text.to_owned()", "limits::bad_token_flood_is_throttled_and_summarised_in_the_trail"),
+ ("11.2 search limit", "src/search/service.rs", "        self.throttle.check(Limit::Searches, &caller.principal.sub).map_err(SearchError::Throttled)?;", "", "limits::searches_downloads_and_uploads_are_limited_per_user"),
+ ("11.2 upload limit", "src/documents/upload.rs", "        self.within(caller, Limit::Uploads)?;\n        self.may_create(caller).await?;", "        self.may_create(caller).await?;", "limits::searches_downloads_and_uploads_are_limited_per_user"),
+ ("11.2 download limit", "src/documents/service.rs", "        self.within(caller, Limit::Downloads)?;", "", "limits::searches_downloads_and_uploads_are_limited_per_user"),
+ ("11.2 Retry-After", "src/error.rs", "            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry.seconds()));", "            let _ = retry;", "limits::searches_downloads_and_uploads_are_limited_per_user"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

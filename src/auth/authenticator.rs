@@ -6,24 +6,27 @@ use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
-use serde_json::json;
 
+use super::denials::Denials;
 use super::{AuthError, TokenValidator};
-use crate::audit::{self, Actor, NewEvent, Outcome};
 use crate::caller::{Caller, RequestInfo};
+use crate::throttle::{Limit, Throttle};
 
 /// Validates bearer tokens and records refusals.
 pub struct Authenticator {
     validator: Arc<TokenValidator>,
-    log: audit::Log,
+    denials: Arc<Denials>,
+    throttle: Throttle,
 }
 
 impl Authenticator {
-    pub fn new(validator: Arc<TokenValidator>, log: audit::Log) -> Self {
-        Self { validator, log }
+    pub fn new(validator: Arc<TokenValidator>, denials: Arc<Denials>, throttle: Throttle) -> Self {
+        Self { validator, denials, throttle }
     }
 
-    /// The caller `token` stands for, or the refusal (recorded with the `path` asked for).
+    /// The caller `token` stands for, or the refusal (recorded with the `path` asked for). A
+    /// client address that keeps failing is answered 429 until its allowance recovers — while a
+    /// valid token from it still works.
     pub async fn authenticate(
         &self,
         token: Option<String>,
@@ -44,12 +47,11 @@ impl Authenticator {
                     AuthError::MissingToken => "no bearer token".to_owned(),
                     other => other.to_string(),
                 };
-                let event = NewEvent::new(Actor::anonymous(), &request, audit::Action::AuthDenied, Outcome::Denied)
-                    .details(json!({"reason": reason, "path": path}));
-                if let Err(audit_error) = self.log.record(event).await {
-                    tracing::error!(%audit_error, "could not audit a refused sign-in");
+                self.denials.record(&request, &reason, path, "bearer").await;
+                match self.throttle.check(Limit::AuthFailures, &request.ip) {
+                    Ok(()) => Err(error),
+                    Err(retry) => Err(AuthError::Throttled(retry)),
                 }
-                Err(error)
             }
         }
     }

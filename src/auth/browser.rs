@@ -12,14 +12,14 @@ use openidconnect::{
 };
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::denials::Denials;
 use super::directory::{Directory, Via};
 use super::discovery::{self, DiscoveryCache};
 use super::sessions::{SIGN_IN_TTL_MINUTES, Sessions, random_token};
 use super::{AuthError, TokenValidator};
-use crate::audit::{self, Actor, NewEvent, Outcome};
 use crate::caller::{Caller, RequestInfo};
 use crate::db::sessions::{self as repo, PendingSignIn};
 use crate::policy::Principal;
@@ -74,7 +74,7 @@ pub struct BrowserSignIn {
     validator: Arc<TokenValidator>,
     sessions: Arc<Sessions>,
     directory: Arc<Directory>,
-    log: audit::Log,
+    denials: Arc<Denials>,
 }
 
 /// The platform as a client of the issuer, as its discovery document describes it.
@@ -89,7 +89,7 @@ impl BrowserSignIn {
         validator: Arc<TokenValidator>,
         sessions: Arc<Sessions>,
         directory: Arc<Directory>,
-        log: audit::Log,
+        denials: Arc<Denials>,
     ) -> Self {
         let discovery = DiscoveryCache::new(
             http.clone(),
@@ -97,7 +97,7 @@ impl BrowserSignIn {
             client.discovery_max_age,
             client.discovery_min_refresh,
         );
-        Self { client, http, discovery, db, validator, sessions, directory, log }
+        Self { client, http, discovery, db, validator, sessions, directory, denials }
     }
 
     /// Start a sign-in for the browser of `request`, coming back to `return_to` (a local path;
@@ -146,11 +146,7 @@ impl BrowserSignIn {
             Ok(done) => done,
             Err(reason) => {
                 tracing::info!(%reason, "browser sign-in refused");
-                let event = NewEvent::new(Actor::anonymous(), &request, audit::Action::AuthDenied, Outcome::Denied)
-                    .details(json!({"reason": reason, "via": "browser"}));
-                if let Err(error) = self.log.record(event).await {
-                    tracing::error!(%error, "could not audit a refused sign-in");
-                }
+                self.denials.record(&request, &reason, "/auth/callback", "browser").await;
                 return Err(AuthError::SignInRefused(reason));
             }
         };

@@ -9,6 +9,7 @@ mod authenticator;
 mod browser;
 pub mod claims;
 pub mod demo_idp;
+mod denials;
 mod directory;
 pub mod discovery;
 pub mod jwks;
@@ -18,6 +19,7 @@ pub mod validator;
 pub use authenticator::Authenticator;
 pub use browser::{BrowserSignIn, Callback, ClientSettings, SignedIn, Started};
 pub use claims::ClaimMapper;
+pub use denials::Denials;
 pub use directory::{Directory, Via};
 pub use discovery::DiscoveryCache;
 pub use sessions::{SIGN_IN_TTL_MINUTES, Session, Sessions, purge_expired, spawn_purge};
@@ -36,6 +38,9 @@ pub enum AuthError {
     /// A browser sign-in the platform refused (the reason is for the log and the audit trail).
     #[error("sign-in refused: {0}")]
     SignInRefused(String),
+    /// Too many failed authentications from this client address (429).
+    #[error("too many failed authentications; retry after {} s", .0.seconds())]
+    Throttled(crate::throttle::RetryAfter),
     /// Sessions, the directory or the audit trail could not be reached.
     #[error("{0}")]
     Unavailable(String),

@@ -262,6 +262,12 @@ impl PolicySettings {
 #[serde(deny_unknown_fields)]
 pub struct LimitsSettings {
     pub max_upload_bytes: u64,
+    pub auth_failures_per_minute: u32,
+    pub searches_per_minute: u32,
+    pub downloads_per_minute: u32,
+    pub uploads_per_minute: u32,
+    pub denied_audit_window_secs: u64,
+    pub denied_audit_individually: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -336,6 +342,19 @@ impl Settings {
         self.policy.compile()?;
         if self.limits.max_upload_bytes == 0 {
             return Err(ConfigError::invalid("limits.max_upload_bytes", "must be greater than 0"));
+        }
+        for (key, rate) in [
+            ("limits.auth_failures_per_minute", self.limits.auth_failures_per_minute),
+            ("limits.searches_per_minute", self.limits.searches_per_minute),
+            ("limits.downloads_per_minute", self.limits.downloads_per_minute),
+            ("limits.uploads_per_minute", self.limits.uploads_per_minute),
+        ] {
+            if rate == 0 {
+                return Err(ConfigError::invalid(key, "must be greater than 0"));
+            }
+        }
+        if self.limits.denied_audit_window_secs == 0 {
+            return Err(ConfigError::invalid("limits.denied_audit_window_secs", "must be greater than 0"));
         }
         if self.search.commit_interval_ms == 0 || self.search.commit_max_docs == 0 {
             return Err(ConfigError::invalid(

@@ -19,6 +19,7 @@ pub use upload::{CreatePlan, UploadPlan, VersionPlan};
 
 use crate::policy::{MarkingsError, Reason};
 use crate::storage::StorageError;
+use crate::throttle::RetryAfter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentsError {
@@ -46,6 +47,9 @@ pub enum DocumentsError {
     /// The document kept changing under a change without `If-Match`: 409, try again.
     #[error("the document kept changing; try again")]
     Busy,
+    /// The caller is over a rate limit (`[limits]`): 429, try again after this long.
+    #[error("too many requests; retry after {} s", .0.seconds())]
+    Throttled(RetryAfter),
     #[error(transparent)]
     Storage(StorageError),
     #[error("database: {0}")]

@@ -18,6 +18,7 @@ use crate::document_id::{DocumentId, RequestedId};
 use crate::ingest::Trigger;
 use crate::policy::{Action, Decision, DocumentMarkings, PolicyConfig, Principal, Reason, decide};
 use crate::storage::{Download, ObjectKey, Storage};
+use crate::throttle::{Limit, Throttle};
 
 pub struct Service {
     pub(super) db: DatabaseConnection,
@@ -26,6 +27,7 @@ pub struct Service {
     ingest: Trigger,
     pub(super) policy: Arc<PolicyConfig>,
     pub(super) max_upload_bytes: u64,
+    pub(super) throttle: Throttle,
 }
 
 /// A version the caller may download. Only [`Service::content`] makes one.
@@ -57,8 +59,9 @@ impl Service {
         ingest: Trigger,
         policy: Arc<PolicyConfig>,
         max_upload_bytes: u64,
+        throttle: Throttle,
     ) -> Self {
-        Self { db, storage, audit, ingest, policy, max_upload_bytes }
+        Self { db, storage, audit, ingest, policy, max_upload_bytes, throttle }
     }
 
     pub fn max_upload_bytes(&self) -> u64 {
@@ -90,6 +93,7 @@ impl Service {
         id: &RequestedId,
         version: Option<i32>,
     ) -> Result<Content, DocumentsError> {
+        self.within(caller, Limit::Downloads)?;
         let permitted = self.authorize(caller, id, Action::See, AuditAction::DocumentDownload).await?;
         let number = version.unwrap_or(permitted.row.current_version);
         let event = |outcome| {
@@ -118,6 +122,12 @@ impl Service {
     pub(super) fn changed(&self, recorded: &audit::Event) {
         audit::Log::emit(recorded);
         self.ingest.wake();
+    }
+
+    /// Refuse a caller over `limit` before any work (not audited: a flood of refusals would be
+    /// a flood of events; `/metrics` counts them).
+    pub(super) fn within(&self, caller: &Caller, limit: Limit) -> Result<(), DocumentsError> {
+        self.throttle.check(limit, &caller.principal.sub).map_err(DocumentsError::Throttled)
     }
 
     // ---- policy ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ use crate::document_id::{DocumentId, RequestedId};
 use crate::ingest::jobs::{self, JobKind};
 use crate::policy::{Action, Capability, Markings, Principal, Reason, Status};
 use crate::storage::{ObjectKey, ReceivedObject};
+use crate::throttle::Limit;
 
 /// A validated upload waiting for its bytes. Only [`Service::plan_create`] makes one.
 #[derive(Debug)]
@@ -84,6 +85,7 @@ impl Service {
     /// Validate an upload's metadata before any byte is stored.
     pub async fn plan_create(&self, caller: &Caller, new: NewDocument) -> Result<CreatePlan, DocumentsError> {
         let principal = &caller.principal;
+        self.within(caller, Limit::Uploads)?;
         self.may_create(caller).await?;
         let title = model::validate_title(&new.title)?;
         let summary = model::validate_summary(new.summary.as_deref())?;
@@ -209,6 +211,7 @@ impl Service {
         id: &RequestedId,
         precondition: Precondition,
     ) -> Result<VersionPlan, DocumentsError> {
+        self.within(caller, Limit::Uploads)?;
         let permitted = self.authorize(caller, id, Action::Change, AuditAction::DocumentVersion).await?;
         self.check(caller, &permitted, &precondition, AuditAction::DocumentVersion).await?;
         let txn = self.db.begin().await?;

@@ -31,6 +31,9 @@ pub enum SearchError {
     /// A search parameter has a value that means nothing, or is no parameter at all (422).
     #[error("{field}: {problem}")]
     Invalid { field: String, problem: String },
+    /// The caller is over the search rate (`limits.searches_per_minute`): 429.
+    #[error("too many searches; retry after {} s", .0.seconds())]
+    Throttled(crate::throttle::RetryAfter),
     #[error("the index writer has stopped")]
     WriterStopped,
     #[error("database: {0}")]

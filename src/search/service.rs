@@ -25,6 +25,7 @@ use crate::caller::Caller;
 use crate::db::documents::read;
 use crate::db::entities::document;
 use crate::policy::{Action, Markings, PolicyConfig, decide, search_filter};
+use crate::throttle::{Limit, Throttle};
 
 const SNIPPET_CHARS: usize = 240;
 
@@ -69,12 +70,19 @@ pub struct Service {
     db: DatabaseConnection,
     audit: audit::Log,
     policy: Arc<PolicyConfig>,
+    throttle: Throttle,
     dropped_hits: Counter,
 }
 
 impl Service {
-    pub fn new(index: SearchIndex, db: DatabaseConnection, audit: audit::Log, policy: Arc<PolicyConfig>) -> Self {
-        Self { index, db, audit, policy, dropped_hits: Counter::default() }
+    pub fn new(
+        index: SearchIndex,
+        db: DatabaseConnection,
+        audit: audit::Log,
+        policy: Arc<PolicyConfig>,
+        throttle: Throttle,
+    ) -> Self {
+        Self { index, db, audit, policy, throttle, dropped_hits: Counter::default() }
     }
 
     /// Count of hits the index admitted but the database re-check refused.
@@ -83,6 +91,8 @@ impl Service {
     }
 
     pub async fn search(&self, caller: &Caller, request: SearchRequest) -> Result<SearchResponse, SearchError> {
+        // Over the rate: refused before any work (counted in /metrics, not audited).
+        self.throttle.check(Limit::Searches, &caller.principal.sub).map_err(SearchError::Throttled)?;
         let filter = search_filter(&caller.principal);
         let index = self.index.clone();
         let run = request.clone();

@@ -13,6 +13,7 @@ mod documents;
 mod health;
 mod helpers;
 mod identity;
+mod limits;
 mod oidc_peer;
 mod search;
 mod sign_in;
