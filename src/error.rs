@@ -30,11 +30,21 @@ pub struct Problem {
     /// The request field at fault (a form part, JSON key or query parameter).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The limit a request went over (a configuration key where it is one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<&'static str>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, code: &str, title: &'static str) -> Self {
-        Self { kind: format!("{PROBLEM_TYPE_PREFIX}{code}"), title, status: status.as_u16(), detail: None, field: None }
+        Self {
+            kind: format!("{PROBLEM_TYPE_PREFIX}{code}"),
+            title,
+            status: status.as_u16(),
+            detail: None,
+            field: None,
+            limit: None,
+        }
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -44,6 +54,11 @@ impl Problem {
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
+        self
+    }
+
+    pub fn limit(mut self, limit: &'static str) -> Self {
+        self.limit = Some(limit);
         self
     }
 
@@ -141,6 +156,12 @@ impl ApiError {
             }
             ApiError::Search(SearchError::InvalidQuery(problem)) => invalid_field("q", problem),
             ApiError::Search(SearchError::Invalid { field, problem }) => invalid_field(field, problem),
+            ApiError::Search(SearchError::TooCostly { limit, problem }) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "query-too-costly", "Query too costly")
+                    .detail(format!("q: {problem} (limit `{limit}`)."))
+                    .field("q")
+                    .limit(limit)
+            }
             ApiError::Search(_) => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "search-unavailable", "Search unavailable")
                     .detail("The search could not be completed. Quote the X-Request-Id header when reporting this.")
@@ -205,7 +226,12 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Audit(AuditError::Forbidden | AuditError::Invalid { .. } | AuditError::UnknownParameter(_)) => {}
             ApiError::Audit(error) => tracing::error!(%error, "audit trail failure"),
-            ApiError::Search(SearchError::InvalidQuery(_) | SearchError::Invalid { .. }) => {}
+            ApiError::Search(
+                SearchError::InvalidQuery(_)
+                | SearchError::Invalid { .. }
+                | SearchError::TooCostly { .. }
+                | SearchError::Throttled(_),
+            ) => {}
             ApiError::Search(error) => tracing::error!(%error, "search failed"),
             ApiError::Auth(AuthError::Unavailable(reason)) => tracing::error!(%reason, "sign-in services failed"),
             ApiError::Documents(

@@ -23,7 +23,7 @@ use crate::health::Readiness;
 use crate::ingest::sandbox::Sandbox;
 use crate::ingest::{self, Pipeline, Trigger};
 use crate::metrics::{self, Metrics};
-use crate::search::{self, SearchIndex, WriterHandle};
+use crate::search::{self, QueryCaps, SearchIndex, WriterHandle};
 use crate::storage::Storage;
 use crate::throttle::Throttle;
 use crate::{api, db, documents, error};
@@ -166,8 +166,14 @@ impl Application {
         denials.clone().spawn_flush();
 
         // What handlers get: services that take the caller and decide, never raw handles.
-        let search =
-            search::Service::new(search_index.clone(), db.clone(), audit_log.clone(), policy.clone(), throttle.clone());
+        let search = search::Service::new(
+            search_index.clone(),
+            db.clone(),
+            audit_log.clone(),
+            policy.clone(),
+            throttle.clone(),
+            QueryCaps::from_settings(&settings.search),
+        );
         metrics.register(
             "search_dropped_hits",
             "Search hits the index admitted but the database re-check refused",

@@ -40,6 +40,11 @@ M = [
  ("11.2 upload limit", "src/documents/upload.rs", "        self.within(caller, Limit::Uploads)?;\n        self.may_create(caller).await?;", "        self.may_create(caller).await?;", "limits::searches_downloads_and_uploads_are_limited_per_user"),
  ("11.2 download limit", "src/documents/service.rs", "        self.within(caller, Limit::Downloads)?;", "", "limits::searches_downloads_and_uploads_are_limited_per_user"),
  ("11.2 Retry-After", "src/error.rs", "            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry.seconds()));", "            let _ = retry;", "limits::searches_downloads_and_uploads_are_limited_per_user"),
+ ("11.3 query length", "src/search/cost.rs", "        if chars > self.max_chars {", "        if false && chars > self.max_chars {", "search::query_cost::costly_queries_are_refused_naming_the_limit"),
+ ("11.3 query terms", "src/search/cost.rs", "        if terms > self.max_terms {", "        if false && terms > self.max_terms {", "search::query_cost::costly_queries_are_refused_naming_the_limit"),
+ ("11.3 no ranges", "src/search/cost.rs", "            UserInputLeaf::All => Ok(()),", "            UserInputLeaf::All | UserInputLeaf::Range { .. } => Ok(()),", "search::query_cost::costly_queries_are_refused_naming_the_limit"),
+ ("11.3 nesting", "src/search/cost.rs", "            if depth >= MAX_DEPTH {", "            if false && depth >= MAX_DEPTH {", "search::query_cost::costly_queries_are_refused_naming_the_limit"),
+ ("11.3 time budget", "src/search/cost.rs", "        if Instant::now() < self.deadline {", "        if true || Instant::now() < self.deadline {", "lib:search::tests::a_search_stops_when_its_budget_is_spent"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 
@@ -54,7 +59,9 @@ for entry in M:
         mutated = open(path).read().replace(old, new, 1)
         open(path, 'w').write(mutated)
     try:
-        r=subprocess.run(['cargo','test','--test','api',test],capture_output=True,text=True,env=env,timeout=900)
+        # "lib:name" is a unit test in the library; anything else is in the integration binary.
+        target = ['--lib', test[4:]] if test.startswith('lib:') else ['--test', 'api', test]
+        r=subprocess.run(['cargo','test',*target],capture_output=True,text=True,env=env,timeout=900)
         out=r.stdout+r.stderr
         if 'could not compile' in out:
             verdict='COMPILE ERROR: ' + ' | '.join(l for l in out.splitlines() if l.startswith('error'))[:300]

@@ -381,6 +381,7 @@ async fn tantivy_load(index: &SearchIndex, queries: &[CorpusQuery], clients: usi
             let queries = queries.to_vec();
             let principals = principals.clone();
             tokio::task::spawn_blocking(move || {
+                let caps = crate::search::QueryCaps::default();
                 let mut latencies = Latencies::default();
                 let mut n = c;
                 while Instant::now() < deadline {
@@ -395,7 +396,9 @@ async fn tantivy_load(index: &SearchIndex, queries: &[CorpusQuery], clients: usi
                         offset: 0,
                     };
                     let begun = Instant::now();
-                    if crate::search::service::execute(&index, search_filter(principal).as_ref(), &request).is_ok() {
+                    if crate::search::service::execute(&index, search_filter(principal).as_ref(), &request, &caps)
+                        .is_ok()
+                    {
                         latencies.push(begun.elapsed());
                     }
                 }

@@ -139,6 +139,10 @@ pub struct SearchSettings {
     pub commit_interval_ms: u64,
     /// … or as soon as it holds this many documents.
     pub commit_max_docs: usize,
+    /// Caps of one query (see `search::cost`): characters, terms, and time in milliseconds.
+    pub max_query_chars: usize,
+    pub max_query_terms: usize,
+    pub query_budget_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -355,6 +359,15 @@ impl Settings {
         }
         if self.limits.denied_audit_window_secs == 0 {
             return Err(ConfigError::invalid("limits.denied_audit_window_secs", "must be greater than 0"));
+        }
+        for (key, cap) in [
+            ("search.max_query_chars", self.search.max_query_chars as u64),
+            ("search.max_query_terms", self.search.max_query_terms as u64),
+            ("search.query_budget_ms", self.search.query_budget_ms),
+        ] {
+            if cap == 0 {
+                return Err(ConfigError::invalid(key, "must be greater than 0"));
+            }
         }
         if self.search.commit_interval_ms == 0 || self.search.commit_max_docs == 0 {
             return Err(ConfigError::invalid(

@@ -3,6 +3,7 @@
 //! writer task, and the search service that compiles the access policy into every query.
 
 pub mod analyzer;
+pub mod cost;
 pub mod document;
 pub mod facets;
 pub mod index;
@@ -13,6 +14,7 @@ pub mod service;
 pub mod statistics;
 pub mod writer;
 
+pub use cost::QueryCaps;
 pub use document::IndexEntry;
 pub use facets::Facets;
 pub use index::SearchIndex;
@@ -31,6 +33,9 @@ pub enum SearchError {
     /// A search parameter has a value that means nothing, or is no parameter at all (422).
     #[error("{field}: {problem}")]
     Invalid { field: String, problem: String },
+    /// The query asks more of the index than `limit` allows (422, field `q`).
+    #[error("{problem} ({limit})")]
+    TooCostly { limit: &'static str, problem: String },
     /// The caller is over the search rate (`limits.searches_per_minute`): 429.
     #[error("too many searches; retry after {} s", .0.seconds())]
     Throttled(crate::throttle::RetryAfter),

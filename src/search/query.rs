@@ -11,6 +11,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DateTime, Term};
 
 use super::SearchError;
+use super::cost::QueryCaps;
 use super::index::SearchIndex;
 use super::schema::Fields;
 use crate::policy::{ALL_COUNTRIES, OPEN_GATE, VisibilityFilter};
@@ -82,13 +83,14 @@ pub fn filters(fields: &Fields, filters: &Filters) -> Option<Box<dyn Query>> {
     (!clauses.is_empty()).then(|| all_of(clauses))
 }
 
-/// The user's words (empty: every document), parsed leniently: a stray quote or bracket is
-/// read as text rather than refused.
-pub fn words(index: &SearchIndex, text: &str) -> Result<Box<dyn Query>, SearchError> {
+/// The user's words (empty: every document), parsed leniently — a stray quote or bracket is
+/// read as text rather than refused — and held to the query caps.
+pub fn words(index: &SearchIndex, caps: &QueryCaps, text: &str) -> Result<Box<dyn Query>, SearchError> {
+    let ast = caps.parse(text)?;
     if text.trim().is_empty() {
         return Ok(Box::new(AllQuery));
     }
-    let (query, _errors) = index.query_parser().parse_query_lenient(text);
+    let (query, _errors) = index.query_parser().build_query_from_user_input_ast_lenient(ast);
     // The lenient parser accepts what the index cannot run (`title:*` on a field without a
     // fast column): that is the user's query at fault, not the index.
     query

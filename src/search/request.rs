@@ -9,8 +9,6 @@ use super::SearchError;
 use super::query::Filters;
 use crate::dates::{self, End};
 
-/// Longest query text kept (characters).
-const MAX_QUERY_CHARS: usize = 1000;
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 /// Deepest result a cursor can reach (relevance paging is by offset).
@@ -59,7 +57,8 @@ impl SearchRequest {
             let list = || value.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
             let filters = &mut request.filters;
             match key.as_ref() {
-                "q" => request.q = value.chars().take(MAX_QUERY_CHARS).collect(),
+                // Held to `search.max_query_chars` when it runs (`cost`), not cut short here.
+                "q" => request.q = value,
                 "classification" => filters.classification.extend(list()),
                 "tlp" => filters.tlp.extend(list().map(|v| v.to_ascii_uppercase())),
                 "country" => filters.country.extend(list().map(|v| v.to_ascii_uppercase())),

@@ -15,6 +15,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, TantivyDocument};
 
 use super::SearchError;
+use super::cost::QueryCaps;
 use super::facets::{FacetCollector, Facets};
 use super::index::SearchIndex;
 use super::query::{self, Filters};
@@ -71,6 +72,7 @@ pub struct Service {
     audit: audit::Log,
     policy: Arc<PolicyConfig>,
     throttle: Throttle,
+    caps: QueryCaps,
     dropped_hits: Counter,
 }
 
@@ -81,8 +83,9 @@ impl Service {
         audit: audit::Log,
         policy: Arc<PolicyConfig>,
         throttle: Throttle,
+        caps: QueryCaps,
     ) -> Self {
-        Self { index, db, audit, policy, throttle, dropped_hits: Counter::default() }
+        Self { index, db, audit, policy, throttle, caps, dropped_hits: Counter::default() }
     }
 
     /// Count of hits the index admitted but the database re-check refused.
@@ -95,8 +98,8 @@ impl Service {
         self.throttle.check(Limit::Searches, &caller.principal.sub).map_err(SearchError::Throttled)?;
         let filter = search_filter(&caller.principal);
         let index = self.index.clone();
-        let run = request.clone();
-        let found = tokio::task::spawn_blocking(move || execute(&index, filter.as_ref(), &run))
+        let (run, caps) = (request.clone(), self.caps);
+        let found = tokio::task::spawn_blocking(move || execute(&index, filter.as_ref(), &run, &caps))
             .await
             .map_err(|e| SearchError::Index(e.to_string()))??;
 
@@ -166,34 +169,38 @@ pub(crate) fn execute(
     index: &SearchIndex,
     filter: Option<&crate::policy::VisibilityFilter>,
     request: &SearchRequest,
+    caps: &QueryCaps,
 ) -> Result<Found, SearchError> {
     let fields = index.fields();
     let searcher = index.reader().searcher();
-    let words = query::words(index, &request.q)?;
+    let words = query::words(index, caps, &request.q)?;
     let visible = query::visibility(fields, filter);
     let full = query::full(words.box_clone(), query::filters(fields, &request.filters), visible.box_clone());
+    let budget = caps.start();
     // Scores and snippet weights from the visible documents only (see `statistics`).
-    let statistics = VisibleStatistics::new(&searcher, &*visible, &*words);
+    let statistics = VisibleStatistics::new(&searcher, &*visible, &*words, &budget);
 
     let window = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
     let (addresses, total, facets): (Vec<(f32, DocAddress)>, usize, Facets) = match request.sort {
-        Sort::Relevance => searcher.search_with_statistics_provider(
-            &full,
-            &(window.order_by_score(), Count, FacetCollector),
-            &statistics,
-        )?,
-        Sort::Date => {
-            let (dated, total, facets) = searcher.search(
+        Sort::Relevance => searcher
+            .search_with_statistics_provider(
                 &full,
-                &(window.order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc), Count, FacetCollector),
-            )?;
+                &budget.collect((window.order_by_score(), Count, FacetCollector)),
+                &statistics,
+            )
+            .map_err(|e| budget.explain(e))?,
+        Sort::Date => {
+            let by_date = window.order_by_fast_field::<tantivy::DateTime>("published_at", Order::Desc);
+            let (dated, total, facets) = searcher
+                .search(&full, &budget.collect((by_date, Count, FacetCollector)))
+                .map_err(|e| budget.explain(e))?;
             (dated.into_iter().map(|(_, address)| (0.0, address)).collect(), total, facets)
         }
     };
 
-    let mut snippets = statistics.snippet_generator(&*words, fields.body)?;
+    let mut snippets = statistics.snippet_generator(&*words, fields.body).map_err(|e| budget.explain(e))?;
     snippets.set_max_num_chars(SNIPPET_CHARS);
-    let mut title_snippets = statistics.snippet_generator(&*words, fields.title)?;
+    let mut title_snippets = statistics.snippet_generator(&*words, fields.title).map_err(|e| budget.explain(e))?;
     title_snippets.set_max_num_chars(SNIPPET_CHARS);
     let mut candidates = Vec::with_capacity(addresses.len());
     for (score, address) in addresses {

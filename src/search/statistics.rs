@@ -14,10 +14,14 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
 
+use super::cost::Budget;
+
 /// Statistics of one search, computed on first use and kept for its duration.
 pub struct VisibleStatistics<'a> {
     searcher: &'a Searcher,
     visible: &'a dyn Query,
+    /// Counting runs over the visible set: it spends the search's time budget too.
+    budget: &'a Budget,
     /// The fields the query's terms are in: counted in the first pass over the visible set.
     fields: Vec<Field>,
     docs: OnceCell<u64>,
@@ -33,7 +37,7 @@ struct Totals {
 
 impl<'a> VisibleStatistics<'a> {
     /// `visible`: the caller's visibility query; `query`: what will be scored with these.
-    pub fn new(searcher: &'a Searcher, visible: &'a dyn Query, query: &dyn Query) -> Self {
+    pub fn new(searcher: &'a Searcher, visible: &'a dyn Query, query: &dyn Query, budget: &'a Budget) -> Self {
         let mut fields = BTreeSet::new();
         query.query_terms(&mut |term, _| {
             fields.insert(term.field());
@@ -41,6 +45,7 @@ impl<'a> VisibleStatistics<'a> {
         Self {
             searcher,
             visible,
+            budget,
             fields: fields.into_iter().collect(),
             docs: OnceCell::new(),
             tokens: RefCell::default(),
@@ -53,7 +58,8 @@ impl<'a> VisibleStatistics<'a> {
         if let Some(docs) = self.docs.get() {
             return Ok(*docs);
         }
-        let totals = self.searcher.search(self.visible, &TotalsCollector { fields: &self.fields })?;
+        let totals =
+            self.searcher.search(self.visible, &self.budget.collect(TotalsCollector { fields: &self.fields }))?;
         self.tokens.borrow_mut().extend(totals.tokens);
         Ok(*self.docs.get_or_init(|| totals.docs))
     }
@@ -88,7 +94,7 @@ impl Bm25StatisticsProvider for VisibleStatistics<'_> {
             return Ok(*known);
         }
         // A field the query's terms did not name (not expected): one more pass.
-        let totals = self.searcher.search(self.visible, &TotalsCollector { fields: &[field] })?;
+        let totals = self.searcher.search(self.visible, &self.budget.collect(TotalsCollector { fields: &[field] }))?;
         let tokens = totals.tokens.get(&field).copied().unwrap_or(0);
         self.tokens.borrow_mut().insert(field, tokens);
         Ok(tokens)
@@ -107,7 +113,7 @@ impl Bm25StatisticsProvider for VisibleStatistics<'_> {
             Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)),
             self.visible.box_clone(),
         ]);
-        let count = self.searcher.search(&both, &Count)? as u64;
+        let count = self.searcher.search(&both, &self.budget.collect(Count))? as u64;
         self.doc_freqs.borrow_mut().insert(term.clone(), count);
         Ok(count)
     }

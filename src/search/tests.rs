@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
+use super::cost::QueryCaps;
 use super::document::IndexEntry;
 use super::index::SearchIndex;
 use super::query::Filters;
@@ -176,7 +177,7 @@ proptest! {
                 offset: 0,
             };
             let filter = search_filter(&principal);
-            let found = execute(&index, filter.as_ref(), &request).expect("search");
+            let found = execute(&index, filter.as_ref(), &request, &QueryCaps::default()).expect("search");
             let want = expected(&docs, &principal, &query);
             let hits: BTreeSet<usize> = found
                 .candidates
@@ -228,12 +229,31 @@ proptest! {
         let request = SearchRequest { q, filters: Filters::default(), sort: Sort::Relevance, limit: 100, offset: 0 };
         let filter = search_filter(&principal);
         let ranked = |index: &SearchIndex| -> Vec<(String, u32, String)> {
-            let found = execute(index, filter.as_ref(), &request).expect("search");
+            let found = execute(index, filter.as_ref(), &request, &QueryCaps::default()).expect("search");
             let mut hits: Vec<(String, u32, String)> =
                 found.candidates.into_iter().map(|c| (c.id, c.score.to_bits(), c.snippet)).collect();
             hits.sort();
             hits
         };
         prop_assert_eq!(ranked(&full_index), ranked(&visible_index));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3))]
+
+    /// A search whose time budget is spent stops, and says which limit stopped it.
+    #[test]
+    fn a_search_stops_when_its_budget_is_spent(docs in prop::collection::vec(arb_doc(), 1..10), principal in arb_principal()) {
+        let index = build_index(&docs);
+        let filter = search_filter(&principal);
+        let request = SearchRequest { q: WORDS[0].1.to_owned(), ..SearchRequest::default() };
+        let spent = QueryCaps { budget: std::time::Duration::ZERO, ..QueryCaps::default() };
+        match execute(&index, filter.as_ref(), &request, &spent) {
+            Err(super::SearchError::TooCostly { limit, .. }) => prop_assert_eq!(limit, "search.query_budget_ms"),
+            Err(other) => prop_assert!(false, "{other}"),
+            Ok(_) => prop_assert!(false, "the search ran past its budget"),
+        }
+        prop_assert!(execute(&index, filter.as_ref(), &request, &QueryCaps::default()).is_ok());
     }
 }

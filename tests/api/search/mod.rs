@@ -5,6 +5,7 @@
 mod crash_recovery;
 mod cross_script;
 mod formats;
+mod query_cost;
 mod samples;
 mod sandbox;
 
