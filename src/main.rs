@@ -62,6 +62,22 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         upload_concurrency: usize,
     },
+    /// Soak: mixed load (uploads, hostile files, searches, downloads, bad tokens) against a real
+    /// server for a given time, then check: no 5xx, memory flat, audit chain valid, every upload
+    /// searchable. Build with --release (tools/soak.sh does).
+    Soak {
+        /// How long the load runs.
+        #[arg(long, default_value_t = 1800)]
+        seconds: u64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Requests per second, all clients together.
+        #[arg(long, default_value_t = 100)]
+        rate: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Extract the text of one file to standard output (run by the server in a sandbox).
     #[command(hide = true)]
     Extract {
@@ -203,6 +219,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             })
             .await
             .map_err(|e| e as Box<dyn std::error::Error>)
+        }
+        Command::Soak { seconds, clients, rate, seed } => {
+            anaspoc::telemetry::init(&anaspoc::config::LogSettings {
+                format: anaspoc::config::LogFormat::Pretty,
+                level: "warn".into(),
+            });
+            let passed = anaspoc::bench::soak::run(anaspoc::bench::soak::SoakOptions { seconds, clients, rate, seed })
+                .await
+                .map_err(|e| e as Box<dyn std::error::Error>)?;
+            if passed { Ok(()) } else { Err("the soak failed a check".into()) }
         }
         Command::Migrate => {
             let settings = Settings::load_valid(&configured)?;

@@ -45,6 +45,7 @@ M = [
  ("11.3 no ranges", "src/search/cost.rs", "            UserInputLeaf::All => Ok(()),", "            UserInputLeaf::All | UserInputLeaf::Range { .. } => Ok(()),", "search::query_cost::costly_queries_are_refused_naming_the_limit"),
  ("11.3 nesting", "src/search/cost.rs", "            if depth >= MAX_DEPTH {", "            if false && depth >= MAX_DEPTH {", "search::query_cost::costly_queries_are_refused_naming_the_limit"),
  ("11.3 time budget", "src/search/cost.rs", "        if Instant::now() < self.deadline {", "        if true || Instant::now() < self.deadline {", "lib:search::tests::a_search_stops_when_its_budget_is_spent"),
+ ("11.4 fuzz: excluded phrase", "src/search/query.rs", "    let query = guard_exclusions(query);", "", "search::query_cost::an_excluded_phrase_answers_and_excludes_its_matches"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

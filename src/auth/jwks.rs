@@ -191,7 +191,7 @@ impl JwksCache {
 }
 
 /// Signing keys with a `kid`, of an asymmetric family; encryption and symmetric keys are skipped.
-fn usable_keys(set: &JwkSet) -> HashMap<String, Arc<VerificationKey>> {
+pub fn usable_keys(set: &JwkSet) -> HashMap<String, Arc<VerificationKey>> {
     let mut keys = HashMap::new();
     for jwk in &set.keys {
         let Some(kid) = jwk.common.key_id.clone() else {

@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde_json::Value;
 
 use super::AuthError;
 use super::claims::ClaimMapper;
-use super::jwks::{JwksCache, JwksError, KeyFamily};
+use super::jwks::{JwksCache, JwksError, KeyFamily, VerificationKey};
 use crate::config::{JwsAlgorithm, OidcSettings};
 use crate::policy::Principal;
 
@@ -98,6 +98,18 @@ impl TokenValidator {
 
     /// Like [`TokenValidator::authenticate`], also returning the validated claims.
     pub async fn authenticate_with_claims(&self, token: &str) -> Result<(Principal, Value), AuthError> {
+        let header = self.header(token)?;
+        let kid = header.kid.as_deref().unwrap_or_default();
+        let key = self.keys.key(kid).await.map_err(|error| match error {
+            JwksError::UnknownKey(_) => AuthError::InvalidToken(error.to_string()),
+            other => AuthError::IssuerUnavailable(other.to_string()),
+        })?;
+        self.verify(token, &header, &key)
+    }
+
+    /// The token's header, if it is one this platform takes: an accepted algorithm, an access
+    /// token's type, a `kid`. Nothing is verified yet.
+    pub fn header(&self, token: &str) -> Result<Header, AuthError> {
         let invalid = |reason: String| AuthError::InvalidToken(reason);
         let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(format!("header: {e}")))?;
         if !self.algorithms.contains(&header.alg) {
@@ -108,11 +120,17 @@ impl TokenValidator {
         {
             return Err(invalid(format!("token type `{typ}` is not an access token")));
         }
-        let kid = header.kid.as_deref().ok_or_else(|| invalid("no `kid` in the header".into()))?;
-        let key = self.keys.key(kid).await.map_err(|error| match error {
-            JwksError::UnknownKey(_) => invalid(error.to_string()),
-            other => AuthError::IssuerUnavailable(other.to_string()),
-        })?;
+        if header.kid.is_none() {
+            return Err(invalid("no `kid` in the header".into()));
+        }
+        Ok(header)
+    }
+
+    /// Verify `token` (whose checked `header` named `key`): the key's family and algorithm,
+    /// the signature, issuer, audience, times and required claims; then map the claims.
+    pub fn verify(&self, token: &str, header: &Header, key: &VerificationKey) -> Result<(Principal, Value), AuthError> {
+        let invalid = |reason: String| AuthError::InvalidToken(reason);
+        let kid = header.kid.as_deref().unwrap_or_default();
         if family_of(header.alg) != Some(key.family) || key.algorithm.is_some_and(|a| a != header.alg) {
             return Err(invalid(format!("algorithm {:?} does not match key `{kid}`", header.alg)));
         }

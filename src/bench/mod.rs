@@ -7,6 +7,7 @@
 
 pub mod corpus;
 mod postgres;
+pub mod soak;
 mod stats;
 
 use std::collections::HashMap;
@@ -140,6 +141,11 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Result<Self, BoxError> {
+        Self::start_with(dir, &[])
+    }
+
+    /// With more configuration (`ANASPOC__…` variables).
+    fn start_with(dir: &Path, settings: &[(&str, &str)]) -> Result<Self, BoxError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let base = format!("http://127.0.0.1:{port}");
         let child = Command::new(std::env::current_exe()?)
@@ -149,6 +155,7 @@ impl Server {
             .env("ANASPOC__SERVER__PUBLIC_URL", &base)
             .env("ANASPOC__LOG__LEVEL", "error")
             .env("ANASPOC__SEARCH__INDEX_DIR", dir.join("index"))
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
@@ -221,6 +228,25 @@ async fn upload(
     tokens: &HashMap<&'static str, String>,
     document: &CorpusDocument,
 ) -> Result<String, BoxError> {
+    let token = tokens.get(document.uploader).ok_or("no token")?;
+    let body = document.body.clone().into_bytes();
+    let response = upload_request(client, base, token, document, body, "analysis.txt").send().await?;
+    if !response.status().is_success() {
+        return Err(format!("upload answered {}", response.status()).into());
+    }
+    let body: Value = response.json().await?;
+    Ok(body["id"].as_str().unwrap_or_default().to_owned())
+}
+
+/// `POST /api/v1/documents` of `bytes` as `document`'s file, with its metadata.
+fn upload_request(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    document: &CorpusDocument,
+    bytes: Vec<u8>,
+    filename: &str,
+) -> reqwest::RequestBuilder {
     let metadata = json!({
         "title": document.title,
         "language": document.language,
@@ -233,19 +259,9 @@ async fn upload(
         "publish": true,
     });
     let form = reqwest::multipart::Form::new()
-        .part("metadata", reqwest::multipart::Part::text(metadata.to_string()).mime_str("application/json")?)
-        .part("file", reqwest::multipart::Part::bytes(document.body.clone().into_bytes()).file_name("analysis.txt"));
-    let response = client
-        .post(format!("{base}/api/v1/documents"))
-        .bearer_auth(tokens.get(document.uploader).ok_or("no token")?)
-        .multipart(form)
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        return Err(format!("upload answered {}", response.status()).into());
-    }
-    let body: Value = response.json().await?;
-    Ok(body["id"].as_str().unwrap_or_default().to_owned())
+        .text("metadata", metadata.to_string())
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()));
+    client.post(format!("{base}/api/v1/documents")).bearer_auth(token).multipart(form)
 }
 
 /// Upload documents with a unique word, one at a time, and time until each is found.

@@ -13,7 +13,7 @@ mod upload;
 pub use changes::Precondition;
 pub use filename::sanitise_filename;
 pub use media_type::detect_media_type;
-pub use model::{DocumentPatch, DocumentView, IngestView, NewDocument, VersionView};
+pub use model::{DocumentPatch, DocumentView, IngestView, NewDocument, ValidNewDocument, VersionView};
 pub use service::{Content, Service};
 pub use upload::{CreatePlan, UploadPlan, VersionPlan};
 

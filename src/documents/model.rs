@@ -4,7 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::DocumentsError;
 use crate::db::entities::document_version;
-use crate::policy::{Markings, MarkingsInput, Status};
+use crate::policy::{Markings, MarkingsInput, PolicyConfig, Principal, Status};
 
 const MAX_TITLE_CHARS: usize = 300;
 const MAX_SUMMARY_CHARS: usize = 10_000;
@@ -32,7 +32,31 @@ pub struct NewDocument {
     pub publish: bool,
 }
 
+/// An upload's metadata once every field is checked: what a new document is made of.
+#[derive(Debug, Clone)]
+pub struct ValidNewDocument {
+    pub title: String,
+    pub summary: Option<String>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub markings: Markings,
+    pub publish: bool,
+}
+
 impl NewDocument {
+    /// Check every field as `uploader` sends it, under `policy` (the markings are released
+    /// from the uploader's country).
+    pub fn validate(&self, policy: &PolicyConfig, uploader: &Principal) -> Result<ValidNewDocument, DocumentsError> {
+        Ok(ValidNewDocument {
+            title: validate_title(&self.title)?,
+            summary: validate_summary(self.summary.as_deref())?,
+            language: validate_language(self.language.as_deref())?,
+            tags: validate_tags(&self.tags)?,
+            markings: self.markings_input().validate(policy, uploader, &uploader.country)?,
+            publish: self.publish,
+        })
+    }
+
     pub fn markings_input(&self) -> MarkingsInput {
         MarkingsInput {
             classification: self.classification.clone(),

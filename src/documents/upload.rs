@@ -9,7 +9,7 @@ use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use super::changes::{MAX_ATTEMPTS, Precondition};
-use super::model::{self, DocumentView, NewDocument};
+use super::model::{DocumentView, NewDocument, ValidNewDocument};
 use super::service::Service;
 use super::{DocumentsError, detect_media_type, sanitise_filename};
 use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
@@ -84,25 +84,12 @@ impl Service {
 
     /// Validate an upload's metadata before any byte is stored.
     pub async fn plan_create(&self, caller: &Caller, new: NewDocument) -> Result<CreatePlan, DocumentsError> {
-        let principal = &caller.principal;
         self.within(caller, Limit::Uploads)?;
         self.may_create(caller).await?;
-        let title = model::validate_title(&new.title)?;
-        let summary = model::validate_summary(new.summary.as_deref())?;
-        let language = model::validate_language(new.language.as_deref())?;
-        let tags = model::validate_tags(&new.tags)?;
-        let markings = new.markings_input().validate(&self.policy, principal, &principal.country)?;
+        let ValidNewDocument { title, summary, language, tags, markings, publish } =
+            new.validate(&self.policy, &caller.principal)?;
         let id = DocumentId::generate();
-        Ok(CreatePlan {
-            id,
-            key: ObjectKey::version(id.uuid(), 1),
-            title,
-            summary,
-            language,
-            tags,
-            markings,
-            publish: new.publish,
-        })
+        Ok(CreatePlan { id, key: ObjectKey::version(id.uuid(), 1), title, summary, language, tags, markings, publish })
     }
 
     /// Stream `body` into the new object `plan` reserved, hashing and counting. Any error aborts

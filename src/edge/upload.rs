@@ -27,6 +27,18 @@ pub struct FilePart {
     filename: Option<String>,
 }
 
+impl FilePart {
+    /// The name the client gave the file, if any.
+    pub fn filename(&self) -> Option<&str> {
+        self.filename.as_deref()
+    }
+
+    /// The file's bytes as they arrive, for a reader that does not store them (fuzzing).
+    pub fn into_stream(self) -> Field {
+        self.field
+    }
+}
+
 /// A part as it came: text, or the file (which ends the text parts).
 pub enum Part {
     Text { name: String, field: Field },

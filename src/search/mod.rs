@@ -5,6 +5,7 @@
 pub mod analyzer;
 pub mod cost;
 pub mod document;
+mod exclusion;
 pub mod facets;
 pub mod index;
 pub mod query;

@@ -12,6 +12,7 @@ use tantivy::{DateTime, Term};
 
 use super::SearchError;
 use super::cost::QueryCaps;
+use super::exclusion::{guard_exclusions, unboost_groups};
 use super::index::SearchIndex;
 use super::schema::Fields;
 use crate::policy::{ALL_COUNTRIES, OPEN_GATE, VisibilityFilter};
@@ -90,7 +91,8 @@ pub fn words(index: &SearchIndex, caps: &QueryCaps, text: &str) -> Result<Box<dy
     if text.trim().is_empty() {
         return Ok(Box::new(AllQuery));
     }
-    let (query, _errors) = index.query_parser().build_query_from_user_input_ast_lenient(ast);
+    let (query, _errors) = index.query_parser().build_query_from_user_input_ast_lenient(unboost_groups(ast));
+    let query = guard_exclusions(query);
     // The lenient parser accepts what the index cannot run (`title:*` on a field without a
     // fast column): that is the user's query at fault, not the index.
     query

@@ -52,17 +52,18 @@ pub struct SearchResponse {
 }
 
 /// One hit as the index returned it, before the database re-check.
-pub(crate) struct Candidate {
-    pub(crate) id: String,
-    pub(crate) score: f32,
-    pub(crate) snippet: String,
+pub struct Candidate {
+    pub id: String,
+    pub score: f32,
+    pub snippet: String,
     language: String,
 }
 
-pub(crate) struct Found {
-    pub(crate) total: u64,
-    pub(crate) candidates: Vec<Candidate>,
-    pub(crate) facets: Facets,
+/// What [`execute`] found.
+pub struct Found {
+    pub total: u64,
+    pub candidates: Vec<Candidate>,
+    pub facets: Facets,
 }
 
 #[derive(Clone)]
@@ -164,8 +165,9 @@ fn describe(filters: &Filters) -> Value {
     })
 }
 
-/// The search itself (blocking: run it off the async workers).
-pub(crate) fn execute(
+/// The search itself (blocking: run it off the async workers). Public for the benchmark and
+/// the fuzz targets; the service is the way in for everything else.
+pub fn execute(
     index: &SearchIndex,
     filter: Option<&crate::policy::VisibilityFilter>,
     request: &SearchRequest,
