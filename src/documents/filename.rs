@@ -13,7 +13,8 @@ pub fn sanitise_filename(raw: Option<&str>) -> String {
         .filter(|c| !c.is_control() && !matches!(c, '"' | ';' | '<' | '>' | '|' | '*' | '?' | ':'))
         .take(MAX_CHARS)
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    // Leading dots and spaces in any mix (". .env" must not come out as ".env"), trailing spaces.
+    let cleaned = cleaned.trim_start_matches(|c: char| c == '.' || c.is_whitespace()).trim_end();
     if cleaned.is_empty() { FALLBACK.to_owned() } else { cleaned.to_owned() }
 }
 
@@ -27,6 +28,9 @@ mod tests {
         assert_eq!(sanitise_filename(Some("../../etc/passwd")), "passwd");
         assert_eq!(sanitise_filename(Some("a\"b;c\r\nd.txt")), "abcd.txt");
         assert_eq!(sanitise_filename(Some("...hidden")), "hidden");
+        // Fuzz finding (`filename`): dots and spaces mixed at the start left a leading dot.
+        assert_eq!(sanitise_filename(Some(". .env")), "env");
+        assert_eq!(sanitise_filename(Some(".. \0\0;\0..?.\0\0\0\0n")), "n");
         assert_eq!(sanitise_filename(Some("Анализа ризика.docx")), "Анализа ризика.docx");
         assert_eq!(sanitise_filename(Some("   ")), "document");
         assert_eq!(sanitise_filename(None), "document");

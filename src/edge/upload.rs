@@ -3,10 +3,17 @@
 //! layers use this one sequence, so both refuse the same malformed bodies and leave nothing
 //! stored when a request fails.
 
-use actix_multipart::{Field, Multipart};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use actix_multipart::{Field, Multipart, MultipartError};
+use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
-use futures_util::TryStreamExt;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 
 use crate::documents::{DocumentsError, Service, UploadPlan};
 use crate::storage::ReceivedObject;
@@ -19,12 +26,70 @@ const MULTIPART_OVERHEAD: u64 = 128 * 1024;
 /// The parts of a multipart body, in order.
 pub struct Parts {
     multipart: Multipart,
+    end: BodyEnd,
 }
 
 /// The `file` part, not read yet.
 pub struct FilePart {
-    field: Field,
+    field: PartBody,
     filename: Option<String>,
+}
+
+/// Whether the request body has ended. actix-multipart 0.7 can answer "not yet" for a part the
+/// body ended in the middle of — a file part without its closing boundary whose last bytes are
+/// `\r\n` — and then nothing ever wakes it: the request would hang for good, holding its upload
+/// open (found by the `multipart_upload` fuzz target). Once the body has ended, "not yet" means
+/// "never", so such a part is reported incomplete instead.
+#[derive(Clone, Default)]
+struct BodyEnd(Arc<AtomicBool>);
+
+impl BodyEnd {
+    fn reached(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// `polled`, unless it is "not yet" after the body ended.
+    fn settle<T>(&self, polled: Poll<Option<Result<T, MultipartError>>>) -> Poll<Option<Result<T, MultipartError>>> {
+        match polled {
+            Poll::Pending if self.reached() => Poll::Ready(Some(Err(MultipartError::Incomplete))),
+            other => other,
+        }
+    }
+}
+
+/// The request body, noting in [`BodyEnd`] when it ends.
+struct Watched<S> {
+    body: S,
+    end: BodyEnd,
+}
+
+impl<S: Stream<Item = Result<Bytes, PayloadError>> + Unpin> Stream for Watched<S> {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = self.body.poll_next_unpin(cx);
+        if let Poll::Ready(None) = polled {
+            self.end.0.store(true, Ordering::Release);
+        }
+        polled
+    }
+}
+
+/// The bytes of one part as they arrive; ends with an error, never hangs, when the body ends
+/// inside the part.
+pub struct PartBody {
+    field: Field,
+    end: BodyEnd,
+}
+
+impl Stream for PartBody {
+    type Item = Result<Bytes, MultipartError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let polled = this.field.poll_next_unpin(cx);
+        this.end.settle(polled)
+    }
 }
 
 impl FilePart {
@@ -34,14 +99,14 @@ impl FilePart {
     }
 
     /// The file's bytes as they arrive, for a reader that does not store them (fuzzing).
-    pub fn into_stream(self) -> Field {
+    pub fn into_stream(self) -> PartBody {
         self.field
     }
 }
 
 /// A part as it came: text, or the file (which ends the text parts).
 pub enum Part {
-    Text { name: String, field: Field },
+    Text { name: String, field: PartBody },
     File(FilePart),
 }
 
@@ -54,24 +119,22 @@ impl Parts {
         if declared.is_some_and(|length| length > max_upload_bytes.saturating_add(MULTIPART_OVERHEAD)) {
             return Err(DocumentsError::TooLarge { limit: max_upload_bytes });
         }
-        Ok(Self { multipart: Multipart::new(req.headers(), payload) })
+        let end = BodyEnd::default();
+        Ok(Self { multipart: Multipart::new(req.headers(), Watched { body: payload, end: end.clone() }), end })
     }
 
     /// The next part, if any.
     pub async fn next(&mut self) -> Result<Option<Part>, DocumentsError> {
-        let field = self
-            .multipart
-            .try_next()
+        let (multipart, end) = (&mut self.multipart, &self.end);
+        let field = std::future::poll_fn(|cx| end.settle(multipart.poll_next_unpin(cx)))
             .await
+            .transpose()
             .map_err(|e| DocumentsError::malformed("body", format!("malformed multipart body: {e}")))?;
         Ok(field.map(|field| {
             let name = field.name().unwrap_or_default().to_owned();
-            if name == "file" {
-                let filename = field.content_disposition().and_then(|cd| cd.get_filename()).map(str::to_owned);
-                Part::File(FilePart { field, filename })
-            } else {
-                Part::Text { name, field }
-            }
+            let filename = field.content_disposition().and_then(|cd| cd.get_filename()).map(str::to_owned);
+            let field = PartBody { field, end: self.end.clone() };
+            if name == "file" { Part::File(FilePart { field, filename }) } else { Part::Text { name, field } }
         }))
     }
 
@@ -122,7 +185,7 @@ impl Parts {
 }
 
 /// A small text part, whole (at most 64 KiB).
-pub async fn read_text(name: &str, mut field: Field) -> Result<Vec<u8>, DocumentsError> {
+pub async fn read_text(name: &str, mut field: PartBody) -> Result<Vec<u8>, DocumentsError> {
     let mut bytes = Vec::new();
     while let Some(chunk) =
         field.try_next().await.map_err(|e| DocumentsError::malformed(name, format!("unreadable part: {e}")))?
