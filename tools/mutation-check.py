@@ -47,6 +47,7 @@ M = [
  ("11.3 time budget", "src/search/cost.rs", "        if Instant::now() < self.deadline {", "        if true || Instant::now() < self.deadline {", "lib:search::tests::a_search_stops_when_its_budget_is_spent"),
  ("11.4 fuzz: excluded phrase", "src/search/query.rs", "    let query = guard_exclusions(query);", "", "search::query_cost::an_excluded_phrase_answers_and_excludes_its_matches"),
  ("11.4 fuzz: body ends inside a part", "src/edge/upload.rs", "            Poll::Pending if self.reached() => Poll::Ready(Some(Err(MultipartError::Incomplete))),", "", "documents::bad_input::refused_uploads_store_nothing::embedded"),
+ ("11.4 fuzz: short boundary", "src/edge/upload.rs", "        if boundary.is_some_and(|length| length < MIN_BOUNDARY_BYTES) {", "        if boundary.is_some_and(|length| length < 1) {", "documents::bad_input::refused_uploads_store_nothing::embedded"),
  ("11.4 fuzz: leading dots", "src/documents/filename.rs", "    let cleaned = cleaned.trim_start_matches(|c: char| c == '.' || c.is_whitespace()).trim_end();", "    let cleaned = cleaned.trim().trim_start_matches('.').trim();", "lib:documents::filename::tests::paths_control_characters_and_quotes_are_removed"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use libfuzzer_sys::fuzz_target;
 
 /// The boundary the seed bodies use.
-const CONTENT_TYPE: &str = "multipart/form-data; boundary=XyZ";
+const CONTENT_TYPE: &str = "multipart/form-data; boundary=XyZ0";
 /// A file limit small enough that the fuzzer can cross it.
 const MAX_UPLOAD_BYTES: u64 = 4096;
 

@@ -97,6 +97,23 @@ pub struct CorpusDocument {
     pub tags: Vec<&'static str>,
 }
 
+impl CorpusDocument {
+    /// A SENSITIVE, TLP:AMBER document released to ALL: every analyst of the network sees it.
+    pub fn shared(uploader: &'static str, title: String, body: String, language: &'static str) -> Self {
+        Self {
+            uploader,
+            title,
+            body,
+            language,
+            classification: "SENSITIVE",
+            tlp: "AMBER",
+            releasable_to: vec!["ALL"],
+            recipients: vec![],
+            tags: vec![],
+        }
+    }
+}
+
 /// Analysts who upload (clearance allows up to RESTRICTED for most of them).
 pub const UPLOADERS: [(&str, &str); 7] = [
     ("analyst-al", "RESTRICTED"),

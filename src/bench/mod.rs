@@ -173,19 +173,23 @@ impl Server {
     }
 
     async fn tokens(&self) -> Result<HashMap<&'static str, String>, BoxError> {
-        let client = reqwest::Client::new();
         let mut tokens = HashMap::new();
         for (persona, _) in corpus::UPLOADERS {
-            let body: Value = client
-                .post(format!("{}/demo-idp/token", self.base))
-                .form(&[("grant_type", "password"), ("username", persona)])
-                .send()
-                .await?
-                .json()
-                .await?;
-            tokens.insert(persona, body["access_token"].as_str().ok_or("no token")?.to_owned());
+            tokens.insert(persona, self.token(persona).await?);
         }
         Ok(tokens)
+    }
+
+    /// A token of one demo persona.
+    async fn token(&self, persona: &str) -> Result<String, BoxError> {
+        let body: Value = reqwest::Client::new()
+            .post(format!("{}/demo-idp/token", self.base))
+            .form(&[("grant_type", "password"), ("username", persona)])
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(body["access_token"].as_str().ok_or("no token")?.to_owned())
     }
 
     /// Until the server's job queue is empty (read from its SQLite database).
@@ -274,17 +278,8 @@ async fn time_to_searchable(
     let mut latencies = Latencies::default();
     for n in 0..samples {
         let word = format!("jedinstven{n}x{}", uuid::Uuid::new_v4().simple());
-        let document = CorpusDocument {
-            uploader: "analyst-rs",
-            title: format!("Probe {n}"),
-            body: format!("Kontrolni dokument {word}."),
-            language: "sr",
-            classification: "SENSITIVE",
-            tlp: "AMBER",
-            releasable_to: vec!["ALL"],
-            recipients: vec![],
-            tags: vec![],
-        };
+        let document =
+            CorpusDocument::shared("analyst-rs", format!("Probe {n}"), format!("Kontrolni dokument {word}."), "sr");
         upload(client, base, tokens, &document).await?;
         let answered = Instant::now();
         let token = tokens.get("analyst-rs").ok_or("no token")?;

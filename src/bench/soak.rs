@@ -224,9 +224,10 @@ pub async fn run(options: SoakOptions) -> Result<bool, BoxError> {
         peak / 1024,
         if flat { "flat" } else { "GROWING" }
     );
-    let auditor = tokens.get("auditor").ok_or("no auditor token")?;
+    // A fresh token: the ones from the start may have expired during a long run.
+    let auditor = server.token("auditor").await?;
     let verification: Value =
-        http.get(format!("{}/api/v1/audit/verify", server.base)).bearer_auth(auditor).send().await?.json().await?;
+        http.get(format!("{}/api/v1/audit/verify", server.base)).bearer_auth(&auditor).send().await?.json().await?;
     let chain_ok = verification["status"] == "ok";
     println!("audit chain: {verification}");
     let unsearchable = futures_util::stream::iter(tally.uploads.iter().map(|(id, word, uploader)| {
@@ -280,20 +281,17 @@ fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// A short document with `word` in its text, as one of the uploaders, visible to its own
-/// organisation at least.
+/// A short document with `word` in its text, as one of the uploaders, visible to everyone.
 fn ordinary(rng: &mut Rng, word: &str) -> CorpusDocument {
     let (uploader, _) = corpus::UPLOADERS[rng.below(corpus::UPLOADERS.len())];
     CorpusDocument {
-        uploader,
-        title: format!("Soak {word}"),
-        body: format!("Analiza rizika {word}: organizovani kriminal, trgovina ljudima, Београд, Tiranë."),
-        language: "sr-Latn",
-        classification: "SENSITIVE",
-        tlp: "AMBER",
-        releasable_to: vec!["ALL"],
-        recipients: vec![],
         tags: vec!["soak"],
+        ..CorpusDocument::shared(
+            uploader,
+            format!("Soak {word}"),
+            format!("Analiza rizika {word}: organizovani kriminal, trgovina ljudima, Београд, Tiranë."),
+            "sr-Latn",
+        )
     }
 }
 

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::error::PayloadError;
 use actix_web::http::header;
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpMessage, HttpRequest, mime, web};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 
@@ -20,6 +20,8 @@ use crate::storage::ReceivedObject;
 
 /// Largest text part (JSON metadata, a form field).
 const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Shortest multipart boundary accepted (see [`Parts::new`]).
+const MIN_BOUNDARY_BYTES: usize = 4;
 /// Allowance for multipart framing and text parts on top of the file size limit.
 const MULTIPART_OVERHEAD: u64 = 128 * 1024;
 
@@ -118,6 +120,18 @@ impl Parts {
             req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|length| length > max_upload_bytes.saturating_add(MULTIPART_OVERHEAD)) {
             return Err(DocumentsError::TooLarge { limit: max_upload_bytes });
+        }
+        // actix-multipart 0.7 indexes out of bounds — a panic that takes the worker and every
+        // request on it down — on a line of two or three bytes starting with `--` when the
+        // boundary is as short (found by the `multipart_upload` fuzz target). RFC 2046 allows
+        // 1–70 characters; every client in use sends far more than 4.
+        let boundary =
+            req.mime_type().ok().flatten().and_then(|mime| mime.get_param(mime::BOUNDARY).map(|b| b.as_str().len()));
+        if boundary.is_some_and(|length| length < MIN_BOUNDARY_BYTES) {
+            return Err(DocumentsError::malformed(
+                "body",
+                format!("malformed multipart body: the boundary must be at least {MIN_BOUNDARY_BYTES} characters"),
+            ));
         }
         let end = BodyEnd::default();
         Ok(Self { multipart: Multipart::new(req.headers(), Watched { body: payload, end: end.clone() }), end })

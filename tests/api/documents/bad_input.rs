@@ -72,12 +72,12 @@ async fn refused_uploads_store_nothing(backend: Backend) {
         let body = problem(response, 400).await;
         assert_eq!(body["field"], field, "{body}");
     }
-    // Fuzz finding (`multipart_upload`): a body that ends inside the file part, right after a
+    // Fuzz findings (`multipart_upload`): a body that ends inside the file part, right after a
     // line break, hung the request for good (actix-multipart waited for bytes that could not
     // come). Every malformed body must be answered, and soon.
     let unterminated = format!(
-        "--XyZ\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n{base}\r\n\
-         --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.txt\"\r\n\r\nunterminated\r\n"
+        "--XyZ0\r\nContent-Disposition: form-data; name=\"metadata\"\r\nContent-Type: application/json\r\n\r\n{base}\r\n\
+         --XyZ0\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.txt\"\r\n\r\nunterminated\r\n"
     );
     for (content_type, payload) in [
         ("multipart/form-data; boundary=xyz", "this is not multipart at all".to_owned()),
