@@ -83,11 +83,13 @@ async fn refused_uploads_store_nothing(backend: Backend) {
         ("multipart/form-data; boundary=xyz", "this is not multipart at all".to_owned()),
         ("multipart/form-data", "--\r\n".to_owned()),
         ("application/json", base.to_string()),
-        ("multipart/form-data; boundary=XyZ", unterminated),
+        ("multipart/form-data; boundary=XyZ0", unterminated),
         (
-            "multipart/form-data; boundary=XyZ",
-            "--XyZ\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n".into(),
+            "multipart/form-data; boundary=XyZ0",
+            "--XyZ0\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n".into(),
         ),
+        // A boundary this short and a line of "--" made actix-multipart panic.
+        ("multipart/form-data; boundary=ab", "--\n--ab\r\n".into()),
     ] {
         let response = app
             .client
