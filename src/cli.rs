@@ -13,6 +13,7 @@ pub enum AuditCommand {
     Verify { from_export: Option<PathBuf>, checkpoints: Vec<PathBuf> },
     Checkpoint,
     Export { format: String },
+    Keygen,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +30,18 @@ pub async fn audit(settings: &Settings, command: AuditCommand) -> Result<(), Box
         AuditCommand::Verify { from_export: None, checkpoints } => {
             let checkpoints = read_checkpoints(&checkpoints)?;
             let db = crate::db::connect(&settings.database).await?;
-            let key = SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?;
+            let key = SigningKey::for_database(Path::new(&settings.audit.signing_key_file), &settings.database.url)?;
             report(audit::verify::verify_database(&Trail::new(db), checkpoints, Some(key.key_id())).await?)
+        }
+        AuditCommand::Keygen => {
+            let path = Path::new(&settings.audit.signing_key_file);
+            let key = SigningKey::create(path)?;
+            println!("created {} (key id {}); give every replica this file", path.display(), key.key_id());
+            Ok(())
         }
         AuditCommand::Checkpoint => {
             let db = crate::db::connect(&settings.database).await?;
-            let key = SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?;
+            let key = SigningKey::for_database(Path::new(&settings.audit.signing_key_file), &settings.database.url)?;
             let checkpoint = Trail::new(db).sign_head(&key).await?;
             println!("{}", serde_json::to_string_pretty(&checkpoint)?);
             Ok(())
@@ -53,51 +60,31 @@ pub async fn audit(settings: &Settings, command: AuditCommand) -> Result<(), Box
     }
 }
 
-/// `anaspoc reindex`: empty the index and fill it again from the database and the stored text,
-/// many documents in flight so that the writer commits them in large batches.
+/// `anaspoc reindex`: empty this replica's index and build it again from the change feed (the
+/// database and the stored text), as a new replica does. Stop the replica first: an index has
+/// one writer.
 pub async fn reindex(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     use std::sync::Arc;
-    use std::time::Duration;
 
     let db = crate::db::connect(&settings.database).await?;
     let storage = crate::storage::Storage::from_settings(&settings.storage)?;
     let policy = Arc::new(settings.policy.compile()?);
     let index = crate::search::SearchIndex::open(Path::new(&settings.search.index_dir))?;
-    let writer = crate::search::WriterHandle::start(
-        index.clone(),
-        Duration::from_millis(settings.search.commit_interval_ms),
-        settings.search.commit_max_docs,
-    )?;
-    let pipeline = crate::ingest::Pipeline::new(
-        db.clone(),
-        storage,
-        crate::ingest::sandbox::Sandbox::from_settings(&settings.ingest)?,
-        writer.clone(),
-        policy.clone(),
-        crate::ingest::Trigger::default(),
-        settings.ingest.parallel_extractions,
-    );
-    let ids = crate::ingest::document_ids(&db).await?;
-    writer.clear().await?;
-    let bar = indicatif::ProgressBar::new(ids.len() as u64).with_style(
+    let follower = crate::search::Follower::new(db.clone(), storage, policy, index.clone(), &settings.search)?;
+    follower.rebuild().await?;
+    let head = crate::db::feed::head(&db).await?;
+    let bar = indicatif::ProgressBar::new(head.seq.max(0) as u64).with_style(
         indicatif::ProgressStyle::with_template(
-            "{spinner} reindexing {pos}/{len} documents {wide_bar} {per_sec} eta {eta}",
+            "{spinner} reindexing: change {pos}/{len} {wide_bar} {per_sec} eta {eta}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut failures = 0;
-    let mut results =
-        futures_util::stream::iter(ids.iter().map(|id| pipeline.index_document(id, None))).buffer_unordered(256);
-    while let Some(result) = results.next().await {
-        if let Err(error) = result {
-            failures += 1;
-            bar.println(format!("skipped a document: {error}"));
-        }
-        bar.inc(1);
+    let mut position = None;
+    while follower.step(&mut position).await? {
+        bar.set_position(follower.state().applied().max(0) as u64);
     }
     bar.finish();
-    index.record_policy_stamp(&crate::ingest::reconcile::policy_stamp(&policy))?;
-    println!("reindexed {} documents ({failures} skipped); index holds {}", ids.len() - failures, index.count());
+    println!("reindexed up to change {}; index holds {} documents", follower.state().applied(), index.count());
     Ok(())
 }
 

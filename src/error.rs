@@ -162,6 +162,10 @@ impl ApiError {
                     .field("q")
                     .limit(limit)
             }
+            ApiError::Search(SearchError::CatchingUp) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "search-catching-up", "Search index catching up")
+                    .detail("This server's search index is still applying recent changes; try again shortly.")
+            }
             ApiError::Search(_) => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "search-unavailable", "Search unavailable")
                     .detail("The search could not be completed. Quote the X-Request-Id header when reporting this.")
@@ -206,6 +210,7 @@ impl ApiError {
             ApiError::Auth(AuthError::Throttled(retry))
             | ApiError::Search(SearchError::Throttled(retry))
             | ApiError::Documents(DocumentsError::Throttled(retry)) => Some(*retry),
+            ApiError::Search(SearchError::CatchingUp) => Some(RetryAfter(std::time::Duration::from_secs(5))),
             _ => None,
         }
     }
@@ -232,6 +237,7 @@ impl ResponseError for ApiError {
                 | SearchError::TooCostly { .. }
                 | SearchError::Throttled(_),
             ) => {}
+            ApiError::Search(SearchError::CatchingUp) => tracing::warn!("search refused: the index is catching up"),
             ApiError::Search(error) => tracing::error!(%error, "search failed"),
             ApiError::Auth(AuthError::Unavailable(reason)) => tracing::error!(%reason, "sign-in services failed"),
             ApiError::Documents(

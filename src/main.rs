@@ -61,6 +61,10 @@ enum Command {
         /// Uploads in flight while ingesting the corpus.
         #[arg(long, default_value_t = 16)]
         upload_concurrency: usize,
+        /// Instead: N replicas on a scratch database of --postgres-url — replication lag under
+        /// sustained uploads, and search throughput with 1…N replicas (clients: the largest).
+        #[arg(long)]
+        replicas: Option<usize>,
     },
     /// Soak: mixed load (uploads, hostile files, searches, downloads, bad tokens) against a real
     /// server for a given time, then check: no 5xx, memory flat, audit chain valid, every upload
@@ -105,6 +109,9 @@ enum AuditCommand {
     /// Sign the current head (seq, hash, time) with the server's Ed25519 key, store the
     /// checkpoint and print it as JSON: keep that copy outside the platform.
     Checkpoint,
+    /// Create the checkpoint signing key at `audit.signing_key_file` (never overwrites one).
+    /// Replicas sharing PostgreSQL need the same key: make it once, give each the file.
+    Keygen,
     /// Write the trail as JSON Lines (default) or CSV to standard output.
     Export {
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
@@ -117,6 +124,7 @@ impl From<AuditCommand> for anaspoc::cli::AuditCommand {
         match command {
             AuditCommand::Verify { from_export, checkpoints } => Self::Verify { from_export, checkpoints },
             AuditCommand::Checkpoint => Self::Checkpoint,
+            AuditCommand::Keygen => Self::Keygen,
             AuditCommand::Export { format } => Self::Export { format },
         }
     }
@@ -204,11 +212,25 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             anaspoc::cli::reindex(&settings).await
         }
         Command::Extract { .. } => Ok(()),
-        Command::Bench { documents, seconds, clients, seed, postgres_url, upload_concurrency } => {
+        Command::Bench { documents, seconds, clients, seed, postgres_url, upload_concurrency, replicas } => {
             anaspoc::telemetry::init(&anaspoc::config::LogSettings {
                 format: anaspoc::config::LogFormat::Pretty,
                 level: "warn".into(),
             });
+            if let Some(replicas) = replicas {
+                let postgres_url = postgres_url.ok_or("--replicas needs --postgres-url")?;
+                return anaspoc::bench::replicas::run(anaspoc::bench::replicas::ReplicaOptions {
+                    replicas,
+                    documents,
+                    seconds,
+                    clients: clients.iter().copied().max().unwrap_or(8),
+                    seed,
+                    postgres_url,
+                    upload_concurrency,
+                })
+                .await
+                .map_err(|e| e as Box<dyn std::error::Error>);
+            }
             anaspoc::bench::run(anaspoc::bench::BenchOptions {
                 documents,
                 seconds,

@@ -21,9 +21,9 @@ use crate::caller::TrustedProxies;
 use crate::config::{ConfigError, Settings};
 use crate::health::Readiness;
 use crate::ingest::sandbox::Sandbox;
-use crate::ingest::{self, Pipeline, Trigger};
+use crate::ingest::{Pipeline, Trigger};
 use crate::metrics::{self, Metrics};
-use crate::search::{self, QueryCaps, SearchIndex, WriterHandle};
+use crate::search::{self, Follower, QueryCaps, SearchIndex};
 use crate::storage::Storage;
 use crate::throttle::Throttle;
 use crate::{api, db, documents, error};
@@ -68,6 +68,7 @@ pub struct Application {
     db: DatabaseConnection,
     validator: Arc<TokenValidator>,
     demo_idp: Option<web::Data<DemoIdp>>,
+    feed: Arc<search::FeedState>,
 }
 
 impl Application {
@@ -122,36 +123,27 @@ impl Application {
         let metrics = web::Data::new(Metrics::exposed(exposure));
         let storage = Storage::from_settings(&settings.storage)?;
         let audit_log = audit::Log::with_metrics(db.clone(), &metrics).start_group_commit();
+        // This replica's index follows the database's change feed; extraction is a job done
+        // once per cluster by whichever replica runs workers.
         let search_index = SearchIndex::open(Path::new(&settings.search.index_dir))?;
-        let writer = WriterHandle::start(
-            search_index.clone(),
-            Duration::from_millis(settings.search.commit_interval_ms),
-            settings.search.commit_max_docs,
-        )?;
-        let trigger = Trigger::default();
+        let follower =
+            Follower::new(db.clone(), storage.clone(), policy.clone(), search_index.clone(), &settings.search)?;
+        let feed = follower.state();
+        let feed_state = feed.clone();
+        feed.register_metrics(&metrics);
+        follower.start().await?;
+        let trigger = Trigger::new(feed.clone());
         let sandbox = Sandbox::from_settings(&settings.ingest)?;
         if settings.ingest.workers {
             sandbox.check().await?;
-        }
-        let pipeline = Arc::new(Pipeline::new(
-            db.clone(),
-            storage.clone(),
-            sandbox,
-            writer.clone(),
-            policy.clone(),
-            trigger.clone(),
-            settings.ingest.parallel_extractions,
-        ));
-        if settings.ingest.workers {
-            let reconciled = ingest::reconcile::reconcile(&db, &search_index, &writer, &policy).await?;
-            if reconciled != Default::default() {
-                tracing::info!(
-                    refresh = reconciled.refreshed,
-                    extract = reconciled.extracted,
-                    "bringing the search index up to date with the database"
-                );
-            }
-            pipeline.clone().spawn();
+            Arc::new(Pipeline::new(
+                db.clone(),
+                storage.clone(),
+                sandbox,
+                trigger.clone(),
+                settings.ingest.parallel_extractions,
+            ))
+            .spawn();
         }
 
         // Rate limits, and refused sign-ins audited without letting a flood grow the trail.
@@ -173,6 +165,7 @@ impl Application {
             policy.clone(),
             throttle.clone(),
             QueryCaps::from_settings(&settings.search),
+            feed.clone(),
         );
         metrics.register(
             "search_dropped_hits",
@@ -189,7 +182,8 @@ impl Application {
             settings.limits.max_upload_bytes,
             throttle.clone(),
         ));
-        let signing_key = Arc::new(SigningKey::load_or_create(Path::new(&settings.audit.signing_key_file))?);
+        let signing_key =
+            Arc::new(SigningKey::for_database(Path::new(&settings.audit.signing_key_file), &settings.database.url)?);
         let reader = web::Data::new(audit::Reader::new(Trail::new(db.clone()), audit_log.clone(), signing_key));
         let authenticator = web::Data::new(Authenticator::new(validator.clone(), denials.clone(), throttle));
         let directory = Arc::new(Directory::new(db.clone(), audit_log.clone()));
@@ -213,7 +207,14 @@ impl Application {
             directory.clone(),
             denials,
         ));
-        let readiness = web::Data::new(Readiness::new(db.clone(), storage, search_index, validator.clone()));
+        let readiness = web::Data::new(Readiness::new(
+            db.clone(),
+            storage,
+            feed,
+            Duration::from_secs(settings.search.max_lag_secs),
+            settings.search.max_lag_changes,
+            validator.clone(),
+        ));
         // Behind a TLS-terminating proxy the public URL is https although this process speaks
         // plain HTTP: browsers see HTTPS, so cookies are Secure and HSTS is sent.
         let https = settings.tls_enabled() || url::Url::parse(&public_url).is_ok_and(|url| url.scheme() == "https");
@@ -266,7 +267,7 @@ impl Application {
             http.map_err(|source| StartupError::Bind { addr: addr.to_string(), source })?.disable_signals().run()
         };
         tracing::info!(%local_addr, %public_url, tls = settings.tls_enabled(), "anaspoc listening");
-        Ok(Self { server, local_addr, public_url, db, validator, demo_idp })
+        Ok(Self { server, local_addr, public_url, db, validator, demo_idp, feed: feed_state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -293,6 +294,11 @@ impl Application {
     /// The built-in identity provider, in demo mode.
     pub fn demo_idp(&self) -> Option<Arc<DemoIdp>> {
         self.demo_idp.clone().map(web::Data::into_inner)
+    }
+
+    /// How far this replica's index has followed the change feed (and a way to hold it).
+    pub fn feed(&self) -> Arc<search::FeedState> {
+        self.feed.clone()
     }
 
     /// A handle that stops the server gracefully.

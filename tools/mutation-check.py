@@ -49,6 +49,11 @@ M = [
  ("11.4 fuzz: body ends inside a part", "src/edge/upload.rs", "            Poll::Pending if self.reached() => Poll::Ready(Some(Err(MultipartError::Incomplete))),", "", "documents::bad_input::refused_uploads_store_nothing::embedded"),
  ("11.4 fuzz: short boundary", "src/edge/upload.rs", "        if boundary.is_some_and(|length| length < MIN_BOUNDARY_BYTES) {", "        if boundary.is_some_and(|length| length < 1) {", "documents::bad_input::refused_uploads_store_nothing::embedded"),
  ("11.4 fuzz: leading dots", "src/documents/filename.rs", "    let cleaned = cleaned.trim_start_matches(|c: char| c == '.' || c.is_whitespace()).trim_end();", "    let cleaned = cleaned.trim().trim_start_matches('.').trim();", "lib:documents::filename::tests::paths_control_characters_and_quotes_are_removed"),
+ ("I12 stale documents left out", "src/search/service.rs", "    let visible = query::without(fields, query::visibility(fields, filter), excluded);", "    let visible = query::visibility(fields, filter);\n    let _ = excluded;", "replicas::a_lagging_replica_never_counts_what_the_caller_may_not_see::embedded"),
+ ("I12 stale documents left out (unit)", "src/search/service.rs", "    let visible = query::without(fields, query::visibility(fields, filter), excluded);", "    let visible = query::visibility(fields, filter);\n    let _ = excluded;", "lib:search::tests::search_counts_and_shows_exactly_the_visible_documents"),
+ ("I12 withdraw goes into the feed", "src/documents/changes.rs", "                feed::stamp(&txn, document).await?;\n", "", "replicas::changes_on_one_replica_show_on_the_others::embedded"),
+ ("I12 markings go into the feed", "src/documents/changes.rs", "            feed::stamp(&txn, document).await?;\n", "", "replicas::changes_on_one_replica_show_on_the_others::embedded"),
+ ("I12 lease fencing", "src/ingest/jobs.rs", "            .add(ingest_job::Column::ClaimedBy.eq(self.token.as_str()))\n", "", "replicas::a_lapsed_lease_cannot_finish_its_job::embedded"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

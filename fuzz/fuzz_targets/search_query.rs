@@ -107,7 +107,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(request) = SearchRequest::parse(query_string) else { return };
     let caps = QueryCaps::default();
     let filter = search_filter(&world.principal);
-    if let Ok(found) = execute(&world.index, filter.as_ref(), &request, &caps) {
+    if let Ok(found) = execute(&world.index, filter.as_ref(), &[], &request, &caps) {
         // Whatever the query, only what the analyst may see comes back.
         for candidate in &found.candidates {
             let n: usize = candidate.id.trim_start_matches("doc-").parse().expect("an id of this index");

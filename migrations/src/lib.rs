@@ -9,6 +9,7 @@ mod m20261128_000003_create_audit;
 mod m20261128_000004_create_ingest;
 mod m20261128_000005_create_web_sessions;
 mod m20261201_000006_bind_sign_ins;
+mod m20261201_000007_change_feed;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_create_ingest::Migration),
             Box::new(m20261128_000005_create_web_sessions::Migration),
             Box::new(m20261201_000006_bind_sign_ins::Migration),
+            Box::new(m20261201_000007_change_feed::Migration),
         ]
     }
 }

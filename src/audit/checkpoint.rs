@@ -56,15 +56,41 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    /// Load the key at `path`, or create it (mode 0600) when absent.
+    /// Load the key at `path`, or create it (mode 0600) when absent — one process on one
+    /// machine (SQLite). Replicas sharing PostgreSQL [`load`](Self::load) one key made beforehand.
     pub fn load_or_create(path: &Path) -> Result<Self, AuditError> {
+        if path.exists() { Self::load(path) } else { Self::create(path) }
+    }
+
+    /// For the database `url`: on PostgreSQL — where several replicas share the trail and must
+    /// sign with the same key — the key must exist (`anaspoc audit keygen`); on SQLite it is
+    /// created when absent.
+    pub fn for_database(path: &Path, url: &str) -> Result<Self, AuditError> {
+        if url.starts_with("postgres") && !path.exists() {
+            return Err(AuditError::SigningKey(format!(
+                "{}: no such file. On PostgreSQL every replica signs checkpoints with the same key: create it \
+                 once with `anaspoc audit keygen` and give each replica that file (audit.signing_key_file)",
+                path.display()
+            )));
+        }
+        Self::load_or_create(path)
+    }
+
+    /// Load the key at `path` (PKCS#8 PEM).
+    pub fn load(path: &Path) -> Result<Self, AuditError> {
+        let key_error = |e: String| AuditError::SigningKey(format!("{}: {e}", path.display()));
+        let pem = std::fs::read_to_string(path).map_err(|e| key_error(e.to_string()))?;
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = STANDARD.decode(body.trim()).map_err(|e| key_error(e.to_string()))?;
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|e| key_error(e.to_string()))?;
+        Ok(Self { pair })
+    }
+
+    /// Make a new key and write it to `path` (mode 0600); refused if the file exists.
+    pub fn create(path: &Path) -> Result<Self, AuditError> {
         let key_error = |e: String| AuditError::SigningKey(format!("{}: {e}", path.display()));
         if path.exists() {
-            let pem = std::fs::read_to_string(path).map_err(|e| key_error(e.to_string()))?;
-            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-            let der = STANDARD.decode(body.trim()).map_err(|e| key_error(e.to_string()))?;
-            let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|e| key_error(e.to_string()))?;
-            return Ok(Self { pair });
+            return Err(key_error("exists already; a signing key is never overwritten".into()));
         }
         let pair = Ed25519KeyPair::generate().map_err(|_| key_error("generation failed".into()))?;
         let der = pair.to_pkcs8().map_err(|_| key_error("encoding failed".into()))?;

@@ -1,12 +1,13 @@
 //! Appending to the trail — the only thing the log does (reading is [`super::Reader`]'s, for
 //! auditors, and [`super::Trail`]'s, for the operator). Every append locks the single
-//! `audit_head` row first (an UPDATE), so appends are serialised across connections and replicas
-//! and `seq` has no gaps: a rolled-back business transaction takes its event — and its `seq` —
-//! with it.
+//! `audit_head` row first (an UPDATE … RETURNING), so appends are serialised across connections
+//! and replicas and `seq` has no gaps: a rolled-back business transaction takes its event — and
+//! its `seq` — with it. The lock is held for three statements per transaction, however many
+//! events the group-commit writer puts in it.
 
 use chrono::SecondsFormat;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
 };
@@ -74,46 +75,64 @@ impl Log {
     /// Append `event` inside the caller's transaction (the change it records commits with it).
     /// Call [`Log::emit`] after the commit.
     pub async fn append(txn: &impl ConnectionTrait, event: NewEvent) -> Result<Event, AuditError> {
-        // Lock the head first: the UPDATE takes the row lock (PostgreSQL) or the write lock
-        // (SQLite) before anything is read, so two appends can never see the same head.
+        Self::append_all(txn, vec![event]).await?.pop().ok_or(AuditError::NoHead)
+    }
+
+    /// Append `events` in order inside the caller's transaction, in three statements whatever
+    /// their number: move the head on by all of them (which locks it until commit), insert them
+    /// in one statement, record the new head hash.
+    pub async fn append_all(txn: &impl ConnectionTrait, events: Vec<NewEvent>) -> Result<Vec<Event>, AuditError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let advance = Query::update()
+            .table(audit_head::Entity)
+            .value(audit_head::Column::Seq, Expr::col(audit_head::Column::Seq).add(events.len() as i64))
+            .and_where(Expr::col(audit_head::Column::Id).eq(1))
+            .returning(Query::returning().columns([audit_head::Column::Seq, audit_head::Column::Hash]))
+            .to_owned();
+        let head = txn.query_one(&advance).await?.ok_or(AuditError::NoHead)?;
+        let last_seq: i64 = head.try_get("", "seq")?;
+        let mut prev_hash: String = head.try_get("", "hash")?;
+        let first_seq = last_seq - events.len() as i64 + 1;
+        let at = format_time(chrono::Utc::now());
+        let mut recorded = Vec::with_capacity(events.len());
+        let mut rows = Vec::with_capacity(events.len());
+        for (offset, event) in events.into_iter().enumerate() {
+            let mut linked = Event {
+                seq: first_seq + offset as i64,
+                id: uuid::Uuid::new_v4().to_string(),
+                at: at.clone(),
+                actor: event.actor,
+                action: event.action,
+                outcome: event.outcome,
+                target: event.target,
+                request: event.request,
+                details: event.details,
+                prev_hash: prev_hash.clone(),
+                hash: String::new(),
+            };
+            let body = canonical_without_hash(&serde_json::to_value(&linked)?)?;
+            linked.hash = link_hash(&linked.prev_hash, &body);
+            prev_hash = linked.hash.clone();
+            rows.push(audit_event::ActiveModel {
+                seq: Set(linked.seq),
+                id: Set(linked.id.clone()),
+                at: Set(linked.at.clone()),
+                actor_sub: Set(linked.actor.sub.clone()),
+                action: Set(linked.action.as_str().to_owned()),
+                outcome: Set(linked.outcome.as_str().to_owned()),
+                // Already bounded and storable: see `Target::document`.
+                document_id: Set(linked.target.document_id.clone()),
+                event: Set(body),
+                prev_hash: Set(linked.prev_hash.clone()),
+                hash: Set(linked.hash.clone()),
+            });
+            recorded.push(linked);
+        }
+        audit_event::Entity::insert_many(rows).exec_without_returning(txn).await?;
         audit_head::Entity::update_many()
-            .col_expr(audit_head::Column::Seq, Expr::col(audit_head::Column::Seq).add(1))
-            .filter(audit_head::Column::Id.eq(1))
-            .exec(txn)
-            .await?;
-        let head = audit_head::Entity::find_by_id(1).one(txn).await?.ok_or(AuditError::NoHead)?;
-        let mut recorded = Event {
-            seq: head.seq,
-            id: uuid::Uuid::new_v4().to_string(),
-            at: format_time(chrono::Utc::now()),
-            actor: event.actor,
-            action: event.action,
-            outcome: event.outcome,
-            target: event.target,
-            request: event.request,
-            details: event.details,
-            prev_hash: head.hash,
-            hash: String::new(),
-        };
-        let body = canonical_without_hash(&serde_json::to_value(&recorded)?)?;
-        recorded.hash = link_hash(&recorded.prev_hash, &body);
-        audit_event::Entity::insert(audit_event::ActiveModel {
-            seq: Set(recorded.seq),
-            id: Set(recorded.id.clone()),
-            at: Set(recorded.at.clone()),
-            actor_sub: Set(recorded.actor.sub.clone()),
-            action: Set(recorded.action.as_str().to_owned()),
-            outcome: Set(recorded.outcome.as_str().to_owned()),
-            // Already bounded and storable: see `Target::document`.
-            document_id: Set(recorded.target.document_id.clone()),
-            event: Set(body),
-            prev_hash: Set(recorded.prev_hash.clone()),
-            hash: Set(recorded.hash.clone()),
-        })
-        .exec_without_returning(txn)
-        .await?;
-        audit_head::Entity::update_many()
-            .col_expr(audit_head::Column::Hash, Expr::value(recorded.hash.clone()))
+            .col_expr(audit_head::Column::Hash, Expr::value(prev_hash))
             .filter(audit_head::Column::Id.eq(1))
             .exec(txn)
             .await?;
@@ -130,7 +149,7 @@ impl Log {
                 result.await.map_err(|_| AuditError::WriterStopped)??
             }
             None => {
-                let txn = self.db.begin().await?;
+                let txn = begin(&self.db).await?;
                 let recorded = Self::append(&txn, event).await?;
                 txn.commit().await?;
                 recorded
@@ -166,11 +185,8 @@ impl Log {
 /// event cannot cost the others their record.
 async fn commit_batch(db: &DatabaseConnection, batch: Vec<Pending>) {
     let together = async {
-        let txn = db.begin().await?;
-        let mut recorded = Vec::with_capacity(batch.len());
-        for (event, _) in &batch {
-            recorded.push(Log::append(&txn, event.clone()).await?);
-        }
+        let txn = begin(db).await?;
+        let recorded = Log::append_all(&txn, batch.iter().map(|(event, _)| event.clone()).collect()).await?;
         txn.commit().await?;
         Ok::<_, AuditError>(recorded)
     }
@@ -185,7 +201,7 @@ async fn commit_batch(db: &DatabaseConnection, batch: Vec<Pending>) {
             tracing::warn!(%error, events = batch.len(), "audit batch failed; appending one by one");
             for (event, done) in batch {
                 let single = async {
-                    let txn = db.begin().await?;
+                    let txn = begin(db).await?;
                     let recorded = Log::append(&txn, event).await?;
                     txn.commit().await?;
                     Ok(recorded)
@@ -194,5 +210,16 @@ async fn commit_batch(db: &DatabaseConnection, batch: Vec<Pending>) {
                 let _ = done.send(single);
             }
         }
+    }
+}
+
+/// A transaction of the audit's own, pinned to READ COMMITTED on PostgreSQL (whatever the
+/// server's default): the head row's lock serialises appends; a stricter level would only turn
+/// waiting appends into serialisation failures.
+async fn begin(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        db.begin_with_config(Some(sea_orm::IsolationLevel::ReadCommitted), None).await
+    } else {
+        db.begin().await
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod corpus;
 mod postgres;
+pub mod replicas;
 pub mod soak;
 mod stats;
 
@@ -192,7 +193,8 @@ impl Server {
         Ok(body["access_token"].as_str().ok_or("no token")?.to_owned())
     }
 
-    /// Until the server's job queue is empty (read from its SQLite database).
+    /// Until the server's job queue is empty (read from its SQLite database) and its index has
+    /// applied the change feed up to its head.
     async fn wait_ingested(&self) -> Result<(), BoxError> {
         let settings = crate::config::DatabaseSettings {
             url: format!("sqlite://{}/data/anaspoc.db?mode=ro", self.dir.display()),
@@ -202,6 +204,10 @@ impl Server {
         let db = crate::db::connect(&settings).await?;
         while crate::ingest::jobs::outstanding(&db).await? > 0 {
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let head = crate::db::feed::head(&db).await?.seq;
+        while applied(&self.base).await.unwrap_or(-1) < head {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(())
     }
@@ -224,6 +230,12 @@ impl Server {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
     }
+}
+
+/// How far a server's index has followed the change feed (its `/metrics`, open in demo mode).
+async fn applied(base: &str) -> Option<i64> {
+    let text = reqwest::get(format!("{base}/metrics")).await.ok()?.text().await.ok()?;
+    text.lines().find(|l| l.starts_with("anaspoc_search_feed_applied "))?.split(' ').nth(1)?.parse().ok()
 }
 
 async fn upload(
@@ -407,7 +419,7 @@ async fn tantivy_load(index: &SearchIndex, queries: &[CorpusQuery], clients: usi
                         offset: 0,
                     };
                     let begun = Instant::now();
-                    if crate::search::service::execute(&index, search_filter(principal).as_ref(), &request, &caps)
+                    if crate::search::service::execute(&index, search_filter(principal).as_ref(), &[], &request, &caps)
                         .is_ok()
                     {
                         latencies.push(begun.elapsed());

@@ -135,10 +135,15 @@ pub struct StorageSettings {
 #[serde(deny_unknown_fields)]
 pub struct SearchSettings {
     pub index_dir: String,
-    /// A batch of index changes is committed (and searchable) at most this long after its first.
-    pub commit_interval_ms: u64,
-    /// … or as soon as it holds this many documents.
-    pub commit_max_docs: usize,
+    /// How often this replica's index looks for changes in the feed when nothing woke it
+    /// (PostgreSQL wakes it at once with NOTIFY; SQLite relies on this).
+    pub follow_poll_ms: u64,
+    /// Most changes applied in one index commit.
+    pub follow_batch: u64,
+    /// `/readyz` fails while the index is more than this many changes …
+    pub max_lag_changes: u64,
+    /// … or this many seconds behind the database.
+    pub max_lag_secs: u64,
     /// Caps of one query (see `search::cost`): characters, terms, and time in milliseconds.
     pub max_query_chars: usize,
     pub max_query_terms: usize,
@@ -369,11 +374,15 @@ impl Settings {
                 return Err(ConfigError::invalid(key, "must be greater than 0"));
             }
         }
-        if self.search.commit_interval_ms == 0 || self.search.commit_max_docs == 0 {
-            return Err(ConfigError::invalid(
-                "search.commit_interval_ms",
-                "and search.commit_max_docs must be greater than 0",
-            ));
+        for (key, value) in [
+            ("search.follow_poll_ms", self.search.follow_poll_ms),
+            ("search.follow_batch", self.search.follow_batch),
+            ("search.max_lag_changes", self.search.max_lag_changes),
+            ("search.max_lag_secs", self.search.max_lag_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be greater than 0"));
+            }
         }
         if self.ingest.extract_memory_mib < 128
             || self.ingest.extract_cpu_secs == 0

@@ -207,8 +207,8 @@ pub async fn append_version(
 }
 
 /// Write the changed fields of `row` and move the revision on — only if the document is still
-/// at `revision` (compare-and-set): `None` when someone changed it meanwhile. The search index
-/// reconciles on the revision. Call inside a transaction.
+/// at `revision` (compare-and-set): `None` when someone changed it meanwhile. Call inside a
+/// transaction, with `feed::stamp` when the index must follow.
 pub async fn update_at_revision(
     txn: &impl ConnectionTrait,
     row: document::ActiveModel,

@@ -5,6 +5,7 @@
 pub mod columns;
 pub mod documents;
 pub mod entities;
+pub mod feed;
 pub mod sessions;
 pub mod users;
 
@@ -23,7 +24,12 @@ pub enum DbError {
     Directory { path: String, source: std::io::Error },
     #[error(transparent)]
     Db(#[from] DbErr),
+    #[error("migration lock: {0}")]
+    MigrationLock(#[from] sea_orm::sqlx::Error),
 }
+
+/// The PostgreSQL advisory lock migrations run under ("anaspoc" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0061_6e61_7370_6f63;
 
 /// Connect by URL. SQLite gets WAL (readers never block the writer), a busy timeout and foreign
 /// keys; its directory is created if needed.
@@ -50,10 +56,22 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Ok(Database::connect(options).await?)
 }
 
-/// Apply pending migrations.
+/// Apply pending migrations — on PostgreSQL under an advisory lock, so that replicas starting
+/// together migrate one after the other (the later ones find nothing left to do). The lock is
+/// held on a connection of its own and goes with it if this process dies.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
-    Migrator::up(db, None).await?;
-    Ok(())
+    use sea_orm::sqlx::{self, Connection};
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        Migrator::up(db, None).await?;
+        return Ok(());
+    }
+    let options = db.get_postgres_connection_pool().connect_options();
+    let mut lock = sqlx::postgres::PgConnection::connect_with(&options).await?;
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut lock).await?;
+    let migrated = Migrator::up(db, None).await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut lock).await;
+    let _ = lock.close().await;
+    Ok(migrated?)
 }
 
 /// Readiness: the database answers and no migration is pending.

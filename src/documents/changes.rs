@@ -14,8 +14,8 @@ use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
 use crate::caller::Caller;
 use crate::db::documents as repo;
 use crate::db::entities::document;
+use crate::db::feed;
 use crate::document_id::RequestedId;
-use crate::ingest::jobs::{self, JobKind};
 use crate::policy::{Action, Markings, Status};
 
 /// Tries of a change whose document moved between reading and writing (without `If-Match`).
@@ -91,7 +91,7 @@ impl Service {
                 }
                 continue;
             };
-            jobs::enqueue(&txn, document, after.current_version, JobKind::Refresh).await?;
+            feed::stamp(&txn, document).await?;
             let event = NewEvent::of(caller, AuditAction::DocumentUpdate, Outcome::Allowed)
                 .target(Target::version(document, after.current_version))
                 .details(json!({
@@ -188,7 +188,7 @@ impl Service {
                     }
                     continue;
                 }
-                jobs::enqueue(&txn, document, permitted.row.current_version, JobKind::Refresh).await?;
+                feed::stamp(&txn, document).await?;
             }
             let event = NewEvent::of(caller, action, Outcome::Allowed)
                 .target(Target::version(document, permitted.row.current_version))

@@ -197,7 +197,19 @@ impl Service {
 
     async fn view(&self, principal: &Principal, permitted: Permitted) -> Result<DocumentView, DocumentsError> {
         let Permitted { row, facts, tags, .. } = permitted;
-        let versions = repo::versions(&self.db, &row.id).await?.into_iter().map(VersionView::from).collect();
+        let mut versions: Vec<VersionView> =
+            repo::versions(&self.db, &row.id).await?.into_iter().map(VersionView::from).collect();
+        // "indexed" means searchable on this server: not before its index has applied the
+        // document's latest change — read again after the versions, as the change that recorded
+        // the text may have committed after `row` was read.
+        if let Some(current) = versions.iter_mut().find(|v| v.version == row.current_version)
+            && current.ingest.state == "indexed"
+        {
+            let latest = repo::find(&self.db, &row.id).await?.map_or(row.change_seq, |fresh| fresh.change_seq);
+            if !self.ingest.searchable(latest) {
+                current.ingest.state = "pending".into();
+            }
+        }
         let can_change = decide(principal, &facts, Action::Change).is_allowed();
         Ok(DocumentView {
             id: row.id,
@@ -257,6 +269,8 @@ fn stand_in(id: DocumentId, policy: &PolicyConfig) -> document::Model {
         updated_at: now,
         published_at: Some(now),
         revision: 1,
+        change_seq: 0,
+        changed_at_ms: 0,
     }
 }
 

@@ -15,8 +15,9 @@ use super::{DocumentsError, detect_media_type, sanitise_filename};
 use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
 use crate::caller::Caller;
 use crate::db::documents::{self as repo, NewDocumentRow, NewVersionRow};
+use crate::db::feed;
 use crate::document_id::{DocumentId, RequestedId};
-use crate::ingest::jobs::{self, JobKind};
+use crate::ingest::jobs;
 use crate::policy::{Action, Capability, Markings, Principal, Reason, Status};
 use crate::storage::{ObjectKey, ReceivedObject};
 use crate::throttle::Limit;
@@ -180,7 +181,8 @@ impl Service {
             let txn = self.db.begin().await?;
             repo::insert(&txn, row).await?;
             repo::append_version(&txn, version.into_active_model(), now, None).await?;
-            jobs::enqueue(&txn, &id, 1, JobKind::Extract).await?;
+            jobs::enqueue(&txn, &id, 1).await?;
+            feed::stamp(&txn, &id).await?;
             let recorded = audit::Log::append(&txn, event).await?;
             txn.commit().await?;
             Ok::<_, DocumentsError>(recorded)
@@ -242,7 +244,8 @@ impl Service {
                     }
                     continue;
                 };
-                jobs::enqueue(&txn, &id, stored.version, JobKind::Extract).await?;
+                jobs::enqueue(&txn, &id, stored.version).await?;
+                feed::stamp(&txn, &id).await?;
                 let event = NewEvent::of(caller, AuditAction::DocumentVersion, Outcome::Allowed)
                     .target(Target::version(&id, stored.version))
                     .details(json!({

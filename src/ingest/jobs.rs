@@ -1,45 +1,57 @@
-//! The durable job queue in the database. Jobs are enqueued in the transaction of the change
-//! that needs them, claimed with a compare-and-set on their row (so any number of workers and
-//! replicas can share the queue), leased for a while, and re-claimed if their worker died.
+//! The durable job queue in the database: extracting a new version's text, once per cluster.
+//! A job is enqueued in the transaction of the upload that needs it and claimed for a lease;
+//! a job whose lease ran out (its worker died or stalled) is claimed again by anyone.
+//!
+//! Claims: on PostgreSQL one statement takes up to the free slots with `FOR UPDATE SKIP LOCKED`
+//! (replicas never wait on nor fight over the same rows) and leases by the database's clock; on
+//! SQLite a compare-and-set on the row (one machine, one clock). Every claim gets a fresh token,
+//! and every later update of the job — renew, finish, retry, fail — is fenced by it: a worker
+//! whose lease lapsed, and whose job was claimed again, can no longer touch it.
 
 use std::time::Duration;
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use crate::db::entities::ingest_job;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobKind {
-    /// Extract the text of a new version, then index the document.
-    Extract,
-    /// Re-index the document's fields (markings, status, title …) after a change.
-    Refresh,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Extract => "extract",
-            JobKind::Refresh => "refresh",
-        }
-    }
-}
+/// The kind of every job: extract the text of a version (the index follows the change feed).
+pub const EXTRACT: &str = "extract";
 
 pub const PENDING: &str = "pending";
 pub const RUNNING: &str = "running";
 pub const FAILED: &str = "failed";
 
-/// Enqueue a job (call inside the transaction of the change that needs it).
-pub async fn enqueue(txn: &impl ConnectionTrait, document_id: &str, version: i32, kind: JobKind) -> Result<(), DbErr> {
+/// A claimed job: what later updates are fenced by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub job: i32,
+    pub token: String,
+}
+
+impl Lease {
+    pub fn of(job: &ingest_job::Model) -> Self {
+        Self { job: job.id, token: job.claimed_by.clone().unwrap_or_default() }
+    }
+
+    fn owned(&self) -> Condition {
+        Condition::all()
+            .add(ingest_job::Column::Id.eq(self.job))
+            .add(ingest_job::Column::ClaimedBy.eq(self.token.as_str()))
+            .add(ingest_job::Column::State.eq(RUNNING))
+    }
+}
+
+/// Enqueue the extraction of `version` (call inside the transaction of the upload).
+pub async fn enqueue(txn: &impl ConnectionTrait, document_id: &str, version: i32) -> Result<(), DbErr> {
     let now = chrono::Utc::now();
     ingest_job::Entity::insert(ingest_job::ActiveModel {
         document_id: Set(document_id.to_owned()),
         version: Set(version),
-        kind: Set(kind.as_str().to_owned()),
+        kind: Set(EXTRACT.to_owned()),
         state: Set(PENDING.to_owned()),
         attempts: Set(0),
         error: Set(None),
@@ -54,21 +66,80 @@ pub async fn enqueue(txn: &impl ConnectionTrait, document_id: &str, version: i32
     Ok(())
 }
 
+/// The end of a lease `lease` from now, by the database's clock (PostgreSQL) or this machine's
+/// (SQLite, which only this machine uses).
+fn lease_end(backend: DatabaseBackend, lease: Duration) -> SimpleExpr {
+    match backend {
+        DatabaseBackend::Postgres => Expr::cust(format!("now() + interval '{} milliseconds'", lease.as_millis())),
+        _ => Expr::value(Some(
+            chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::seconds(60)),
+        )),
+    }
+}
+
+fn now_expr(backend: DatabaseBackend) -> SimpleExpr {
+    match backend {
+        DatabaseBackend::Postgres => Expr::cust("now()"),
+        _ => Expr::value(chrono::Utc::now()),
+    }
+}
+
 /// Claim up to `limit` of the oldest claimable jobs — pending ones, and running ones whose
-/// lease expired — in one statement. The claimability test is repeated in the outer WHERE, so a
-/// concurrent claimer on PostgreSQL (which re-checks it after waiting for the row lock) cannot
-/// take the same job twice.
+/// lease ran out — leased for `lease` under one fresh token.
 pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Result<Vec<ingest_job::Model>, DbErr> {
-    let now = chrono::Utc::now();
-    let until = now + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
     let token = uuid::Uuid::new_v4().to_string();
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => claim_skip_locked(db, limit, lease, &token).await,
+        _ => claim_compare_and_set(db, limit, lease, &token).await,
+    }
+}
+
+async fn claim_skip_locked(
+    db: &DatabaseConnection,
+    limit: u64,
+    lease: Duration,
+    token: &str,
+) -> Result<Vec<ingest_job::Model>, DbErr> {
+    // Two index lookups rather than one OR (which would scan the table); rows another claimer
+    // holds are skipped, not waited for.
+    let sql = format!(
+        "WITH pending AS (SELECT id FROM ingest_jobs WHERE state = 'pending' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED), \
+         lapsed AS (SELECT id FROM ingest_jobs WHERE state = 'running' AND claimed_until < now() \
+                    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+         UPDATE ingest_jobs SET state = 'running', claimed_by = $2, claimed_until = now() + interval '{} milliseconds', \
+                attempts = attempts + 1, updated_at = now() \
+         WHERE id IN (SELECT id FROM (SELECT id FROM pending UNION ALL SELECT id FROM lapsed) AS claimable ORDER BY id LIMIT $1) \
+         RETURNING *",
+        lease.as_millis()
+    );
+    let mut claimed = ingest_job::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            [(limit as i64).into(), token.into()],
+        ))
+        .all(db)
+        .await?;
+    claimed.sort_by_key(|job| job.id);
+    Ok(claimed)
+}
+
+async fn claim_compare_and_set(
+    db: &DatabaseConnection,
+    limit: u64,
+    lease: Duration,
+    token: &str,
+) -> Result<Vec<ingest_job::Model>, DbErr> {
+    let backend = db.get_database_backend();
+    let now = chrono::Utc::now();
     let claimable = || {
         Condition::any().add(ingest_job::Column::State.eq(PENDING)).add(
             Condition::all().add(ingest_job::Column::State.eq(RUNNING)).add(ingest_job::Column::ClaimedUntil.lt(now)),
         )
     };
-    // Two index lookups rather than one OR (which would scan the table): pending jobs by id,
-    // then running jobs whose lease ran out.
     let mut candidates: Vec<i32> = ingest_job::Entity::find()
         .select_only()
         .column(ingest_job::Column::Id)
@@ -94,10 +165,11 @@ pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Resu
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
+    // The claimability test is repeated here: whoever updates a row first owns it.
     ingest_job::Entity::update_many()
         .col_expr(ingest_job::Column::State, Expr::value(RUNNING))
-        .col_expr(ingest_job::Column::ClaimedBy, Expr::value(Some(token.clone())))
-        .col_expr(ingest_job::Column::ClaimedUntil, Expr::value(Some(until)))
+        .col_expr(ingest_job::Column::ClaimedBy, Expr::value(Some(token.to_owned())))
+        .col_expr(ingest_job::Column::ClaimedUntil, lease_end(backend, lease))
         .col_expr(ingest_job::Column::Attempts, Expr::col(ingest_job::Column::Attempts).add(1))
         .col_expr(ingest_job::Column::UpdatedAt, Expr::value(now))
         .filter(ingest_job::Column::Id.is_in(candidates))
@@ -112,52 +184,68 @@ pub async fn claim(db: &DatabaseConnection, limit: u64, lease: Duration) -> Resu
         .await
 }
 
-/// Extend the lease of running jobs (their worker is alive and busy).
-pub async fn renew(db: &impl ConnectionTrait, ids: &[i32], lease: Duration) -> Result<(), DbErr> {
-    let until =
-        chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::seconds(60));
+/// Extend the leases of running jobs still owned (their worker is alive and busy).
+pub async fn renew(db: &impl ConnectionTrait, leases: &[Lease], lease: Duration) -> Result<(), DbErr> {
+    let owned = leases.iter().fold(Condition::any(), |any, held| any.add(held.owned()));
     ingest_job::Entity::update_many()
-        .col_expr(ingest_job::Column::ClaimedUntil, Expr::value(Some(until)))
-        .filter(ingest_job::Column::Id.is_in(ids.to_vec()))
-        .filter(ingest_job::Column::State.eq(RUNNING))
+        .col_expr(ingest_job::Column::ClaimedUntil, lease_end(db.get_database_backend(), lease))
+        .filter(owned)
         .exec(db)
         .await?;
     Ok(())
 }
 
-/// Mark a job finished: a done job is deleted (the version row keeps the ingest state), a
-/// failed one stays with its reason.
-pub async fn finish(db: &impl ConnectionTrait, id: i32, error: Option<&str>) -> Result<(), DbErr> {
-    if error.is_none() {
-        ingest_job::Entity::delete_by_id(id).exec(db).await?;
-        return Ok(());
-    }
-    ingest_job::Entity::update_many()
+/// Inside the transaction that records a job's result: lock the job and check it is still
+/// this lease's. `false`: the lease lapsed and the job is someone else's — roll back.
+pub async fn hold(txn: &impl ConnectionTrait, lease: &Lease) -> Result<bool, DbErr> {
+    let touched = ingest_job::Entity::update_many()
+        .col_expr(ingest_job::Column::UpdatedAt, now_expr(txn.get_database_backend()))
+        .filter(lease.owned())
+        .exec(txn)
+        .await?;
+    Ok(touched.rows_affected == 1)
+}
+
+/// The job is done: delete it (the version row keeps the ingest state). `false`: not ours.
+pub async fn finish(txn: &impl ConnectionTrait, lease: &Lease) -> Result<bool, DbErr> {
+    let deleted = ingest_job::Entity::delete_many().filter(lease.owned()).exec(txn).await?;
+    Ok(deleted.rows_affected == 1)
+}
+
+/// The job failed for good: it stays, with its reason. `false`: not ours.
+pub async fn fail(txn: &impl ConnectionTrait, lease: &Lease, error: &str) -> Result<bool, DbErr> {
+    let backend = txn.get_database_backend();
+    let failed = ingest_job::Entity::update_many()
         .col_expr(ingest_job::Column::State, Expr::value(FAILED))
-        .col_expr(ingest_job::Column::Error, Expr::value(error.map(str::to_owned)))
-        .col_expr(ingest_job::Column::ClaimedUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
-        .col_expr(ingest_job::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
-        .filter(ingest_job::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// Put a job back for another attempt after a transient failure.
-pub async fn retry_later(db: &impl ConnectionTrait, id: i32, error: &str, after: Duration) -> Result<(), DbErr> {
-    let until = chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or_else(|_| chrono::Duration::seconds(5));
-    // Stays `running` with a short lease: it becomes claimable again when the lease ends.
-    ingest_job::Entity::update_many()
         .col_expr(ingest_job::Column::Error, Expr::value(Some(error.to_owned())))
-        .col_expr(ingest_job::Column::ClaimedUntil, Expr::value(Some(until)))
-        .col_expr(ingest_job::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
-        .filter(ingest_job::Column::Id.eq(id))
-        .exec(db)
+        .col_expr(ingest_job::Column::ClaimedUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+        .col_expr(ingest_job::Column::UpdatedAt, now_expr(backend))
+        .filter(lease.owned())
+        .exec(txn)
         .await?;
-    Ok(())
+    Ok(failed.rows_affected == 1)
 }
 
-/// Jobs not yet finished (readiness, tests, the benchmark's time-to-searchable).
+/// Put a job back for another attempt after a transient failure: it stays running under this
+/// lease, which ends after `backoff`, so it becomes claimable again then. `false`: not ours.
+pub async fn retry_later(
+    db: &impl ConnectionTrait,
+    lease: &Lease,
+    error: &str,
+    backoff: Duration,
+) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let retried = ingest_job::Entity::update_many()
+        .col_expr(ingest_job::Column::Error, Expr::value(Some(error.to_owned())))
+        .col_expr(ingest_job::Column::ClaimedUntil, lease_end(backend, backoff))
+        .col_expr(ingest_job::Column::UpdatedAt, now_expr(backend))
+        .filter(lease.owned())
+        .exec(db)
+        .await?;
+    Ok(retried.rows_affected == 1)
+}
+
+/// Jobs not yet finished (tests, the benchmark's time-to-searchable).
 pub async fn outstanding(db: &DatabaseConnection) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     ingest_job::Entity::find().filter(ingest_job::Column::State.is_in([PENDING, RUNNING])).count(db).await

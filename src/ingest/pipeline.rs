@@ -1,31 +1,30 @@
-//! The ingest pipeline: workers claim jobs from the database, extract a new version's text (in
-//! the sandbox), store it next to the object, detect the language, index the document, and only
-//! then mark the job done. A crash at any point leaves the job claimable again (its lease runs
-//! out) and every step is idempotent, so restarting loses nothing and shows nothing half-done.
+//! The ingest pipeline: workers claim extraction jobs from the database (once per cluster),
+//! extract a new version's text in the sandbox, store it next to the object, detect the
+//! language, and then — in one transaction fenced by the job's lease — record the text on the
+//! version, put the document in the change feed and finish the job. Every replica's index then
+//! picks the text up from the feed (see `search::follower`). A crash at any point leaves the job
+//! claimable again when its lease runs out, and every step is idempotent.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
-use super::jobs::{self, JobKind};
+use super::jobs::{self, Lease};
 use super::sandbox::Sandbox;
 use super::{IngestError, language};
 use crate::db::documents as repo;
 use crate::db::entities::{document, document_version, ingest_job};
-use crate::policy::PolicyConfig;
-use crate::search::{Applied, IndexEntry, WriterHandle};
+use crate::db::feed;
+use crate::search::FeedState;
 use crate::storage::{ObjectKey, Storage};
 
-/// Jobs processed at once; most of their time is spent waiting for the index commit.
-const IN_FLIGHT: usize = 512;
 /// How often an idle worker looks for jobs without being woken.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// How long a claimed job is leased before another worker may take it over (a crashed
@@ -37,20 +36,27 @@ const MAX_ATTEMPTS: i32 = 5;
 /// Longest failure reason kept.
 const MAX_REASON_CHARS: usize = 500;
 
-/// Text a job has just extracted.
-pub struct Extracted {
-    pub version: i32,
-    pub text: String,
-    pub language: Option<String>,
+/// Wakes this process's ingest workers (a job was enqueued) and its index follower (a change
+/// was committed) without waiting for their next poll.
+#[derive(Clone)]
+pub struct Trigger {
+    jobs: Arc<Notify>,
+    feed: Arc<FeedState>,
 }
 
-/// Wakes idle workers when a change has enqueued a job.
-#[derive(Clone, Default)]
-pub struct Trigger(Arc<Notify>);
-
 impl Trigger {
+    pub fn new(feed: Arc<FeedState>) -> Self {
+        Self { jobs: Arc::new(Notify::new()), feed }
+    }
+
     pub fn wake(&self) {
-        self.0.notify_waiters();
+        self.jobs.notify_waiters();
+        self.feed.wake();
+    }
+
+    /// Whether this process's index has applied the change numbered `change_seq`.
+    pub fn searchable(&self, change_seq: i64) -> bool {
+        self.feed.applied() >= change_seq
     }
 }
 
@@ -58,11 +64,12 @@ pub struct Pipeline {
     db: DatabaseConnection,
     storage: Storage,
     sandbox: Sandbox,
-    writer: WriterHandle,
-    policy: Arc<PolicyConfig>,
     trigger: Trigger,
     /// Sandboxed extractions at once (each is a process; about one per core).
     extractions: Semaphore,
+    /// Jobs a worker holds at once: a few more than it extracts, so the next download overlaps
+    /// the current extraction — never more, so that other replicas get the rest.
+    in_flight: usize,
 }
 
 impl Pipeline {
@@ -70,37 +77,37 @@ impl Pipeline {
         db: DatabaseConnection,
         storage: Storage,
         sandbox: Sandbox,
-        writer: WriterHandle,
-        policy: Arc<PolicyConfig>,
         trigger: Trigger,
         parallel_extractions: usize,
     ) -> Self {
-        Self { db, storage, sandbox, writer, policy, trigger, extractions: Semaphore::new(parallel_extractions.max(1)) }
+        let parallel = parallel_extractions.max(1);
+        Self { db, storage, sandbox, trigger, extractions: Semaphore::new(parallel), in_flight: (parallel * 2).max(4) }
     }
 
-    /// Run the worker loop until the process ends: keep up to `IN_FLIGHT` jobs running, claim
-    /// more as they finish, and renew the leases of those still running.
+    /// Run the worker loop until the process ends: keep up to `in_flight` jobs running, claim
+    /// as many as there are free slots, and renew the leases of those still running.
     pub fn spawn(self: Arc<Self>) {
         tokio::spawn(async move {
-            let mut running: JoinSet<i32> = JoinSet::new();
-            let mut leased: HashSet<i32> = HashSet::new();
+            let mut running: JoinSet<Lease> = JoinSet::new();
+            let mut leased: Vec<Lease> = Vec::new();
             let mut renew = tokio::time::interval(RENEW_EVERY);
             renew.tick().await;
             loop {
                 // Register for a wake-up before looking, so a job enqueued in between is not missed.
-                let notified = self.trigger.0.notified();
+                let notified = self.trigger.jobs.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if running.len() < IN_FLIGHT / 2 {
-                    match jobs::claim(&self.db, (IN_FLIGHT - running.len()) as u64, LEASE).await {
+                let free = self.in_flight.saturating_sub(running.len());
+                if free > 0 {
+                    match jobs::claim(&self.db, free as u64, LEASE).await {
                         Ok(claimed) if !claimed.is_empty() => {
                             for job in claimed {
-                                leased.insert(job.id);
+                                let lease = Lease::of(&job);
+                                leased.push(lease.clone());
                                 let pipeline = self.clone();
                                 running.spawn(async move {
-                                    let id = job.id;
                                     pipeline.run(job).await;
-                                    id
+                                    lease
                                 });
                             }
                             continue;
@@ -114,15 +121,14 @@ impl Pipeline {
                 }
                 tokio::select! {
                     Some(finished) = running.join_next() => {
-                        if let Ok(id) = finished {
-                            leased.remove(&id);
+                        if let Ok(lease) = finished {
+                            leased.retain(|held| *held != lease);
                         }
                     }
                     _ = &mut notified => {}
                     // Slow jobs (OCR) keep their lease while they run.
                     _ = renew.tick() => {
-                        let ids: Vec<i32> = leased.iter().copied().collect();
-                        if !ids.is_empty() && let Err(error) = jobs::renew(&self.db, &ids, LEASE).await {
+                        if !leased.is_empty() && let Err(error) = jobs::renew(&self.db, &leased, LEASE).await {
                             tracing::warn!(%error, "renewing ingest leases failed");
                         }
                     }
@@ -132,56 +138,86 @@ impl Pipeline {
         });
     }
 
-    /// Process one claimed job and record how it ended.
+    /// Process one claimed job and record how it ended — unless its lease lapsed meanwhile and
+    /// the job is someone else's now: then this worker's result is dropped.
     async fn run(&self, job: ingest_job::Model) {
-        let outcome = match job.kind.as_str() {
-            "extract" => self.extract(&job.document_id, job.version).await.map(|_| ()),
-            _ => self.index_document(&job.document_id, None).await.map(|_| ()),
-        };
-        let recorded = match &outcome {
-            Ok(()) => jobs::finish(&self.db, job.id, None).await,
+        let lease = Lease::of(&job);
+        let recorded = match self.extract(&job.document_id, job.version, &lease).await {
+            Ok(owned) => Ok(owned),
             Err(error) if error.is_transient() && job.attempts < MAX_ATTEMPTS => {
                 let backoff = Duration::from_secs(2u64.pow(job.attempts.clamp(0, 6) as u32));
                 tracing::warn!(job = job.id, %error, ?backoff, "ingest job failed; retrying");
-                jobs::retry_later(&self.db, job.id, &reason(error), backoff).await
+                jobs::retry_later(&self.db, &lease, &reason(&error), backoff).await.map_err(IngestError::from)
             }
             Err(error) => {
                 tracing::warn!(job = job.id, document = %job.document_id, %error, "ingest job failed");
-                let failed = jobs::finish(&self.db, job.id, Some(&reason(error))).await;
-                if job.kind == JobKind::Extract.as_str() {
-                    let _ = self.mark_version(&job.document_id, job.version, Some(&reason(error))).await;
-                }
-                failed
+                self.fail(&job, &lease, &reason(&error)).await
             }
         };
-        if let Err(error) = recorded {
-            tracing::error!(job = job.id, %error, "could not record the end of an ingest job; it will run again");
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                job = job.id,
+                document = %job.document_id,
+                "the lease of an ingest job lapsed and another worker claimed it; this result is dropped"
+            ),
+            Err(error) => {
+                tracing::error!(job = job.id, %error, "could not record the end of an ingest job; it will run again")
+            }
         }
     }
 
-    /// Extract a version's text (once), store it, then index the document with it.
-    pub async fn extract(&self, document_id: &str, version: i32) -> Result<Applied, IngestError> {
+    /// Extract a version's text, store it, and record it (fenced by `lease`). `Ok(false)`: the
+    /// lease was lost before the result could be recorded.
+    pub async fn extract(&self, document_id: &str, version: i32, lease: &Lease) -> Result<bool, IngestError> {
         let row = repo::version(&self.db, document_id, version).await?.ok_or(IngestError::Gone)?;
         let doc = repo::find(&self.db, document_id).await?.ok_or(IngestError::Gone)?;
-        let mut failure = None;
-        let mut extracted = None;
-        if row.text_key.is_none() {
-            match self.extract_text(&doc, &row).await {
-                Ok(text) => {
-                    let language = self.store_text(&doc, &row, &text).await?;
-                    extracted = Some(Extracted { version, text, language });
-                }
-                Err(IngestError::Extraction(reason)) => failure = Some(reason),
-                Err(other) => return Err(other),
+        let (key, bytes, detected) = match &row.text_key {
+            // Recorded already (by a worker whose finish was lost): just finish.
+            Some(key) => (key.clone(), row.text_bytes.unwrap_or_default(), row.detected_language.clone()),
+            None => {
+                let text = self.extract_text(&doc, &row).await?;
+                let key = ObjectKey::text_of(&row.object_key);
+                self.storage.put(&key, Bytes::copy_from_slice(text.as_bytes())).await?;
+                let detected = if doc.language.is_none() { language::detect(&text) } else { None };
+                (key.as_str().to_owned(), text.len() as i64, detected)
             }
+        };
+        let txn = self.db.begin().await?;
+        if !jobs::hold(&txn, lease).await? {
+            return Ok(false);
         }
-        // Read the document again after storing the text: any later change then sees the text.
-        let applied = self.index_document(document_id, extracted).await?;
-        self.mark_version(document_id, version, failure.as_deref()).await?;
-        match failure {
-            Some(reason) => Err(IngestError::Extraction(reason)),
-            None => Ok(applied),
+        document_version::Entity::update_many()
+            .col_expr(document_version::Column::TextKey, Expr::value(Some(key)))
+            .col_expr(document_version::Column::TextBytes, Expr::value(Some(bytes)))
+            .col_expr(document_version::Column::DetectedLanguage, Expr::value(detected))
+            .col_expr(document_version::Column::IngestState, Expr::value("indexed"))
+            .col_expr(document_version::Column::IngestError, Expr::value(Option::<String>::None))
+            .filter(document_version::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await?;
+        feed::stamp(&txn, document_id).await?;
+        let finished = jobs::finish(&txn, lease).await?;
+        txn.commit().await?;
+        self.trigger.wake();
+        Ok(finished)
+    }
+
+    /// Record a job that failed for good, and its version's state (fenced by `lease`).
+    async fn fail(&self, job: &ingest_job::Model, lease: &Lease, reason: &str) -> Result<bool, IngestError> {
+        let txn = self.db.begin().await?;
+        if !jobs::fail(&txn, lease, reason).await? {
+            return Ok(false);
         }
+        document_version::Entity::update_many()
+            .col_expr(document_version::Column::IngestState, Expr::value("failed"))
+            .col_expr(document_version::Column::IngestError, Expr::value(Some(reason.to_owned())))
+            .filter(document_version::Column::DocumentId.eq(job.document_id.as_str()))
+            .filter(document_version::Column::Version.eq(job.version))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(true)
     }
 
     async fn extract_text(&self, doc: &document::Model, row: &document_version::Model) -> Result<String, IngestError> {
@@ -217,89 +253,6 @@ impl Pipeline {
             .map_err(|e| IngestError::Extraction(e.to_string()))
     }
 
-    async fn store_text(
-        &self,
-        doc: &document::Model,
-        row: &document_version::Model,
-        text: &str,
-    ) -> Result<Option<String>, IngestError> {
-        let key = ObjectKey::text_of(&row.object_key);
-        self.storage.put(&key, Bytes::copy_from_slice(text.as_bytes())).await?;
-        let detected = if doc.language.is_none() { language::detect(text) } else { None };
-        document_version::Entity::update_many()
-            .col_expr(document_version::Column::TextKey, Expr::value(Some(key.as_str().to_owned())))
-            .col_expr(document_version::Column::TextBytes, Expr::value(Some(text.len() as i64)))
-            .col_expr(document_version::Column::DetectedLanguage, Expr::value(detected.clone()))
-            .filter(document_version::Column::Id.eq(row.id))
-            .exec(&self.db)
-            .await?;
-        Ok(detected)
-    }
-
-    async fn mark_version(&self, document_id: &str, version: i32, failure: Option<&str>) -> Result<(), IngestError> {
-        document_version::Entity::update_many()
-            .col_expr(
-                document_version::Column::IngestState,
-                Expr::value(if failure.is_some() { "failed" } else { "indexed" }),
-            )
-            .col_expr(document_version::Column::IngestError, Expr::value(failure.map(str::to_owned)))
-            .filter(document_version::Column::DocumentId.eq(document_id))
-            .filter(document_version::Column::Version.eq(version))
-            .exec(&self.db)
-            .await?;
-        Ok(())
-    }
-
-    /// Put the document as it is now in the database — markings, status, title, and the text of
-    /// its current version if extracted — into the index; resolves once committed.
-    /// `extracted`: text just extracted (saves reading it back when it is the current version's).
-    pub async fn index_document(
-        &self,
-        document_id: &str,
-        extracted: Option<Extracted>,
-    ) -> Result<Applied, IngestError> {
-        let doc = repo::find(&self.db, document_id).await?.ok_or(IngestError::Gone)?;
-        let Some(readable) = repo::read(&doc, &self.policy) else {
-            // The API hides such a document; the index must not keep counting an old state of it.
-            self.writer.remove(&doc.id).await?;
-            return Err(IngestError::Extraction(
-                "the stored document cannot be read (see the log); it is hidden".into(),
-            ));
-        };
-        let (body, text_version, detected) = match extracted.filter(|e| e.version == doc.current_version) {
-            Some(fresh) => (fresh.text, fresh.version as u64, fresh.language),
-            None => self.current_text(&doc).await?,
-        };
-        let entry = IndexEntry {
-            id: doc.id.clone(),
-            revision: doc.revision as u64,
-            text_version,
-            title: doc.title.clone(),
-            summary: doc.summary.clone().unwrap_or_default(),
-            body,
-            tags: readable.tags,
-            language: doc.language.clone().or(detected).unwrap_or_else(|| "und".into()),
-            facts: readable.facts,
-            published_at: doc.published_at,
-        };
-        Ok(self.writer.upsert(entry).await?)
-    }
-
-    /// The stored text of the document's current version, its number, and detected language.
-    async fn current_text(&self, doc: &document::Model) -> Result<(String, u64, Option<String>), IngestError> {
-        let current = repo::version(&self.db, &doc.id, doc.current_version).await?;
-        Ok(match &current {
-            Some(version) => match &version.text_key {
-                Some(key) => {
-                    let text = self.storage.read_to_string(&ObjectKey::from_stored(key)).await?;
-                    (text, version.version as u64, version.detected_language.clone())
-                }
-                None => (String::new(), 0, None),
-            },
-            None => (String::new(), 0, None),
-        })
-    }
-
     pub fn trigger(&self) -> &Trigger {
         &self.trigger
     }
@@ -311,16 +264,4 @@ impl Pipeline {
 
 fn reason(error: &IngestError) -> String {
     error.to_string().chars().take(MAX_REASON_CHARS).collect()
-}
-
-/// Ids of every document, for a rebuild or a reconciliation.
-pub async fn document_ids(db: &DatabaseConnection) -> Result<Vec<String>, IngestError> {
-    use sea_orm::{QueryOrder, QuerySelect};
-    Ok(document::Entity::find()
-        .select_only()
-        .column(document::Column::Id)
-        .order_by_asc(document::Column::CreatedAt)
-        .into_tuple()
-        .all(db)
-        .await?)
 }

@@ -24,11 +24,6 @@ pub struct IndexEntry {
 }
 
 impl IndexEntry {
-    /// (revision, text version): a newer entry replaces an older one, never the reverse.
-    pub fn freshness(&self) -> (u64, u64) {
-        (self.revision, self.text_version)
-    }
-
     pub fn to_document(&self, fields: &Fields) -> TantivyDocument {
         let mut doc = TantivyDocument::default();
         doc.add_text(fields.id, &self.id);

@@ -1,7 +1,7 @@
 //! The tantivy index on disk: opened (or created) with the analysers registered — tantivy does
 //! not persist custom tokenizers — and one reader whose searchers see each committed batch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tantivy::directory::MmapDirectory;
 use tantivy::query::QueryParser;
@@ -19,12 +19,25 @@ pub struct SearchIndex {
     fields: Fields,
     /// The query-time analysers (the "d" form of đ/dj words only).
     query_tokenizers: TokenizerManager,
-    /// Where the index lives on disk (none in memory).
-    dir: Option<PathBuf>,
 }
 
-/// File beside the index recording the policy its markings were indexed under.
-const POLICY_STAMP: &str = "anaspoc-policy-stamp";
+/// How far the committed index has followed the change feed, and under which policy its
+/// markings were written — the payload of every commit (see `search::writer`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    /// The feed followed (`db::feed::Head::feed_id`).
+    pub feed: String,
+    /// Every change up to this `change_seq` is in the index.
+    pub cursor: i64,
+    /// What the indexed markings mean (the follower's policy stamp).
+    pub policy: String,
+}
+
+impl Position {
+    pub fn to_payload(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
 
 impl SearchIndex {
     /// Open the index in `dir`, creating it (or replacing one with another schema) as needed.
@@ -35,8 +48,8 @@ impl SearchIndex {
         let index = match Index::open_or_create(directory, schema.clone()) {
             Ok(index) => index,
             Err(tantivy::TantivyError::SchemaError(reason)) => {
-                // An index of an older schema is derived data: start afresh; start-up
-                // reconciliation fills it again from the database.
+                // An index of an older schema is derived data: start afresh; the follower
+                // fills it again from the change feed.
                 tracing::warn!(%reason, dir = %dir.display(), "search index schema changed; rebuilding the index");
                 for entry in std::fs::read_dir(dir).map_err(|e| SearchError::Index(e.to_string()))?.flatten() {
                     let _ = std::fs::remove_file(entry.path());
@@ -46,21 +59,21 @@ impl SearchIndex {
             }
             Err(other) => return Err(other.into()),
         };
-        Self::from_index(index, fields, Some(dir.to_owned()))
+        Self::from_index(index, fields)
     }
 
     /// An index in memory (benchmarks, tests).
     pub fn in_memory() -> Result<Self, SearchError> {
         let (schema, fields) = schema::build();
-        Self::from_index(Index::create_in_ram(schema), fields, None)
+        Self::from_index(Index::create_in_ram(schema), fields)
     }
 
-    fn from_index(index: Index, fields: Fields, dir: Option<PathBuf>) -> Result<Self, SearchError> {
+    fn from_index(index: Index, fields: Fields) -> Result<Self, SearchError> {
         index.tokenizers().register(ANALYZER, FoldingTokenizer::analyzer(Mode::Index));
         let query_tokenizers = TokenizerManager::default();
         query_tokenizers.register(ANALYZER, FoldingTokenizer::analyzer(Mode::Query));
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { index, reader, fields, query_tokenizers, dir })
+        Ok(Self { index, reader, fields, query_tokenizers })
     }
 
     pub fn index(&self) -> &Index {
@@ -87,14 +100,10 @@ impl SearchIndex {
         parser
     }
 
-    /// The policy stamp recorded with the indexed markings (see `ingest::reconcile`).
-    pub fn policy_stamp(&self) -> Option<String> {
-        self.dir.as_ref().and_then(|dir| std::fs::read_to_string(dir.join(POLICY_STAMP)).ok())
-    }
-
-    pub fn record_policy_stamp(&self, stamp: &str) -> Result<(), SearchError> {
-        let Some(dir) = &self.dir else { return Ok(()) };
-        std::fs::write(dir.join(POLICY_STAMP), stamp).map_err(|e| SearchError::Index(format!("policy stamp: {e}")))
+    /// The position of the last commit; `None` for a new index or one written before the feed.
+    pub fn position(&self) -> Option<Position> {
+        let payload = self.index.load_metas().ok()?.payload?;
+        serde_json::from_str(&payload).ok()
     }
 
     /// Number of documents in the last committed state.

@@ -7,6 +7,7 @@ pub mod cost;
 pub mod document;
 mod exclusion;
 pub mod facets;
+pub mod follower;
 pub mod index;
 pub mod query;
 mod request;
@@ -18,11 +19,12 @@ pub mod writer;
 pub use cost::QueryCaps;
 pub use document::IndexEntry;
 pub use facets::Facets;
+pub use follower::{FeedState, Follower};
 pub use index::SearchIndex;
 pub use query::Filters;
 pub use request::{SearchRequest, Sort};
 pub use service::{Hit, SearchResponse, Service};
-pub use writer::{Applied, WriterHandle};
+pub use writer::{Operation, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -40,8 +42,9 @@ pub enum SearchError {
     /// The caller is over the search rate (`limits.searches_per_minute`): 429.
     #[error("too many searches; retry after {} s", .0.seconds())]
     Throttled(crate::throttle::RetryAfter),
-    #[error("the index writer has stopped")]
-    WriterStopped,
+    /// This replica's index is too far behind the database to answer without guessing (503).
+    #[error("the search index is catching up with recent changes")]
+    CatchingUp,
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error(transparent)]

@@ -6,6 +6,7 @@ use std::ops::Bound;
 
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DateTime, Term};
@@ -55,6 +56,16 @@ pub fn visibility(fields: &Fields, filter: Option<&VisibilityFilter>) -> Box<dyn
         any_of(vec![term(fields.red_gate, OPEN_GATE), term(fields.red_gate, filter.subject_gate())]),
     ]);
     all_of(vec![rank, any_of(vec![term(fields.org, filter.organisation()), shared])])
+}
+
+/// `visible` without the documents `excluded` (changed after the index's position): applied to
+/// the visibility query, so they are left out of hits, totals, facets and ranking statistics.
+pub fn without(fields: &Fields, visible: Box<dyn Query>, excluded: &[String]) -> Box<dyn Query> {
+    if excluded.is_empty() {
+        return visible;
+    }
+    let ids = TermSetQuery::new(excluded.iter().map(|id| Term::from_field_text(fields.id, id)));
+    Box::new(BooleanQuery::new(vec![(Occur::Must, visible), (Occur::MustNot, Box::new(ids))]))
 }
 
 /// The user's filters as a query (`None` when there are none).

@@ -1,6 +1,8 @@
-//! `GET /api/v1/search`: the query runs with the policy compiled into it; every hit is checked
-//! again against the database with `policy::decide` before it is returned (a mismatch — an index
-//! running behind a change — is dropped, counted and recorded), and the search is audited.
+//! `GET /api/v1/search`: the query runs with the policy compiled into it, and without the
+//! documents changed after this replica's index position (their indexed state may be stale: they
+//! are neither counted, ranked, faceted nor returned until the follower has applied them); every
+//! hit is checked again against the database with `policy::decide` before it is returned (a
+//! mismatch would be a bug: it is dropped, counted and recorded), and the search is audited.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use tantivy::{DocAddress, Order, TantivyDocument};
 use super::SearchError;
 use super::cost::QueryCaps;
 use super::facets::{FacetCollector, Facets};
+use super::follower::FeedState;
 use super::index::SearchIndex;
 use super::query::{self, Filters};
 use super::request::{MAX_OFFSET, SearchRequest, Sort, encode_cursor};
@@ -29,6 +32,9 @@ use crate::policy::{Action, Markings, PolicyConfig, decide, search_filter};
 use crate::throttle::{Limit, Throttle};
 
 const SNIPPET_CHARS: usize = 240;
+/// Most changed documents a search leaves out; further behind, it is refused (503) — the
+/// replica is not ready then either, so a load balancer sends searches elsewhere.
+const MAX_EXCLUDED: u64 = 10_000;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Hit {
@@ -74,6 +80,7 @@ pub struct Service {
     policy: Arc<PolicyConfig>,
     throttle: Throttle,
     caps: QueryCaps,
+    feed: Arc<FeedState>,
     dropped_hits: Counter,
 }
 
@@ -85,8 +92,9 @@ impl Service {
         policy: Arc<PolicyConfig>,
         throttle: Throttle,
         caps: QueryCaps,
+        feed: Arc<FeedState>,
     ) -> Self {
-        Self { index, db, audit, policy, throttle, caps, dropped_hits: Counter::default() }
+        Self { index, db, audit, policy, throttle, caps, feed, dropped_hits: Counter::default() }
     }
 
     /// Count of hits the index admitted but the database re-check refused.
@@ -98,9 +106,16 @@ impl Service {
         // Over the rate: refused before any work (counted in /metrics, not audited).
         self.throttle.check(Limit::Searches, &caller.principal.sub).map_err(SearchError::Throttled)?;
         let filter = search_filter(&caller.principal);
+        // The position first, then (in `execute`) the searcher, which is at least as far.
+        let applied = self.feed.applied();
+        if applied < 0 {
+            return Err(SearchError::CatchingUp);
+        }
+        let excluded =
+            crate::db::feed::changed_after(&self.db, applied, MAX_EXCLUDED).await?.ok_or(SearchError::CatchingUp)?;
         let index = self.index.clone();
         let (run, caps) = (request.clone(), self.caps);
-        let found = tokio::task::spawn_blocking(move || execute(&index, filter.as_ref(), &run, &caps))
+        let found = tokio::task::spawn_blocking(move || execute(&index, filter.as_ref(), &excluded, &run, &caps))
             .await
             .map_err(|e| SearchError::Index(e.to_string()))??;
 
@@ -167,16 +182,18 @@ fn describe(filters: &Filters) -> Value {
 
 /// The search itself (blocking: run it off the async workers). Public for the benchmark and
 /// the fuzz targets; the service is the way in for everything else.
+/// `excluded`: ids of documents the index may hold in a stale state (see the module's note).
 pub fn execute(
     index: &SearchIndex,
     filter: Option<&crate::policy::VisibilityFilter>,
+    excluded: &[String],
     request: &SearchRequest,
     caps: &QueryCaps,
 ) -> Result<Found, SearchError> {
     let fields = index.fields();
     let searcher = index.reader().searcher();
     let words = query::words(index, caps, &request.q)?;
-    let visible = query::visibility(fields, filter);
+    let visible = query::without(fields, query::visibility(fields, filter), excluded);
     let full = query::full(words.box_clone(), query::filters(fields, &request.filters), visible.box_clone());
     let budget = caps.start();
     // Scores and snippet weights from the visible documents only (see `statistics`).

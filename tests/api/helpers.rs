@@ -100,6 +100,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub demo_idp: Option<Arc<DemoIdp>>,
     pub settings: Settings,
+    /// This instance's index position in the change feed (and a way to hold it back).
+    pub feed: Arc<anaspoc::search::FeedState>,
     handle: actix_web::dev::ServerHandle,
     database: Option<crate::database::PgDatabase>,
     _dir: tempfile::TempDir,
@@ -138,14 +140,44 @@ impl TestApp {
             settings.storage.prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
         }
         configure(&mut settings);
+        let key = std::path::Path::new(&settings.audit.signing_key_file);
+        if settings.database.url.starts_with("postgres") && !key.exists() {
+            // Replicas on PostgreSQL sign with one key made beforehand (`anaspoc audit keygen`).
+            anaspoc::audit::SigningKey::create(key).expect("signing key");
+        }
+        Self::start(settings, database, dir).await
+    }
+
+    async fn start(settings: Settings, database: Option<crate::database::PgDatabase>, dir: tempfile::TempDir) -> Self {
         anaspoc::telemetry::init(&settings.log);
         let app = Application::build(settings.clone()).await.expect("application starts");
         let base = app.public_url().to_owned();
         let db = app.db().clone();
         let demo_idp = app.demo_idp();
+        let feed = app.feed();
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
-        Self { base, client: client(), db, demo_idp, settings, handle, database, _dir: dir }
+        Self { base, client: client(), db, demo_idp, settings, feed, handle, database, _dir: dir }
+    }
+
+    /// Another replica of this instance: the same database, object store, signing key and
+    /// identity provider (this one's built-in provider), its own search index.
+    pub async fn replica(&self, configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = self.replica_settings(dir.path());
+        configure(&mut settings);
+        Self::start(settings, None, dir).await
+    }
+
+    /// The settings of a replica of this instance with its index under `dir`.
+    pub fn replica_settings(&self, dir: &std::path::Path) -> Settings {
+        let mut settings = self.settings.clone();
+        settings.server.bind = "127.0.0.1:0".into();
+        settings.search.index_dir = dir.join("index").display().to_string();
+        if settings.oidc.issuer_url.is_empty() {
+            settings.oidc.issuer_url = format!("{}{}", self.base, anaspoc::auth::demo_idp::MOUNT_PATH);
+        }
+        settings
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -34,8 +34,12 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub published_at: Option<ChronoDateTimeUtc>,
-    /// Incremented by every change; the search index stores the revision it reflects.
+    /// Incremented by every change (the ETag).
     pub revision: i32,
+    /// The feed number of the latest change the search index must follow (see `db::feed`).
+    pub change_seq: i64,
+    /// When that change was made, by the database's clock, in milliseconds since 1970.
+    pub changed_at_ms: i64,
 }
 
 /// The foreign key lives in the migration; nothing here navigates between the tables.

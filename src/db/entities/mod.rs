@@ -3,6 +3,7 @@
 pub mod audit_checkpoint;
 pub mod audit_event;
 pub mod audit_head;
+pub mod change_feed;
 pub mod document;
 pub mod document_version;
 pub mod ingest_job;

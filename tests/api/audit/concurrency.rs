@@ -54,17 +54,20 @@ async fn direct_appends_contend_for_the_head_and_stay_linear(backend: Backend) {
     assert_eq!(verify(&app).await["status"], "ok");
 }
 
-/// Two server processes on one PostgreSQL database, both busy: one trail, linear.
+/// Three server processes started together on one fresh PostgreSQL database, all busy: the
+/// migrations ran once (under the advisory lock), and there is one trail, linear.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_write_one_linear_trail_on_postgresql() {
+async fn three_processes_write_one_linear_trail_on_postgresql() {
     let Some(admin_url) = crate::helpers::peer(crate::helpers::DATABASE_URL_VAR) else { return };
     let database = crate::database::PgDatabase::create(&admin_url).await;
     let dir = tempfile::tempdir().expect("dir");
+    // Replicas on PostgreSQL share one checkpoint signing key, made beforehand.
+    let key = dir.path().join("audit.pem");
+    audit::SigningKey::create(&key).expect("signing key");
     let mut servers = Vec::new();
-    // One after the other: the first applies the migrations.
-    for n in 0..2 {
-        servers.push(Process::start(&database.url, &dir.path().join(format!("replica-{n}"))).await);
-    }
+    // Started together: migrations run once, under the database's advisory lock.
+    let starting = (0..3).map(|n| Process::start(&database.url, &key, dir.path().join(format!("replica-{n}"))));
+    servers.extend(futures_util::future::join_all(starting).await);
     let client = reqwest::Client::new();
     let mut calls = Vec::new();
     for server in &servers {
@@ -98,7 +101,7 @@ async fn two_processes_write_one_linear_trail_on_postgresql() {
         events.extend(page);
     }
     let logins = events.iter().filter(|e| e.action == Action::AuthLogin).count();
-    assert_eq!(logins, 80, "every sign-in of both processes");
+    assert_eq!(logins, 120, "every sign-in of the three processes");
     assert_linear(&events);
     let verified = audit::verify::verify_database(&trail, Vec::new(), None).await.expect("verify");
     assert!(verified.is_ok(), "{verified:?}");
@@ -112,7 +115,8 @@ struct Process {
 }
 
 impl Process {
-    async fn start(database_url: &str, dir: &std::path::Path) -> Self {
+    async fn start(database_url: &str, key: &std::path::Path, dir: std::path::PathBuf) -> Self {
+        let dir = dir.as_path();
         std::fs::create_dir_all(dir).expect("dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let child = Command::new(env!("CARGO_BIN_EXE_anaspoc"))
@@ -123,7 +127,7 @@ impl Process {
             .env("ANASPOC__DATABASE__URL", database_url)
             .env("ANASPOC__STORAGE__PATH", dir.join("objects"))
             .env("ANASPOC__SEARCH__INDEX_DIR", dir.join("index"))
-            .env("ANASPOC__AUDIT__SIGNING_KEY_FILE", dir.join("audit.pem"))
+            .env("ANASPOC__AUDIT__SIGNING_KEY_FILE", key)
             .env("ANASPOC__LOG__LEVEL", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
