@@ -147,7 +147,11 @@ impl Application {
         }
 
         // Rate limits, and refused sign-ins audited without letting a flood grow the trail.
-        let throttle = Throttle::new(&settings.limits);
+        // Replicas on PostgreSQL share their buckets there; one process keeps them in memory.
+        let throttle = match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => Throttle::shared(&settings.limits, db.clone()),
+            _ => Throttle::new(&settings.limits),
+        };
         throttle.spawn_housekeeping();
         metrics.register("throttled_requests", "Requests refused by a rate limit ([limits])", throttle.refused());
         let denials = Arc::new(Denials::new(

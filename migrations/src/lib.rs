@@ -10,6 +10,7 @@ mod m20261128_000004_create_ingest;
 mod m20261128_000005_create_web_sessions;
 mod m20261201_000006_bind_sign_ins;
 mod m20261201_000007_change_feed;
+mod m20261201_000008_rate_limits;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_create_web_sessions::Migration),
             Box::new(m20261201_000006_bind_sign_ins::Migration),
             Box::new(m20261201_000007_change_feed::Migration),
+            Box::new(m20261201_000008_rate_limits::Migration),
         ]
     }
 }

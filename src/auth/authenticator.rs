@@ -48,7 +48,7 @@ impl Authenticator {
                     other => other.to_string(),
                 };
                 self.denials.record(&request, &reason, path, "bearer").await;
-                match self.throttle.check(Limit::AuthFailures, &request.ip) {
+                match self.throttle.check(Limit::AuthFailures, &request.ip).await {
                     Ok(()) => Err(error),
                     Err(retry) => Err(AuthError::Throttled(retry)),
                 }

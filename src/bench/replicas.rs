@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::corpus::{self, CorpusDocument, Rng};
 use super::stats::{self, Latencies};
-use super::{BoxError, Server, applied, upload};
+use super::{BoxError, Server, applied, http_load, upload};
 
 pub struct ReplicaOptions {
     pub replicas: usize,
@@ -148,7 +148,7 @@ async fn measure(options: &ReplicaOptions, database_url: &str) -> Result<(), Box
     let mut table = Vec::new();
     let mut one = 0.0;
     for count in 1..=bases.len() {
-        let (latencies, rate) = spread_load(&bases[..count], &tokens, &queries, options.clients, options.seconds).await;
+        let (latencies, rate) = http_load(&bases[..count], &tokens, &queries, options.clients, options.seconds).await;
         if count == 1 {
             one = rate;
         }
@@ -244,30 +244,4 @@ async fn replication_lag(
         sent as f64 / started.elapsed().as_secs_f64()
     );
     Ok(lag)
-}
-
-/// Searches from `clients` concurrent clients, each request to the next replica in turn.
-async fn spread_load(
-    bases: &[String],
-    tokens: &std::collections::HashMap<&'static str, String>,
-    queries: &[corpus::CorpusQuery],
-    clients: usize,
-    seconds: u64,
-) -> (Latencies, f64) {
-    let client = reqwest::Client::new();
-    let next = AtomicUsize::new(0);
-    stats::drive(queries, clients, seconds, |query| {
-        let base = &bases[next.fetch_add(1, Ordering::Relaxed) % bases.len()];
-        let request = tokens.get(query.persona).map(|token| {
-            let q: String = url::form_urlencoded::byte_serialize(query.text.as_bytes()).collect();
-            client.get(format!("{base}/api/v1/search?q={q}")).bearer_auth(token)
-        });
-        async move {
-            match request {
-                Some(request) => request.send().await.is_ok_and(|r| r.status().is_success()),
-                None => false,
-            }
-        }
-    })
-    .await
 }

@@ -6,6 +6,7 @@ pub mod columns;
 pub mod documents;
 pub mod entities;
 pub mod feed;
+pub mod rate_limits;
 pub mod sessions;
 pub mod users;
 

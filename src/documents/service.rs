@@ -93,7 +93,7 @@ impl Service {
         id: &RequestedId,
         version: Option<i32>,
     ) -> Result<Content, DocumentsError> {
-        self.within(caller, Limit::Downloads)?;
+        self.within(caller, Limit::Downloads).await?;
         let permitted = self.authorize(caller, id, Action::See, AuditAction::DocumentDownload).await?;
         let number = version.unwrap_or(permitted.row.current_version);
         let event = |outcome| {
@@ -126,8 +126,8 @@ impl Service {
 
     /// Refuse a caller over `limit` before any work (not audited: a flood of refusals would be
     /// a flood of events; `/metrics` counts them).
-    pub(super) fn within(&self, caller: &Caller, limit: Limit) -> Result<(), DocumentsError> {
-        self.throttle.check(limit, &caller.principal.sub).map_err(DocumentsError::Throttled)
+    pub(super) async fn within(&self, caller: &Caller, limit: Limit) -> Result<(), DocumentsError> {
+        self.throttle.check(limit, &caller.principal.sub).await.map_err(DocumentsError::Throttled)
     }
 
     // ---- policy ----------------------------------------------------------------------------

@@ -85,7 +85,7 @@ impl Service {
 
     /// Validate an upload's metadata before any byte is stored.
     pub async fn plan_create(&self, caller: &Caller, new: NewDocument) -> Result<CreatePlan, DocumentsError> {
-        self.within(caller, Limit::Uploads)?;
+        self.within(caller, Limit::Uploads).await?;
         self.may_create(caller).await?;
         let ValidNewDocument { title, summary, language, tags, markings, publish } =
             new.validate(&self.policy, &caller.principal)?;
@@ -200,7 +200,7 @@ impl Service {
         id: &RequestedId,
         precondition: Precondition,
     ) -> Result<VersionPlan, DocumentsError> {
-        self.within(caller, Limit::Uploads)?;
+        self.within(caller, Limit::Uploads).await?;
         let permitted = self.authorize(caller, id, Action::Change, AuditAction::DocumentVersion).await?;
         self.check(caller, &permitted, &precondition, AuditAction::DocumentVersion).await?;
         let txn = self.db.begin().await?;

@@ -104,7 +104,7 @@ impl Service {
 
     pub async fn search(&self, caller: &Caller, request: SearchRequest) -> Result<SearchResponse, SearchError> {
         // Over the rate: refused before any work (counted in /metrics, not audited).
-        self.throttle.check(Limit::Searches, &caller.principal.sub).map_err(SearchError::Throttled)?;
+        self.throttle.check(Limit::Searches, &caller.principal.sub).await.map_err(SearchError::Throttled)?;
         let filter = search_filter(&caller.principal);
         // The position first, then (in `execute`) the searcher, which is at least as far.
         let applied = self.feed.applied();

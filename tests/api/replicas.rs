@@ -407,3 +407,27 @@ async fn a_postgres_replica_needs_the_shared_signing_key() {
     let refused = anaspoc::startup::Application::build(settings).await.err().expect("refused");
     assert!(refused.to_string().contains("anaspoc audit keygen"), "{refused}");
 }
+
+/// On PostgreSQL a user's allowance holds for the cluster: searches spread over two replicas are
+/// refused once together they exceed `limits.searches_per_minute`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_hold_across_replicas() {
+    if crate::helpers::production_peers().is_none() {
+        return;
+    }
+    let a = TestApp::spawn_on_with(Backend::Production, |s| s.limits.searches_per_minute = 4).await;
+    let b = a.replica(|_| {}).await;
+    let al = a.token("analyst-al").await;
+    for replica in [&a, &b, &a, &b] {
+        assert_eq!(replica.get_as(&al, "/api/v1/search?q=granica").await.status(), 200);
+    }
+    for replica in [&b, &a] {
+        let refused = replica.get_as(&al, "/api/v1/search?q=granica").await;
+        assert_eq!(refused.status(), 429, "the fifth search of the minute, on either replica");
+        let wait: u64 = refused.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+        assert!((1..=20).contains(&wait), "Retry-After {wait}");
+    }
+    // Another user's allowance is their own.
+    let ba = a.token("analyst-ba").await;
+    assert_eq!(b.get_as(&ba, "/api/v1/search?q=granica").await.status(), 200);
+}
