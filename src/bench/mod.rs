@@ -169,7 +169,8 @@ impl Server {
             .envs(UNLIMITED)
             .envs(settings.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // Errors only (the level above): kept beside the server's data for a failed run.
+            .stderr(std::fs::File::create(dir.join("server.log"))?)
             .spawn()?;
         Ok(Self { child, base, dir: dir.to_path_buf() })
     }
@@ -239,6 +240,14 @@ impl Server {
 
     fn stop(mut self) {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A run that fails midway leaves no server behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }

@@ -62,19 +62,28 @@ pub async fn run(options: ReplicaOptions) -> Result<(), BoxError> {
 }
 
 async fn measure(options: &ReplicaOptions, database_url: &str) -> Result<(), BoxError> {
+    let work = tempfile::Builder::new().prefix("anaspoc-bench-replicas-").tempdir()?;
+    let measured = measure_in(options, database_url, work.path()).await;
+    if measured.is_err() {
+        // Each replica's errors are in replica-N/server.log.
+        println!("the run failed; its servers' data and logs are kept in {}", work.keep().display());
+    }
+    measured
+}
+
+async fn measure_in(options: &ReplicaOptions, database_url: &str, work: &Path) -> Result<(), BoxError> {
     let mut rng = Rng::new(options.seed);
     let vocabularies = corpus::vocabularies(&mut rng);
     let documents: Vec<CorpusDocument> =
         (0..options.documents).map(|_| corpus::document(&mut rng, &vocabularies)).collect();
     let queries = corpus::queries(&mut rng, &vocabularies, 500);
 
-    let work = tempfile::Builder::new().prefix("anaspoc-bench-replicas-").tempdir()?;
-    let key = work.path().join("audit-signing-key.pem");
+    let key = work.join("audit-signing-key.pem");
     crate::audit::SigningKey::create(&key)?;
     let shared = |dir: &Path, issuer: Option<&str>| {
         let mut settings = vec![
             ("ANASPOC__DATABASE__URL", database_url.to_owned()),
-            ("ANASPOC__STORAGE__PATH", work.path().join("objects").display().to_string()),
+            ("ANASPOC__STORAGE__PATH", work.join("objects").display().to_string()),
             ("ANASPOC__AUDIT__SIGNING_KEY_FILE", key.display().to_string()),
             ("ANASPOC__SEARCH__INDEX_DIR", dir.join("index").display().to_string()),
         ];
@@ -84,14 +93,14 @@ async fn measure(options: &ReplicaOptions, database_url: &str) -> Result<(), Box
         settings
     };
     let mut servers = Vec::new();
-    let first_dir = work.path().join("replica-1");
+    let first_dir = work.join("replica-1");
     std::fs::create_dir_all(&first_dir)?;
     let first = start(&first_dir, &shared(&first_dir, None))?;
     first.wait_ready().await?;
     let issuer = format!("{}{}", first.base, crate::auth::demo_idp::MOUNT_PATH);
     servers.push(first);
     for n in 2..=options.replicas.max(1) {
-        let dir = work.path().join(format!("replica-{n}"));
+        let dir = work.join(format!("replica-{n}"));
         std::fs::create_dir_all(&dir)?;
         let server = start(&dir, &shared(&dir, Some(&issuer)))?;
         server.wait_ready().await?;
@@ -222,7 +231,12 @@ async fn replication_lag(
             let mut still = Vec::new();
             for replica in pending {
                 let url = format!("{}/api/v1/search?q={word}", bases[replica]);
-                let found: Value = client.get(url).bearer_auth(token).send().await?.json().await?;
+                // A pooled connection the server closed while idle fails once: ask again.
+                let found: Value = match client.get(url).bearer_auth(token).send().await {
+                    Ok(response) => response.json().await?,
+                    Err(error) if error.is_request() || error.is_connect() => Value::Null,
+                    Err(error) => return Err(error.into()),
+                };
                 if found["total"] == 1 {
                     lag[replica].push(answered.elapsed());
                 } else {
