@@ -19,7 +19,7 @@ use crate::auth::{
 };
 use crate::caller::TrustedProxies;
 use crate::config::{ConfigError, Settings};
-use crate::health::Readiness;
+use crate::health::{Probes, Readiness};
 use crate::ingest::sandbox::Sandbox;
 use crate::ingest::{Pipeline, Trigger};
 use crate::metrics::{self, Metrics};
@@ -69,6 +69,7 @@ pub struct Application {
     validator: Arc<TokenValidator>,
     demo_idp: Option<web::Data<DemoIdp>>,
     feed: Arc<search::FeedState>,
+    readiness: Arc<Readiness>,
 }
 
 impl Application {
@@ -211,14 +212,18 @@ impl Application {
             directory.clone(),
             denials,
         ));
-        let readiness = web::Data::new(Readiness::new(
-            db.clone(),
+        let readiness = Arc::new(Readiness::new(Probes {
+            db: db.clone(),
             storage,
+            validator: validator.clone(),
             feed,
-            Duration::from_secs(settings.search.max_lag_secs),
-            settings.search.max_lag_changes,
-            validator.clone(),
-        ));
+            max_lag: Duration::from_secs(settings.search.max_lag_secs),
+            max_lag_changes: settings.search.max_lag_changes,
+            interval: Duration::from_millis(settings.health.check_interval_ms),
+            timeout: Duration::from_millis(settings.health.check_timeout_ms),
+        }));
+        let readiness_checks = readiness.clone();
+        let readiness = web::Data::from(readiness);
         // Behind a TLS-terminating proxy the public URL is https although this process speaks
         // plain HTTP: browsers see HTTPS, so cookies are Secure and HSTS is sent.
         let https = settings.tls_enabled() || url::Url::parse(&public_url).is_ok_and(|url| url.scheme() == "https");
@@ -271,7 +276,16 @@ impl Application {
             http.map_err(|source| StartupError::Bind { addr: addr.to_string(), source })?.disable_signals().run()
         };
         tracing::info!(%local_addr, %public_url, tls = settings.tls_enabled(), "anaspoc listening");
-        Ok(Self { server, local_addr, public_url, db, validator, demo_idp, feed: feed_state })
+        Ok(Self {
+            server,
+            local_addr,
+            public_url,
+            db,
+            validator,
+            demo_idp,
+            feed: feed_state,
+            readiness: readiness_checks,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -312,6 +326,8 @@ impl Application {
 
     /// Serve until the server is stopped through its handle.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // Readiness checks start with serving: in demo mode the identity provider is this server.
+        self.readiness.clone().spawn();
         let validator = self.validator.clone();
         // Load the issuer's keys early so the first request does not pay for discovery; failures
         // are retried on demand (and reported by /readyz).

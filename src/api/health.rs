@@ -14,7 +14,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Ready to serve requests (see [`Readiness`]): 200 or 503, with each component's state.
 pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
-    let report = readiness.check().await;
+    let report = readiness.report().await;
     if report.is_ready() { HttpResponse::Ok().json(report) } else { HttpResponse::ServiceUnavailable().json(report) }
 }
 

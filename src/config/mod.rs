@@ -50,7 +50,17 @@ pub struct Settings {
     pub audit: AuditSettings,
     pub web: WebSettings,
     pub metrics: MetricsSettings,
+    pub health: HealthSettings,
     pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSettings {
+    /// How often readiness checks the database, object store and identity provider.
+    pub check_interval_ms: u64,
+    /// How long each of those checks may take before the component counts as failing.
+    pub check_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -375,6 +385,8 @@ impl Settings {
             }
         }
         for (key, value) in [
+            ("health.check_interval_ms", self.health.check_interval_ms),
+            ("health.check_timeout_ms", self.health.check_timeout_ms),
             ("search.follow_poll_ms", self.search.follow_poll_ms),
             ("search.follow_batch", self.search.follow_batch),
             ("search.max_lag_changes", self.search.max_lag_changes),

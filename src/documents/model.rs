@@ -221,8 +221,9 @@ pub struct DocumentView {
     pub can_change: bool,
 }
 
-/// Where a version's text stands: `pending`, `indexed` (searchable on the server that answers:
-/// its index has applied the document's latest change), or `failed` with the reason.
+/// Where a version's text stands: `pending`, `indexed`, or `failed` with the reason — the last
+/// two once the answering server's index has applied the document's latest change (until then
+/// `pending`): what it says is what a search there finds.
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestView {
     pub state: String,

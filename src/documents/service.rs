@@ -199,11 +199,11 @@ impl Service {
         let Permitted { row, facts, tags, .. } = permitted;
         let mut versions: Vec<VersionView> =
             repo::versions(&self.db, &row.id).await?.into_iter().map(VersionView::from).collect();
-        // "indexed" means searchable on this server: not before its index has applied the
-        // document's latest change — read again after the versions, as the change that recorded
-        // the text may have committed after `row` was read.
+        // The outcome ("indexed", or "failed" and found by its metadata only) is reported once
+        // this server's index has applied the document's latest change — read again after the
+        // versions, as the change that recorded the outcome may have committed after `row`.
         if let Some(current) = versions.iter_mut().find(|v| v.version == row.current_version)
-            && current.ingest.state == "indexed"
+            && current.ingest.state != "pending"
         {
             let latest = repo::find(&self.db, &row.id).await?.map_or(row.change_seq, |fresh| fresh.change_seq);
             if !self.ingest.searchable(latest) {

@@ -96,3 +96,82 @@ async fn metrics_are_closed_or_need_the_scrapers_token() {
     assert!(scraped.text().await.expect("text").contains("anaspoc_http_requests_total"));
     handle.stop(false).await;
 }
+
+/// A frozen object store (its own s3s-fs, SIGSTOPped) does not freeze the probe: `/readyz`
+/// answers within the check time-out with storage failing and the other components good, and
+/// reports storage good again by itself once the store thaws (SIGCONT).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_answers_at_once_while_the_object_store_is_frozen() {
+    if crate::helpers::production_peers().is_none() {
+        return;
+    }
+    let root = tempfile::tempdir().expect("dir");
+    std::fs::create_dir_all(root.path().join("frozen")).expect("bucket");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let access = std::env::var("AWS_ACCESS_KEY_ID").expect("key");
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").expect("secret");
+    let mut store = std::process::Command::new("s3s-fs")
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", &access, "--secret-key", &secret])
+        .arg(root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("s3s-fs (installed with the S3 peer)");
+    let app = TestApp::spawn_with(move |s| {
+        s.storage.kind = anaspoc::config::StorageKind::S3;
+        s.storage.endpoint = format!("http://127.0.0.1:{port}");
+        s.storage.bucket = "frozen".into();
+        s.storage.allow_http = true;
+        s.health.check_interval_ms = 200;
+        s.health.check_timeout_ms = 500;
+    })
+    .await;
+    let ready = |app: &TestApp| {
+        let request = app.client.get(app.url("/readyz"));
+        async move {
+            let started = std::time::Instant::now();
+            let response = request.send().await.expect("readyz");
+            let status = response.status();
+            let body: Value = response.json().await.expect("json");
+            (status, body, started.elapsed())
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while ready(&app).await.0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready with the store up");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let signal = |name: &str| {
+        std::process::Command::new("kill").args([name, &store.id().to_string()]).status().expect("kill");
+    };
+    signal("-STOP");
+    let mut frozen = None;
+    for _ in 0..40 {
+        let (status, body, took) = ready(&app).await;
+        assert!(took < std::time::Duration::from_millis(1500), "the probe took {took:?} while the store is frozen");
+        if status == 503 {
+            frozen = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let body = frozen.expect("storage reported failing while frozen");
+    assert_eq!(body["checks"]["storage"], "failing", "{body}");
+    assert_eq!(body["checks"]["database"], "ok", "{body}");
+    assert!(body["last_ok_secs_ago"]["storage"].as_f64().is_some_and(|secs| secs > 0.0), "{body}");
+
+    signal("-CONT");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, body, _) = ready(&app).await;
+        if status == 200 {
+            assert_eq!(body["checks"]["storage"], "ok");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "storage never recovered: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = store.kill();
+    let _ = store.wait();
+}

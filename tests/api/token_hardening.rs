@@ -296,6 +296,14 @@ async fn keys_are_not_trusted_past_their_age_while_the_issuer_is_down() {
         let body = crate::documents::problem(response, 503).await;
         assert_eq!(body["type"], "urn:anaspoc:problem:identity-provider-unavailable");
     }
-    let ready: Value = app.client.get(app.url("/readyz")).send().await.expect("readyz").json().await.expect("json");
-    assert_eq!(ready["checks"]["identity_provider"], "failing", "{ready}");
+    // Readiness checks in the background (every `health.check_interval_ms`): failing soon.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ready: Value = app.client.get(app.url("/readyz")).send().await.expect("readyz").json().await.expect("json");
+        if ready["checks"]["identity_provider"] == "failing" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{ready}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
