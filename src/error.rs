@@ -13,6 +13,7 @@ use crate::auth::AuthError;
 use crate::documents::DocumentsError;
 use crate::policy::Reason;
 use crate::search::SearchError;
+use crate::storage::StorageError;
 use crate::throttle::RetryAfter;
 
 /// Base of problem `type` URIs; the suffix is the stable code clients match on.
@@ -191,6 +192,14 @@ impl ApiError {
                 Problem::new(StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable", "Range not satisfiable")
                     .detail(format!("The content is {size} bytes long."))
             }
+            error if error.dependency_down() => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "dependency-unavailable",
+                "Service temporarily unavailable",
+            )
+            .detail(
+                "A service the platform depends on did not answer in time; nothing was changed. Try again shortly.",
+            ),
             ApiError::Documents(
                 DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_),
             )
@@ -204,8 +213,26 @@ impl ApiError {
 }
 
 impl ApiError {
-    /// How long a rate-limited caller waits (`Retry-After`).
+    /// The request failed because the database or the object store is down, stalled or too
+    /// slow — not because of the request or a bug: 503, try again.
+    fn dependency_down(&self) -> bool {
+        let database = |error: &sea_orm::DbErr| crate::db::is_unavailable(error);
+        match self {
+            ApiError::Documents(DocumentsError::Storage(StorageError::Store(_))) => true,
+            ApiError::Documents(DocumentsError::Database(error))
+            | ApiError::Search(SearchError::Database(error))
+            | ApiError::Audit(AuditError::Database(error))
+            | ApiError::Documents(DocumentsError::Audit(AuditError::Database(error)))
+            | ApiError::Search(SearchError::Audit(AuditError::Database(error))) => database(error),
+            _ => false,
+        }
+    }
+
+    /// How long a rate-limited caller waits (`Retry-After`), or one told to come back later.
     fn retry_after(&self) -> Option<RetryAfter> {
+        if self.dependency_down() {
+            return Some(RetryAfter(std::time::Duration::from_secs(5)));
+        }
         match self {
             ApiError::Auth(AuthError::Throttled(retry))
             | ApiError::Search(SearchError::Throttled(retry))

@@ -29,13 +29,14 @@ pub enum HttpError {
     Response(String),
 }
 
-/// The HTTP client used towards the identity provider: short timeouts, no redirects (a
+/// The HTTP client used towards the identity provider: bounded (`oidc.connect_timeout_ms`,
+/// `oidc.request_timeout_ms`), no redirects (a
 /// redirected discovery or JWKS fetch would let a third party supply keys), optional private CA.
 pub fn identity_provider_client(oidc: &OidcSettings) -> Result<reqwest::Client, DiscoveryError> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_millis(oidc.connect_timeout_ms))
+        .timeout(Duration::from_millis(oidc.request_timeout_ms))
         .user_agent(concat!("anaspoc/", env!("CARGO_PKG_VERSION")));
     if !oidc.ca_file.is_empty() {
         let pem =

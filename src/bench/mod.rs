@@ -212,6 +212,8 @@ impl Server {
             url: format!("sqlite://{}/data/anaspoc.db?mode=ro", self.dir.display()),
             max_connections: 1,
             auto_migrate: false,
+            acquire_timeout_ms: 5000,
+            statement_timeout_ms: 30000,
         };
         let db = crate::db::connect(&settings).await?;
         while crate::ingest::jobs::outstanding(&db).await? > 0 {

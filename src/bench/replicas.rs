@@ -124,6 +124,8 @@ async fn measure_in(options: &ReplicaOptions, database_url: &str, work: &Path) -
         url: database_url.to_owned(),
         max_connections: 2,
         auto_migrate: false,
+        acquire_timeout_ms: 5000,
+        statement_timeout_ms: 30000,
     })
     .await?;
     while crate::ingest::jobs::outstanding(&db).await? > 0 {

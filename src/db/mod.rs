@@ -32,7 +32,8 @@ pub enum DbError {
 /// The PostgreSQL advisory lock migrations run under ("anaspoc" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0061_6e61_7370_6f63;
 
-/// Connect by URL. SQLite gets WAL (readers never block the writer), a busy timeout and foreign
+/// Connect by URL, every wait bounded (`acquire_timeout_ms`, `statement_timeout_ms`). SQLite gets
+/// WAL (readers never block the writer), a busy timeout and foreign
 /// keys; its directory is created if needed.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbError> {
     if let Some(path) = sqlite_file(&settings.url)
@@ -42,18 +43,21 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         std::fs::create_dir_all(dir)
             .map_err(|source| DbError::Directory { path: dir.display().to_string(), source })?;
     }
+    let busy = Duration::from_millis(settings.statement_timeout_ms);
+    let statement_timeout = format!("{}ms", settings.statement_timeout_ms);
     let mut options = ConnectOptions::new(settings.url.clone());
     options
         .max_connections(settings.max_connections)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|opts| {
+        .map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(30))
+                .busy_timeout(busy)
                 .foreign_keys(true)
-        });
+        })
+        .map_sqlx_postgres_opts(move |opts| opts.options([("statement_timeout", statement_timeout.clone())]));
     Ok(Database::connect(options).await?)
 }
 
@@ -84,6 +88,29 @@ pub async fn check_ready(db: &DatabaseConnection) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{} migration(s) pending; run `anaspoc migrate`", pending.len()))
+    }
+}
+
+/// Whether `error` means the database is unreachable, overloaded or too slow (so the request
+/// should answer 503 and be retried later) rather than that the request or the code is wrong.
+pub fn is_unavailable(error: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let runtime = match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(error) = runtime else { return false };
+    match error.as_ref() {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => {
+            // PostgreSQL: statement timeout (57014), shutting down or starting (57P01–57P03),
+            // connection failures (08xxx); SQLite: busy or locked past busy_timeout (5, 6).
+            let code = database.code().unwrap_or_default();
+            matches!(code.as_ref(), "57014" | "57P01" | "57P02" | "57P03" | "5" | "6") || code.starts_with("08")
+        }
+        _ => false,
     }
 }
 

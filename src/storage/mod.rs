@@ -6,6 +6,7 @@ mod upload;
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -14,7 +15,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use object_store::{ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, RetryConfig};
 use uuid::Uuid;
 
 pub use upload::{ReceivedObject, Upload};
@@ -88,10 +89,23 @@ impl Storage {
             }
             StorageKind::S3 => {
                 // Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (from_env).
+                // Bounded: a stalled or dead store fails a request within about
+                // read_timeout × (max_retries + 1), never more than retry_timeout past its start.
+                let client = ClientOptions::new()
+                    .with_allow_http(settings.allow_http)
+                    .with_connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+                    .with_read_timeout(Duration::from_millis(settings.read_timeout_ms))
+                    .with_timeout_disabled();
+                let retry = RetryConfig {
+                    max_retries: settings.max_retries,
+                    retry_timeout: Duration::from_millis(settings.retry_timeout_ms),
+                    ..RetryConfig::default()
+                };
                 let mut builder = AmazonS3Builder::from_env()
                     .with_bucket_name(&settings.bucket)
                     .with_region(&settings.region)
-                    .with_allow_http(settings.allow_http);
+                    .with_client_options(client)
+                    .with_retry(retry);
                 if !settings.endpoint.is_empty() {
                     builder = builder.with_endpoint(&settings.endpoint).with_virtual_hosted_style_request(false);
                 }

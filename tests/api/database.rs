@@ -46,7 +46,13 @@ impl PgDatabase {
 }
 
 fn settings(url: &str) -> DatabaseSettings {
-    DatabaseSettings { url: url.to_owned(), max_connections: 4, auto_migrate: true }
+    DatabaseSettings {
+        url: url.to_owned(),
+        max_connections: 4,
+        auto_migrate: true,
+        acquire_timeout_ms: 5000,
+        statement_timeout_ms: 30000,
+    }
 }
 
 fn principal() -> Principal {

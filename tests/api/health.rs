@@ -97,6 +97,77 @@ async fn metrics_are_closed_or_need_the_scrapers_token() {
     handle.stop(false).await;
 }
 
+/// An S3 server of the test's own (s3s-fs, installed with the S3 peer), to freeze and thaw.
+struct OwnStore {
+    child: std::process::Child,
+    port: u16,
+    _root: tempfile::TempDir,
+}
+
+impl OwnStore {
+    fn start() -> Self {
+        let root = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(root.path().join("frozen")).expect("bucket");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let access = std::env::var("AWS_ACCESS_KEY_ID").expect("key");
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").expect("secret");
+        let child = std::process::Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", &access])
+            .args(["--secret-key", &secret])
+            .arg(root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("s3s-fs (installed with the S3 peer)");
+        Self { child, port, _root: root }
+    }
+
+    /// Point `settings` at this store, with short time-outs.
+    fn configure(&self, settings: &mut anaspoc::config::Settings) {
+        settings.storage.kind = anaspoc::config::StorageKind::S3;
+        settings.storage.endpoint = format!("http://127.0.0.1:{}", self.port);
+        settings.storage.bucket = "frozen".into();
+        settings.storage.allow_http = true;
+        settings.storage.read_timeout_ms = 1000;
+        settings.storage.max_retries = 1;
+        settings.storage.retry_timeout_ms = 3000;
+        settings.health.check_interval_ms = 200;
+        settings.health.check_timeout_ms = 500;
+    }
+
+    fn signal(&self, name: &str) {
+        std::process::Command::new("kill").args([name, &self.child.id().to_string()]).status().expect("kill");
+    }
+}
+
+impl Drop for OwnStore {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn ready(app: &TestApp) -> (reqwest::StatusCode, Value, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let response = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+    let status = response.status();
+    let body: Value = response.json().await.expect("json");
+    (status, body, started.elapsed())
+}
+
+async fn until_ready(app: &TestApp) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, body, _) = ready(app).await;
+        if status == 200 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "not ready: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// A frozen object store (its own s3s-fs, SIGSTOPped) does not freeze the probe: `/readyz`
 /// answers within the check time-out with storage failing and the other components good, and
 /// reports storage good again by itself once the store thaws (SIGCONT).
@@ -105,52 +176,17 @@ async fn readiness_answers_at_once_while_the_object_store_is_frozen() {
     if crate::helpers::production_peers().is_none() {
         return;
     }
-    let root = tempfile::tempdir().expect("dir");
-    std::fs::create_dir_all(root.path().join("frozen")).expect("bucket");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let access = std::env::var("AWS_ACCESS_KEY_ID").expect("key");
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").expect("secret");
-    let mut store = std::process::Command::new("s3s-fs")
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", &access, "--secret-key", &secret])
-        .arg(root.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("s3s-fs (installed with the S3 peer)");
-    let app = TestApp::spawn_with(move |s| {
-        s.storage.kind = anaspoc::config::StorageKind::S3;
-        s.storage.endpoint = format!("http://127.0.0.1:{port}");
-        s.storage.bucket = "frozen".into();
-        s.storage.allow_http = true;
-        s.health.check_interval_ms = 200;
-        s.health.check_timeout_ms = 500;
-    })
-    .await;
-    let ready = |app: &TestApp| {
-        let request = app.client.get(app.url("/readyz"));
-        async move {
-            let started = std::time::Instant::now();
-            let response = request.send().await.expect("readyz");
-            let status = response.status();
-            let body: Value = response.json().await.expect("json");
-            (status, body, started.elapsed())
-        }
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while ready(&app).await.0 != 200 {
-        assert!(std::time::Instant::now() < deadline, "never ready with the store up");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let store = OwnStore::start();
+    let app = TestApp::spawn_with(|s| store.configure(s)).await;
+    until_ready(&app).await;
 
-    let signal = |name: &str| {
-        std::process::Command::new("kill").args([name, &store.id().to_string()]).status().expect("kill");
-    };
-    signal("-STOP");
+    store.signal("-STOP");
     let mut frozen = None;
     for _ in 0..40 {
         let (status, body, took) = ready(&app).await;
         assert!(took < std::time::Duration::from_millis(1500), "the probe took {took:?} while the store is frozen");
         if status == 503 {
+            eprintln!("frozen object store: /readyz answered 503 in {took:?}");
             frozen = Some(body);
             break;
         }
@@ -161,17 +197,50 @@ async fn readiness_answers_at_once_while_the_object_store_is_frozen() {
     assert_eq!(body["checks"]["database"], "ok", "{body}");
     assert!(body["last_ok_secs_ago"]["storage"].as_f64().is_some_and(|secs| secs > 0.0), "{body}");
 
-    signal("-CONT");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let (status, body, _) = ready(&app).await;
-        if status == 200 {
-            assert_eq!(body["checks"]["storage"], "ok");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "storage never recovered: {body}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    store.signal("-CONT");
+    until_ready(&app).await;
+}
+
+/// While the object store is frozen, an upload and a download answer 503
+/// `dependency-unavailable` with `Retry-After` within the configured time-outs — no hang, no 500
+/// — and the upload leaves no row behind; once the store thaws, uploads work again without a
+/// restart, and the audit chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_object_store_answers_503_in_time_and_loses_nothing() {
+    if crate::helpers::production_peers().is_none() {
+        return;
     }
-    let _ = store.kill();
-    let _ = store.wait();
+    let store = OwnStore::start();
+    let app = TestApp::spawn_with(|s| store.configure(s)).await;
+    until_ready(&app).await;
+    let rs = app.token("analyst-rs").await;
+    let meta = crate::documents::metadata("Prije zamrzavanja");
+    let before = crate::documents::create(&app, &rs, &meta, b"Izvjestaj prije zamrzavanja.").await;
+    let id = before["id"].as_str().expect("id").to_owned();
+    let rows = crate::documents::stored_rows(&app).await;
+
+    store.signal("-STOP");
+    let started = std::time::Instant::now();
+    let refused = crate::documents::upload(&app, &rs, &meta, b"Za vrijeme zamrzavanja.".to_vec(), "z.txt").await;
+    let took = started.elapsed();
+    let retry = refused.headers().get("retry-after").cloned();
+    let body = crate::documents::problem(refused, 503).await;
+    assert_eq!(body["type"], "urn:anaspoc:problem:dependency-unavailable", "{body}");
+    assert!(retry.is_some(), "Retry-After");
+    assert!(took < std::time::Duration::from_secs(10), "the upload took {took:?} with the store frozen");
+    eprintln!("frozen object store: upload answered 503 after {took:?}");
+    assert_eq!(crate::documents::stored_rows(&app).await, rows, "nothing half-stored");
+
+    let started = std::time::Instant::now();
+    let download = app.get_as(&rs, &format!("/api/v1/documents/{id}/content")).await;
+    let took = started.elapsed();
+    let body = crate::documents::problem(download, 503).await;
+    assert_eq!(body["type"], "urn:anaspoc:problem:dependency-unavailable", "{body}");
+    assert!(took < std::time::Duration::from_secs(10), "the download took {took:?} with the store frozen");
+    eprintln!("frozen object store: download answered 503 after {took:?}");
+
+    store.signal("-CONT");
+    crate::documents::create(&app, &rs, &meta, b"Poslije odmrzavanja.").await;
+    let verified = crate::audit::verify(&app).await;
+    assert_eq!(verified["status"], "ok", "{verified}");
 }

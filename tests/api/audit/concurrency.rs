@@ -87,6 +87,8 @@ async fn three_processes_write_one_linear_trail_on_postgresql() {
         url: database.url.clone(),
         max_connections: 2,
         auto_migrate: false,
+        acquire_timeout_ms: 5000,
+        statement_timeout_ms: 30000,
     })
     .await
     .expect("connect");

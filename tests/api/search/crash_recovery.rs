@@ -202,6 +202,8 @@ async fn anaspoc_jobs(dir: &Path) -> u64 {
         url: format!("sqlite://{}/anaspoc.db?mode=rwc", dir.display()),
         max_connections: 1,
         auto_migrate: false,
+        acquire_timeout_ms: 5000,
+        statement_timeout_ms: 30000,
     };
     let db = anaspoc::db::connect(&settings).await.expect("db");
     anaspoc::ingest::jobs::outstanding(&db).await.expect("count")
