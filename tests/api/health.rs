@@ -177,7 +177,13 @@ async fn readiness_answers_at_once_while_the_object_store_is_frozen() {
         return;
     }
     let store = OwnStore::start();
-    let app = TestApp::spawn_with(|s| store.configure(s)).await;
+    // The store's own time-outs long: only readiness's bound can report it failing in time.
+    let app = TestApp::spawn_with(|s| {
+        store.configure(s);
+        s.storage.read_timeout_ms = 60_000;
+        s.storage.retry_timeout_ms = 60_000;
+    })
+    .await;
     until_ready(&app).await;
 
     store.signal("-STOP");
