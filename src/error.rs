@@ -218,7 +218,7 @@ impl ApiError {
     fn dependency_down(&self) -> bool {
         let database = |error: &sea_orm::DbErr| crate::db::is_unavailable(error);
         match self {
-            ApiError::Documents(DocumentsError::Storage(StorageError::Store(_))) => true,
+            ApiError::Documents(DocumentsError::Storage(StorageError::Store(_) | StorageError::Unavailable)) => true,
             ApiError::Documents(DocumentsError::Database(error))
             | ApiError::Search(SearchError::Database(error))
             | ApiError::Audit(AuditError::Database(error))

@@ -56,7 +56,8 @@ M = [
  ("I12 markings go into the feed", "src/documents/changes.rs", "            feed::stamp(&txn, document).await?;\n", "", "replicas::changes_on_one_replica_show_on_the_others::embedded"),
  ("I12 lease fencing", "src/ingest/jobs.rs", "            .add(ingest_job::Column::ClaimedBy.eq(self.token.as_str()))\n", "", "replicas::a_lapsed_lease_cannot_finish_its_job::embedded"),
  ("I12 shared rate limits", "src/startup.rs", "            sea_orm::DatabaseBackend::Postgres => Throttle::shared(&settings.limits, db.clone()),", "            sea_orm::DatabaseBackend::Postgres => Throttle::new(&settings.limits),", "replicas::rate_limits_hold_across_replicas"),
- ("I19 503 for a dead object store", "src/error.rs", "            ApiError::Documents(DocumentsError::Storage(StorageError::Store(_))) => true,", "            ApiError::Documents(DocumentsError::Storage(StorageError::Store(_))) => false,", "health::a_frozen_object_store_answers_503_in_time_and_loses_nothing"),
+ ("I19 503 for a dead object store", "src/error.rs", "            ApiError::Documents(DocumentsError::Storage(StorageError::Store(_) | StorageError::Unavailable)) => true,", "            ApiError::Documents(DocumentsError::Storage(StorageError::Store(_) | StorageError::Unavailable)) => false,", "health::a_frozen_object_store_answers_503_in_time_and_loses_nothing"),
+ ("I19 breaker", "src/storage/breaker.rs", "        if now < open_until {", "        if false && now < open_until {", "health::a_frozen_object_store_answers_503_in_time_and_loses_nothing"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

@@ -152,6 +152,10 @@ pub struct StorageSettings {
     /// S3: retries of a failed or timed-out request, all within `retry_timeout_ms`.
     pub max_retries: usize,
     pub retry_timeout_ms: u64,
+    /// After this many consecutive failures the store is not tried for `breaker_cooldown_ms`
+    /// (requests answer 503 at once), then one request tries again.
+    pub breaker_failures: u32,
+    pub breaker_cooldown_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

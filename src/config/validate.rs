@@ -42,6 +42,8 @@ impl Settings {
             ("storage.connect_timeout_ms", self.storage.connect_timeout_ms),
             ("storage.read_timeout_ms", self.storage.read_timeout_ms),
             ("storage.retry_timeout_ms", self.storage.retry_timeout_ms),
+            ("storage.breaker_failures", u64::from(self.storage.breaker_failures)),
+            ("storage.breaker_cooldown_ms", self.storage.breaker_cooldown_ms),
             ("oidc.connect_timeout_ms", self.oidc.connect_timeout_ms),
             ("oidc.request_timeout_ms", self.oidc.request_timeout_ms),
             ("health.check_interval_ms", self.health.check_interval_ms),

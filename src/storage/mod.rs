@@ -2,6 +2,7 @@
 //! configuration. This module owns the key layout — keys are built from server-side ids only,
 //! never from user input — and streams bytes in and out without holding a whole file in memory.
 
+mod breaker;
 mod upload;
 
 use std::ops::Range;
@@ -21,6 +22,7 @@ use uuid::Uuid;
 pub use upload::{ReceivedObject, Upload};
 
 use crate::config::{StorageKind, StorageSettings};
+use breaker::Breaker;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -36,6 +38,9 @@ pub enum StorageError {
     Interrupted(String),
     #[error("object store: {0}")]
     Store(#[from] object_store::Error),
+    /// The store failed repeatedly just now: not tried (see `breaker`).
+    #[error("object store unavailable (breaker open)")]
+    Unavailable,
 }
 
 /// Where an object lives. Only the constructors below make keys.
@@ -72,6 +77,7 @@ pub struct Download {
 #[derive(Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    breaker: Arc<Breaker>,
     /// Part size of multipart writes: S3's minimum is 5 MiB.
     part_size: usize,
 }
@@ -116,23 +122,32 @@ impl Storage {
         let prefix = settings.prefix.trim_matches('/');
         let store: Arc<dyn ObjectStore> =
             if prefix.is_empty() { store } else { Arc::new(PrefixStore::new(store, Path::from(prefix))) };
-        Ok(Self { store, part_size: 5 * 1024 * 1024 })
+        let breaker = Breaker::new(settings.breaker_failures, Duration::from_millis(settings.breaker_cooldown_ms));
+        Ok(Self { store, breaker: Arc::new(breaker), part_size: 5 * 1024 * 1024 })
     }
 
     /// Begin streaming a new object to `key`. Nothing is visible at `key` until
     /// [`Upload::finish`]; [`Upload::abort`] (or dropping it) leaves nothing behind.
     pub async fn begin_upload(&self, key: ObjectKey, limit: u64) -> Result<Upload, StorageError> {
-        let multipart = self.store.put_multipart(&key.0).await?;
+        self.breaker.admit()?;
+        let multipart = self.guarded(self.store.put_multipart(&key.0).await.map_err(StorageError::from))?;
         Ok(Upload::new(key, multipart, self.part_size, limit))
+    }
+
+    /// Tell the breaker how a request ended, and pass its result on.
+    fn guarded<T>(&self, result: Result<T, StorageError>) -> Result<T, StorageError> {
+        self.breaker.record(&result);
+        result
     }
 
     /// Stream the object, or the byte range `range` of it.
     pub async fn download(&self, key: &ObjectKey, range: Option<Range<u64>>) -> Result<Download, StorageError> {
         let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
-        let result = self.store.get_opts(&key.0, options).await.map_err(|e| match e {
+        self.breaker.admit()?;
+        let result = self.guarded(self.store.get_opts(&key.0, options).await.map_err(|e| match e {
             object_store::Error::NotFound { path, .. } => StorageError::NotFound(path),
             other => StorageError::Store(other),
-        })?;
+        }))?;
         let range = result.range.clone();
         let stream = result.into_stream().map_err(StorageError::Store).boxed();
         Ok(Download { range, stream })
@@ -140,17 +155,19 @@ impl Storage {
 
     /// Store a small object in one request (extracted text).
     pub async fn put(&self, key: &ObjectKey, bytes: Bytes) -> Result<(), StorageError> {
-        self.store.put(&key.0, bytes.into()).await?;
+        self.breaker.admit()?;
+        self.guarded(self.store.put(&key.0, bytes.into()).await.map_err(StorageError::from))?;
         Ok(())
     }
 
     /// A small object as UTF-8 text (lossy).
     pub async fn read_to_string(&self, key: &ObjectKey) -> Result<String, StorageError> {
-        let result = self.store.get(&key.0).await.map_err(|e| match e {
+        self.breaker.admit()?;
+        let result = self.guarded(self.store.get(&key.0).await.map_err(|e| match e {
             object_store::Error::NotFound { path, .. } => StorageError::NotFound(path),
             other => StorageError::Store(other),
-        })?;
-        let bytes = result.bytes().await?;
+        }))?;
+        let bytes = self.guarded(result.bytes().await.map_err(StorageError::from))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 

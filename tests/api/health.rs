@@ -131,6 +131,8 @@ impl OwnStore {
         settings.storage.read_timeout_ms = 1000;
         settings.storage.max_retries = 1;
         settings.storage.retry_timeout_ms = 3000;
+        settings.storage.breaker_failures = 1;
+        settings.storage.breaker_cooldown_ms = 2000;
         settings.health.check_interval_ms = 200;
         settings.health.check_timeout_ms = 500;
     }
@@ -237,16 +239,27 @@ async fn a_frozen_object_store_answers_503_in_time_and_loses_nothing() {
     eprintln!("frozen object store: upload answered 503 after {took:?}");
     assert_eq!(crate::documents::stored_rows(&app).await, rows, "nothing half-stored");
 
+    // The breaker is open now: the next request does not wait for the time-outs again.
     let started = std::time::Instant::now();
     let download = app.get_as(&rs, &format!("/api/v1/documents/{id}/content")).await;
     let took = started.elapsed();
     let body = crate::documents::problem(download, 503).await;
     assert_eq!(body["type"], "urn:anaspoc:problem:dependency-unavailable", "{body}");
-    assert!(took < std::time::Duration::from_secs(10), "the download took {took:?} with the store frozen");
-    eprintln!("frozen object store: download answered 503 after {took:?}");
+    assert!(took < std::time::Duration::from_millis(500), "the download took {took:?}: the breaker should be open");
+    eprintln!("frozen object store, breaker open: download answered 503 after {took:?}");
 
     store.signal("-CONT");
-    crate::documents::create(&app, &rs, &meta, b"Poslije odmrzavanja.").await;
+    // After the cooldown one request tries the store again; it answers, the breaker closes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let response = crate::documents::upload(&app, &rs, &meta, b"Poslije odmrzavanja.".to_vec(), "p.txt").await;
+        if response.status() == 201 {
+            break;
+        }
+        assert_eq!(response.status(), 503, "only 503 while recovering");
+        assert!(std::time::Instant::now() < deadline, "uploads never worked again");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let verified = crate::audit::verify(&app).await;
     assert_eq!(verified["status"], "ok", "{verified}");
 }
