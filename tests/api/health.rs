@@ -263,3 +263,136 @@ async fn a_frozen_object_store_answers_503_in_time_and_loses_nothing() {
     let verified = crate::audit::verify(&app).await;
     assert_eq!(verified["status"], "ok", "{verified}");
 }
+
+/// A PostgreSQL cluster of the test's own (initdb on a free port, run as `postgres`), to stop
+/// and start under a running server.
+struct OwnPostgres {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OwnPostgres {
+    fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL binaries (installed with the PostgreSQL peer)")
+            .flatten()
+            .map(|version| version.path().join("bin"))
+            .max()
+            .expect("a PostgreSQL version");
+        let dir = tempfile::tempdir().expect("dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        std::process::Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().expect("chown");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let initdb = Self::as_postgres(
+            &bin.join("initdb"),
+            &["-D", &data.display().to_string(), "--auth=trust", "-U", "postgres"],
+        );
+        assert!(initdb.success(), "initdb");
+        let cluster = Self { bin, dir, port };
+        cluster.ctl("start");
+        cluster
+    }
+
+    fn as_postgres(program: &std::path::Path, args: &[&str]) -> std::process::ExitStatus {
+        std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(program)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("runuser")
+    }
+
+    /// `pg_ctl start` (waiting until it accepts connections) or `stop` (immediate: as a crash).
+    fn ctl(&self, action: &str) {
+        let data = self.dir.path().join("data").display().to_string();
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.path().display());
+        let args = match action {
+            "start" => vec!["start", "-w", "-D", &data, "-o", &options, "-l", "/dev/null"],
+            _ => vec!["stop", "-w", "-D", &data, "-m", "immediate"],
+        };
+        let status = Self::as_postgres(&self.bin.join("pg_ctl"), &args);
+        assert!(status.success(), "pg_ctl {action}");
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data").display().to_string();
+        let _ = Self::as_postgres(&self.bin.join("pg_ctl"), &["stop", "-D", &data, "-m", "immediate"]);
+    }
+}
+
+/// The database stopped under a running server (as a crash): requests that need it answer 503
+/// `dependency-unavailable` within the acquire time-out, an upload leaves no object behind,
+/// `/readyz` answers at once with the database failing; started again, everything works without
+/// a restart and the audit chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_database_answers_503_and_recovers_by_itself() {
+    if crate::helpers::peer(crate::helpers::DATABASE_URL_VAR).is_none() {
+        return;
+    }
+    let postgres = OwnPostgres::start();
+    let url = postgres.url();
+    let app = TestApp::spawn_with(move |s| {
+        s.database.url = url;
+        s.database.acquire_timeout_ms = 1000;
+        s.health.check_interval_ms = 200;
+        s.health.check_timeout_ms = 500;
+    })
+    .await;
+    until_ready(&app).await;
+    let rs = app.token("analyst-rs").await;
+    let meta = crate::documents::metadata("Prije pada baze");
+    let before = crate::documents::create(&app, &rs, &meta, b"Prije pada baze.").await;
+    let id = before["id"].as_str().expect("id").to_owned();
+    let objects = crate::documents::stored_objects(&app).await;
+
+    postgres.ctl("stop");
+    for path in [format!("/api/v1/documents/{id}"), "/api/v1/search?q=baze".to_owned()] {
+        let started = std::time::Instant::now();
+        let response = app.get_as(&rs, &path).await;
+        let took = started.elapsed();
+        let body = crate::documents::problem(response, 503).await;
+        assert!(
+            body["type"] == "urn:anaspoc:problem:dependency-unavailable"
+                || body["type"] == "urn:anaspoc:problem:search-unavailable",
+            "{path}: {body}"
+        );
+        assert!(took < std::time::Duration::from_secs(5), "{path} took {took:?} with the database down");
+        eprintln!("stopped database: {path} answered 503 after {took:?}");
+    }
+    let started = std::time::Instant::now();
+    let refused = crate::documents::upload(&app, &rs, &meta, b"Za vrijeme pada.".to_vec(), "p.txt").await;
+    let took = started.elapsed();
+    let body = crate::documents::problem(refused, 503).await;
+    assert_eq!(body["type"], "urn:anaspoc:problem:dependency-unavailable", "{body}");
+    eprintln!("stopped database: upload answered 503 after {took:?}");
+    assert_eq!(crate::documents::stored_objects(&app).await, objects, "the refused upload's object was removed");
+    let mut failing = None;
+    for _ in 0..40 {
+        let (status, body, took) = ready(&app).await;
+        assert!(took < std::time::Duration::from_millis(1500), "the probe took {took:?}");
+        if status == 503 {
+            failing = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let body = failing.expect("the database reported failing");
+    assert_eq!(body["checks"]["database"], "failing", "{body}");
+
+    postgres.ctl("start");
+    until_ready(&app).await;
+    assert_eq!(app.get_as(&rs, &format!("/api/v1/documents/{id}")).await.status(), 200, "recovered without restart");
+    crate::documents::create(&app, &rs, &meta, b"Poslije pada baze.").await;
+    let verified = crate::audit::verify(&app).await;
+    assert_eq!(verified["status"], "ok", "{verified}");
+}
