@@ -24,10 +24,14 @@ pub async fn login(
     state: web::Data<WebState>,
 ) -> Result<HttpResponse, WebError> {
     let lang = super::i18n::negotiate(&req);
-    let started = sign_in
-        .begin(query.return_to.as_deref(), &RequestInfo::of(&req))
-        .await
-        .map_err(|e| WebError::from_service(e, lang))?;
+    let started = sign_in.begin(query.return_to.as_deref(), &RequestInfo::of(&req)).await.map_err(|e| match e {
+        // The provider (or the database) does not answer: say so, in the page's language.
+        AuthError::Unavailable(reason) | AuthError::IssuerUnavailable(reason) => {
+            tracing::warn!(%reason, "sign-in unavailable");
+            WebError::Unavailable { lang, sign_in: true }
+        }
+        other => WebError::from_service(other, lang),
+    })?;
     Ok(HttpResponse::SeeOther()
         .cookie(Jar::SignIn { state: started.state }.cookie(&started.browser_secret, state.secure_cookies))
         .insert_header((header::LOCATION, started.authorize_url))
@@ -53,6 +57,10 @@ pub async fn callback(
             .insert_header((header::LOCATION, signed_in.return_to))
             .finish()),
         Err(AuthError::SignInRefused(_)) => Err(WebError::LoginFailed { lang }),
+        Err(AuthError::Unavailable(reason) | AuthError::IssuerUnavailable(reason)) => {
+            tracing::warn!(%reason, "sign-in unavailable");
+            Err(WebError::Unavailable { lang, sign_in: true })
+        }
         Err(other) => Err(WebError::from_service(other, lang)),
     }
 }

@@ -39,6 +39,9 @@ pub enum WebError {
     /// A request a service refused as unusable (4xx): the page says why, with the API's status.
     #[error("{detail}")]
     Rejected { status: StatusCode, detail: String, lang: &'static str },
+    /// A dependency (database, object store, identity provider) is down or too slow: 503.
+    #[error("a dependency is unavailable")]
+    Unavailable { lang: &'static str, sign_in: bool },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -53,6 +56,7 @@ impl WebError {
         match problem.status() {
             StatusCode::NOT_FOUND => WebError::NotFound { lang },
             StatusCode::FORBIDDEN => WebError::Forbidden { lang },
+            StatusCode::SERVICE_UNAVAILABLE => WebError::Unavailable { lang, sign_in: false },
             status if status.is_client_error() => {
                 WebError::Rejected { status, detail: problem.detail.unwrap_or_else(|| problem.title.to_owned()), lang }
             }
@@ -69,7 +73,8 @@ impl WebError {
             | WebError::BadForm { lang }
             | WebError::NotFound { lang }
             | WebError::Forbidden { lang }
-            | WebError::Rejected { lang, .. } => lang,
+            | WebError::Rejected { lang, .. }
+            | WebError::Unavailable { lang, .. } => lang,
             WebError::Internal(_) => "en",
         }
     }
@@ -173,6 +178,7 @@ impl ResponseError for WebError {
             WebError::NotFound { .. } => StatusCode::NOT_FOUND,
             WebError::Forbidden { .. } => StatusCode::FORBIDDEN,
             WebError::Rejected { status, .. } => *status,
+            WebError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -197,6 +203,8 @@ impl ResponseError for WebError {
             WebError::LoginFailed { .. } => (t("error_title"), t("login_failed")),
             WebError::Csrf { .. } => (t("forbidden_title"), t("csrf_text")),
             WebError::BadForm { .. } => (t("error_title"), t("bad_form_text")),
+            WebError::Unavailable { sign_in: true, .. } => (t("unavailable_title"), t("sign_in_unavailable")),
+            WebError::Unavailable { .. } => (t("unavailable_title"), t("unavailable_text")),
             // The service's own words: they may quote what the user sent, so they are escaped.
             WebError::Rejected { detail, .. } => (t("error_title"), minijinja::HtmlEscape(detail).to_string()),
             _ => (t("error_title"), t("error_text")),
@@ -206,7 +214,11 @@ impl ResponseError for WebError {
             WebError::LoginFailed { .. } => format!(r#" · <a href="/login">{sign_in}</a>"#),
             _ => String::new(),
         };
-        HttpResponse::build(self.status_code()).content_type("text/html; charset=utf-8").body(format!(
+        let mut response = HttpResponse::build(self.status_code());
+        if let WebError::Unavailable { .. } = self {
+            response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        response.content_type("text/html; charset=utf-8").body(format!(
             "<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{heading}</title>\
              <link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main id=\"content\">\
              <h1>{heading}</h1><p>{text}</p><p><a href=\"/\">{home}</a>{sign_in}</p></main></body></html>"

@@ -49,6 +49,15 @@ async fn readiness_fails_while_the_identity_provider_is_unreachable() {
     // A token cannot be checked: the caller learns the provider is down, not that they are bad.
     let response = app.get_as("a.b.c", "/api/v1/me").await;
     assert_eq!(response.status(), 401, "a malformed token is refused before any key lookup");
+
+    // Browser sign-in: a page in the reader's language saying it is unavailable (503), no 500.
+    let login =
+        app.client.get(app.url("/login")).header("accept-language", "sq-AL,sq;q=0.9").send().await.expect("login");
+    assert_eq!(login.status(), 503);
+    assert_eq!(login.headers()["retry-after"], "5");
+    let page = login.text().await.expect("html");
+    assert!(page.contains("Hyrja nuk është e mundur tani"), "{page}");
+    assert!(!page.contains("127.0.0.1"), "no internal address: {page}");
 }
 
 #[tokio::test]
