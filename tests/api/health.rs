@@ -405,3 +405,46 @@ async fn a_stopped_database_answers_503_and_recovers_by_itself() {
     let verified = crate::audit::verify(&app).await;
     assert_eq!(verified["status"], "ok", "{verified}");
 }
+
+/// A download whose object store freezes mid-stream is cut: the client gets a short body and an
+/// error within the read time-out, never a full-length corrupted one nor a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_cut_by_a_frozen_store_ends_short_and_in_time() {
+    if crate::helpers::production_peers().is_none() {
+        return;
+    }
+    let store = OwnStore::start();
+    let app = TestApp::spawn_with(|s| store.configure(s)).await;
+    until_ready(&app).await;
+    let rs = app.token("analyst-rs").await;
+    // 24 MiB of text: more than the server and the socket buffer between store and client.
+    let line = "Kontrabanda preko granice, izvještaj za analitičare.\n";
+    let body = line.repeat(24 * 1024 * 1024 / line.len());
+    let meta = crate::documents::metadata("Veliki izvjestaj");
+    let response = crate::documents::upload(&app, &rs, &meta, body.clone().into_bytes(), "big.txt").await;
+    assert_eq!(response.status(), 201);
+    let id = response.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+
+    let mut download = app.get_as(&rs, &format!("/api/v1/documents/{id}/content")).await;
+    assert_eq!(download.status(), 200);
+    let length: usize = download.headers()["content-length"].to_str().expect("ascii").parse().expect("length");
+    assert_eq!(length, body.len());
+    let first = download.chunk().await.expect("first bytes").expect("a chunk");
+    store.signal("-STOP");
+    let started = std::time::Instant::now();
+    let mut received = first.len();
+    let ended = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(30), download.chunk()).await {
+            Ok(Ok(Some(chunk))) => received += chunk.len(),
+            Ok(Ok(None)) => break "end",
+            Ok(Err(_)) => break "error",
+            Err(_) => break "hang",
+        }
+    };
+    let took = started.elapsed();
+    store.signal("-CONT");
+    eprintln!("frozen mid-download: {received} of {length} bytes, then {ended} after {took:?}");
+    assert_eq!(ended, "error", "a cut download ends with an error, not a clean end or a hang");
+    assert!(received < length, "short: {received} of {length}");
+    assert!(took < std::time::Duration::from_secs(10), "cut after {took:?}");
+}

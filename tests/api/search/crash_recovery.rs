@@ -208,3 +208,78 @@ async fn anaspoc_jobs(dir: &Path) -> u64 {
     let db = anaspoc::db::connect(&settings).await.expect("db");
     anaspoc::ingest::jobs::outstanding(&db).await.expect("count")
 }
+
+/// SIGKILL while 8 clients keep uploading: every upload that was answered 201 is there after the
+/// restart — its document, its bytes (same SHA-256), and its text searchable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_under_concurrent_uploads_loses_no_acknowledged_document() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let server = start(dir.path(), port).await;
+    let token = server.token().await;
+    let base = server.base.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients = (0..8).map(|client| {
+        let (base, token, stop) = (base.clone(), token.clone(), stop.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut acknowledged = Vec::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = format!("Kontrabanda klijent {client} broj {n}.");
+                let form = reqwest::multipart::Form::new()
+                    .part(
+                        "metadata",
+                        reqwest::multipart::Part::text(format!(
+                            r#"{{"title":"Pod opterećenjem {client}-{n}","classification":"SENSITIVE","tlp":"AMBER","handling_code":"H1","releasable_to":["ALL"],"publish":true}}"#
+                        ))
+                        .mime_str("application/json")
+                        .expect("mime"),
+                    )
+                    .part("file", reqwest::multipart::Part::bytes(text.clone().into_bytes()).file_name("r.txt"));
+                match http.post(format!("{base}/api/v1/documents")).bearer_auth(&token).multipart(form).send().await {
+                    Ok(response) if response.status() == 201 => {
+                        if let Ok(body) = response.json::<Value>().await {
+                            acknowledged.push((body["id"].as_str().unwrap_or_default().to_owned(), text));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+                n += 1;
+            }
+            acknowledged
+        })
+    });
+    let clients: Vec<_> = clients.collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.crash();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    for client in clients {
+        acknowledged.extend(client.await.expect("client"));
+    }
+    assert!(acknowledged.len() >= 8, "the load was running: {} acknowledged", acknowledged.len());
+
+    let server = start(dir.path(), port).await;
+    let token = server.token().await;
+    let http = reqwest::Client::new();
+    for (id, text) in &acknowledged {
+        let content = http
+            .get(format!("{}/api/v1/documents/{id}/content", server.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(content.status(), 200, "acknowledged {id} is there after the kill");
+        assert_eq!(content.text().await.expect("text"), *text, "{id}: its bytes");
+    }
+    // Searchable too (uploads committed but not answered before the kill may be there as well).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while server.search(&token).await["total"].as_u64().unwrap_or(0) < acknowledged.len() as u64 {
+        assert!(Instant::now() < deadline, "not every acknowledged document became searchable");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("kill -9 under 8 concurrent uploaders: all {} acknowledged documents kept", acknowledged.len());
+    server.stop();
+}
