@@ -60,6 +60,7 @@ M = [
  ("I19 breaker", "src/storage/breaker.rs", "        if now < open_until {", "        if false && now < open_until {", "health::a_frozen_object_store_answers_503_in_time_and_loses_nothing"),
  ("I19 503 for a dead database", "src/db/mod.rs", "pub fn is_unavailable(error: &DbErr) -> bool {\n", "pub fn is_unavailable(error: &DbErr) -> bool {\n    if true {\n        return false;\n    }\n", "health::a_stopped_database_answers_503_and_recovers_by_itself"),
  ("I19 sign-in unavailable page", "src/web/login.rs", "            WebError::Unavailable { lang, sign_in: true }\n        }\n        other =>", "            WebError::Internal(reason)\n        }\n        other =>", "health::readiness_fails_while_the_identity_provider_is_unreachable"),
+ ("I19 ingest pauses through outages", "src/ingest/pipeline.rs", "            Err(error) if error.is_outage() => {", "            Err(error) if false && error.is_outage() => {", "health::ingest_pauses_through_a_store_outage_and_resumes_by_itself"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

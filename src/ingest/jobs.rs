@@ -245,6 +245,22 @@ pub async fn retry_later(
     Ok(retried.rows_affected == 1)
 }
 
+/// Put a job back untried: a dependency it needs (object store, database) is unavailable, which
+/// says nothing about the job — it does not count as an attempt. Claimable again after
+/// `pause`. `false`: not ours.
+pub async fn release(db: &impl ConnectionTrait, lease: &Lease, reason: &str, pause: Duration) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let released = ingest_job::Entity::update_many()
+        .col_expr(ingest_job::Column::Attempts, Expr::col(ingest_job::Column::Attempts).sub(1))
+        .col_expr(ingest_job::Column::Error, Expr::value(Some(reason.to_owned())))
+        .col_expr(ingest_job::Column::ClaimedUntil, lease_end(backend, pause))
+        .col_expr(ingest_job::Column::UpdatedAt, now_expr(backend))
+        .filter(lease.owned())
+        .exec(db)
+        .await?;
+    Ok(released.rows_affected == 1)
+}
+
 /// Jobs not yet finished (tests, the benchmark's time-to-searchable).
 pub async fn outstanding(db: &DatabaseConnection) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;

@@ -27,6 +27,18 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// A dependency is down or too slow (the object store, or the database): the job is not at
+    /// fault, the worker pauses and tries again later.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            IngestError::Storage(
+                crate::storage::StorageError::Store(_) | crate::storage::StorageError::Unavailable,
+            ) => true,
+            IngestError::Database(error) => crate::db::is_unavailable(error),
+            _ => false,
+        }
+    }
+
     /// Worth retrying: the database or storage may be back shortly.
     pub fn is_transient(&self) -> bool {
         matches!(self, IngestError::Database(_) | IngestError::Storage(_) | IngestError::Io(_))

@@ -35,6 +35,8 @@ const RENEW_EVERY: Duration = Duration::from_secs(10);
 const MAX_ATTEMPTS: i32 = 5;
 /// Longest failure reason kept.
 const MAX_REASON_CHARS: usize = 500;
+/// How long the workers pause when a dependency is out before they try again.
+const OUTAGE_PAUSE: Duration = Duration::from_secs(5);
 
 /// Wakes this process's ingest workers (a job was enqueued) and its index follower (a change
 /// was committed) without waiting for their next poll.
@@ -70,6 +72,8 @@ pub struct Pipeline {
     /// Jobs a worker holds at once: a few more than it extracts, so the next download overlaps
     /// the current extraction — never more, so that other replicas get the rest.
     in_flight: usize,
+    /// Until when the workers claim nothing: a dependency was found out (see [`IngestError::is_outage`]).
+    paused_until: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Pipeline {
@@ -81,7 +85,15 @@ impl Pipeline {
         parallel_extractions: usize,
     ) -> Self {
         let parallel = parallel_extractions.max(1);
-        Self { db, storage, sandbox, trigger, extractions: Semaphore::new(parallel), in_flight: (parallel * 2).max(4) }
+        Self {
+            db,
+            storage,
+            sandbox,
+            trigger,
+            extractions: Semaphore::new(parallel),
+            in_flight: (parallel * 2).max(4),
+            paused_until: std::sync::Mutex::new(None),
+        }
     }
 
     /// Run the worker loop until the process ends: keep up to `in_flight` jobs running, claim
@@ -97,7 +109,7 @@ impl Pipeline {
                 let notified = self.trigger.jobs.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                let free = self.in_flight.saturating_sub(running.len());
+                let free = if self.paused() { 0 } else { self.in_flight.saturating_sub(running.len()) };
                 if free > 0 {
                     match jobs::claim(&self.db, free as u64, LEASE).await {
                         Ok(claimed) if !claimed.is_empty() => {
@@ -144,6 +156,10 @@ impl Pipeline {
         let lease = Lease::of(&job);
         let recorded = match self.extract(&job.document_id, job.version, &lease).await {
             Ok(owned) => Ok(owned),
+            Err(error) if error.is_outage() => {
+                self.pause(&error);
+                jobs::release(&self.db, &lease, &reason(&error), OUTAGE_PAUSE).await.map_err(IngestError::from)
+            }
             Err(error) if error.is_transient() && job.attempts < MAX_ATTEMPTS => {
                 let backoff = Duration::from_secs(2u64.pow(job.attempts.clamp(0, 6) as u32));
                 tracing::warn!(job = job.id, %error, ?backoff, "ingest job failed; retrying");
@@ -165,6 +181,20 @@ impl Pipeline {
                 tracing::error!(job = job.id, %error, "could not record the end of an ingest job; it will run again")
             }
         }
+    }
+
+    /// Claim nothing for a while: `error` says a dependency is out. Resumes by itself.
+    fn pause(&self, error: &IngestError) {
+        let mut paused = self.paused_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if paused.is_none_or(|until| until <= std::time::Instant::now()) {
+            tracing::warn!(%error, pause = ?OUTAGE_PAUSE, "ingest paused: a dependency is unavailable");
+        }
+        *paused = Some(std::time::Instant::now() + OUTAGE_PAUSE);
+    }
+
+    fn paused(&self) -> bool {
+        let paused = self.paused_until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        paused.is_some_and(|until| until > std::time::Instant::now())
     }
 
     /// Extract a version's text, store it, and record it (fenced by `lease`). `Ok(false)`: the

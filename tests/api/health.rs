@@ -448,3 +448,39 @@ async fn a_download_cut_by_a_frozen_store_ends_short_and_in_time() {
     assert!(received < length, "short: {received} of {length}");
     assert!(took < std::time::Duration::from_secs(10), "cut after {took:?}");
 }
+
+/// Extraction while the object store is frozen: the worker pauses and puts the job back without
+/// counting an attempt (a dead dependency says nothing about the file), and finishes it by
+/// itself once the store thaws — the version never ends up `failed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_pauses_through_a_store_outage_and_resumes_by_itself() {
+    use anaspoc::db::entities::ingest_job;
+    use sea_orm::EntityTrait;
+    if crate::helpers::production_peers().is_none() {
+        return;
+    }
+    let store = OwnStore::start();
+    // No workers here: the upload's job waits for the replica below.
+    let app = TestApp::spawn_with(|s| {
+        store.configure(s);
+        s.ingest.workers = false;
+    })
+    .await;
+    until_ready(&app).await;
+    let rs = app.token("analyst-rs").await;
+    let meta = crate::documents::metadata("Tijekom prekida");
+    let created = crate::documents::create(&app, &rs, &meta, b"Izvjestaj o prekidu skladista.").await;
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    store.signal("-STOP");
+    let worker = app.replica(|s| s.ingest.workers = true).await;
+    tokio::time::sleep(std::time::Duration::from_secs(9)).await;
+    let jobs = ingest_job::Entity::find().all(&app.db).await.expect("jobs");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert!(jobs[0].attempts <= 1, "an outage does not use up attempts: {jobs:?}");
+    assert_ne!(jobs[0].state, "failed", "{jobs:?}");
+
+    store.signal("-CONT");
+    let document = crate::search::wait_until_ingested(&worker, &rs, &id).await;
+    assert_eq!(document["versions"][0]["ingest"]["state"], "indexed", "{document}");
+}
