@@ -104,6 +104,7 @@ impl Pipeline {
             let mut leased: Vec<Lease> = Vec::new();
             let mut renew = tokio::time::interval(RENEW_EVERY);
             renew.tick().await;
+            let mut claim_backoff = Duration::ZERO;
             loop {
                 // Register for a wake-up before looking, so a job enqueued in between is not missed.
                 let notified = self.trigger.jobs.notified();
@@ -124,10 +125,16 @@ impl Pipeline {
                             }
                             continue;
                         }
-                        Ok(_) => {}
+                        Ok(_) => claim_backoff = Duration::ZERO,
                         Err(error) => {
-                            tracing::error!(%error, "claiming ingest jobs failed");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            // The database is out: back off (with jitter, so replicas do not
+                            // come back in step), up to 30 s.
+                            claim_backoff =
+                                (claim_backoff * 2).clamp(Duration::from_millis(500), Duration::from_secs(30));
+                            let jitter =
+                                uuid::Uuid::new_v4().as_u128() as u64 % (claim_backoff.as_millis() as u64 / 2 + 1);
+                            tracing::warn!(%error, retry_in = ?claim_backoff, "claiming ingest jobs failed");
+                            tokio::time::sleep(claim_backoff + Duration::from_millis(jitter)).await;
                         }
                     }
                 }

@@ -118,17 +118,32 @@ impl OwnStore {
         let root = tempfile::tempdir().expect("dir");
         std::fs::create_dir_all(root.path().join("frozen")).expect("bucket");
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let child = Self::spawn(root.path(), port);
+        Self { child, port, _root: root }
+    }
+
+    fn spawn(root: &std::path::Path, port: u16) -> std::process::Child {
         let access = std::env::var("AWS_ACCESS_KEY_ID").expect("key");
         let secret = std::env::var("AWS_SECRET_ACCESS_KEY").expect("secret");
-        let child = std::process::Command::new("s3s-fs")
+        std::process::Command::new("s3s-fs")
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", &access])
             .args(["--secret-key", &secret])
-            .arg(root.path())
+            .arg(root)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("s3s-fs (installed with the S3 peer)");
-        Self { child, port, _root: root }
+            .expect("s3s-fs (installed with the S3 peer)")
+    }
+
+    /// SIGKILL, as a crash.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start again on the same port and data.
+    fn restart(&mut self) {
+        self.child = Self::spawn(self._root.path(), self.port);
     }
 
     /// Point `settings` at this store, with short time-outs.
@@ -339,7 +354,7 @@ impl Drop for OwnPostgres {
     }
 }
 
-/// The database stopped under a running server (as a crash): requests that need it answer 503
+/// The database stopped under a running server and load (as a crash): requests that need it answer 503
 /// `dependency-unavailable` within the acquire time-out, an upload leaves no object behind,
 /// `/readyz` answers at once with the database failing; started again, everything works without
 /// a restart and the audit chain verifies.
@@ -363,6 +378,28 @@ async fn a_stopped_database_answers_503_and_recovers_by_itself() {
     let before = crate::documents::create(&app, &rs, &meta, b"Prije pada baze.").await;
     let id = before["id"].as_str().expect("id").to_owned();
     let objects = crate::documents::stored_objects(&app).await;
+
+    // Load throughout the outage: reads and searches from 4 clients, each bounded by 10 s.
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let load: Vec<_> = (0..4)
+        .map(|n| {
+            let (client, base, token, running) = (app.client.clone(), app.base.clone(), rs.clone(), running.clone());
+            let path = if n % 2 == 0 { format!("/api/v1/documents/{id}") } else { "/api/v1/search?q=baze".into() };
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while running.load(std::sync::atomic::Ordering::Relaxed) {
+                    let request = client.get(format!("{base}{path}")).bearer_auth(&token).send();
+                    match tokio::time::timeout(std::time::Duration::from_secs(10), request).await {
+                        Ok(Ok(response)) => statuses.push(response.status().as_u16()),
+                        Ok(Err(error)) => panic!("{path}: {error}"),
+                        Err(_) => panic!("{path}: no answer within 10 s"),
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                statuses
+            })
+        })
+        .collect();
 
     postgres.ctl("stop");
     for path in [format!("/api/v1/documents/{id}"), "/api/v1/search?q=baze".to_owned()] {
@@ -400,6 +437,13 @@ async fn a_stopped_database_answers_503_and_recovers_by_itself() {
 
     postgres.ctl("start");
     until_ready(&app).await;
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut statuses = Vec::new();
+    for task in load {
+        statuses.extend(task.await.expect("load"));
+    }
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "only 200 or 503 under load: {statuses:?}");
+    assert!(statuses.contains(&503) && statuses.contains(&200), "the load saw the outage: {statuses:?}");
     assert_eq!(app.get_as(&rs, &format!("/api/v1/documents/{id}")).await.status(), 200, "recovered without restart");
     crate::documents::create(&app, &rs, &meta, b"Poslije pada baze.").await;
     let verified = crate::audit::verify(&app).await;
@@ -483,4 +527,79 @@ async fn ingest_pauses_through_a_store_outage_and_resumes_by_itself() {
     store.signal("-CONT");
     let document = crate::search::wait_until_ingested(&worker, &rs, &id).await;
     assert_eq!(document["versions"][0]["ingest"]["state"], "indexed", "{document}");
+}
+
+/// The object store killed (SIGKILL) in the middle of an upload: the upload answers 503
+/// `dependency-unavailable`, leaves no row and no object; the store started again, uploads work
+/// without a restart of the platform.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_killed_mid_upload_answers_503_and_keeps_nothing() {
+    if crate::helpers::production_peers().is_none() {
+        return;
+    }
+    let mut store = OwnStore::start();
+    let app = TestApp::spawn_with(|s| store.configure(s)).await;
+    until_ready(&app).await;
+    let rs = app.token("analyst-rs").await;
+    let objects = crate::documents::stored_objects(&app).await;
+    let rows = crate::documents::stored_rows(&app).await;
+
+    // 24 MiB sent in 1 MiB chunks; the store dies after the first 12 (two parts stored).
+    let (chunks, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "metadata",
+            reqwest::multipart::Part::text(crate::documents::metadata("Prekinuto").to_string())
+                .mime_str("application/json")
+                .expect("mime"),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), 24 << 20)
+                .file_name("big.txt"),
+        );
+    let request = app.client.post(app.url("/api/v1/documents")).bearer_auth(&rs).multipart(form).send();
+    let answer = tokio::spawn(request);
+    let line = "Izvjestaj o krijumcarenju.\n".repeat((1 << 20) / 27 + 1);
+    let chunk = line.as_bytes()[..1 << 20].to_vec();
+    for _ in 0..12 {
+        chunks.send(Ok(chunk.clone())).await.expect("sending");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    store.kill();
+    let killed = std::time::Instant::now();
+    for _ in 0..12 {
+        if tokio::time::timeout(std::time::Duration::from_secs(2), chunks.send(Ok(chunk.clone()))).await.is_err() {
+            break;
+        }
+    }
+    drop(chunks);
+    let response = tokio::time::timeout(std::time::Duration::from_secs(30), answer)
+        .await
+        .expect("an answer, not a hang")
+        .expect("task")
+        .expect("a response");
+    let took = killed.elapsed();
+    let body = crate::documents::problem(response, 503).await;
+    assert_eq!(body["type"], "urn:anaspoc:problem:dependency-unavailable", "{body}");
+    eprintln!("object store killed mid-upload: 503 after {took:?}");
+    assert_eq!(crate::documents::stored_rows(&app).await, rows, "no row");
+
+    store.restart();
+    until_ready(&app).await;
+    assert_eq!(crate::documents::stored_objects(&app).await, objects, "no object");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let meta = crate::documents::metadata("Poslije ponovnog pokretanja");
+        let response = crate::documents::upload(&app, &rs, &meta, b"Opet radi.".to_vec(), "o.txt").await;
+        if response.status() == 201 {
+            break;
+        }
+        assert_eq!(response.status(), 503, "only 503 while recovering");
+        assert!(std::time::Instant::now() < deadline, "uploads never worked again");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
