@@ -96,6 +96,35 @@ async fn until_ready(app: &TestApp) {
     }
 }
 
+/// `/readyz` until it answers 503 — every answer within 1.5 s, whatever is down — and its body.
+async fn until_not_ready(app: &TestApp) -> Value {
+    for _ in 0..40 {
+        let (status, body, took) = ready(app).await;
+        assert!(took < std::time::Duration::from_millis(1500), "the probe took {took:?}");
+        if status == 503 {
+            eprintln!("/readyz answered 503 in {took:?}: {body}");
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("/readyz never reported the outage");
+}
+
+/// Upload until the platform accepts again — only 503 meanwhile, at most 20 s.
+async fn upload_once_recovered(app: &TestApp, token: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let meta = crate::documents::metadata("Poslije oporavka");
+    loop {
+        let response = crate::documents::upload(app, token, &meta, b"Opet radi.".to_vec(), "o.txt").await;
+        if response.status() == 201 {
+            return;
+        }
+        assert_eq!(response.status(), 503, "only 503 while recovering");
+        assert!(std::time::Instant::now() < deadline, "uploads never worked again");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// A frozen object store (its own s3s-fs, SIGSTOPped) does not freeze the probe: `/readyz`
 /// answers within the check time-out with storage failing and the other components good, and
 /// reports storage good again by itself once the store thaws (SIGCONT).
@@ -115,18 +144,7 @@ async fn readiness_answers_at_once_while_the_object_store_is_frozen() {
     until_ready(&app).await;
 
     store.signal("-STOP");
-    let mut frozen = None;
-    for _ in 0..40 {
-        let (status, body, took) = ready(&app).await;
-        assert!(took < std::time::Duration::from_millis(1500), "the probe took {took:?} while the store is frozen");
-        if status == 503 {
-            eprintln!("frozen object store: /readyz answered 503 in {took:?}");
-            frozen = Some(body);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let body = frozen.expect("storage reported failing while frozen");
+    let body = until_not_ready(&app).await;
     assert_eq!(body["checks"]["storage"], "failing", "{body}");
     assert_eq!(body["checks"]["database"], "ok", "{body}");
     assert!(body["last_ok_secs_ago"]["storage"].as_f64().is_some_and(|secs| secs > 0.0), "{body}");
@@ -176,16 +194,7 @@ async fn a_frozen_object_store_answers_503_in_time_and_loses_nothing() {
 
     store.signal("-CONT");
     // After the cooldown one request tries the store again; it answers, the breaker closes.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let response = crate::documents::upload(&app, &rs, &meta, b"Poslije odmrzavanja.".to_vec(), "p.txt").await;
-        if response.status() == 201 {
-            break;
-        }
-        assert_eq!(response.status(), 503, "only 503 while recovering");
-        assert!(std::time::Instant::now() < deadline, "uploads never worked again");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    upload_once_recovered(&app, &rs).await;
     let verified = crate::audit::verify(&app).await;
     assert_eq!(verified["status"], "ok", "{verified}");
 }
@@ -324,17 +333,7 @@ async fn a_stopped_database_answers_503_and_recovers_by_itself() {
     assert_eq!(body["type"], "urn:anaspoc:problem:dependency-unavailable", "{body}");
     eprintln!("stopped database: upload answered 503 after {took:?}");
     assert_eq!(crate::documents::stored_objects(&app).await, objects, "the refused upload's object was removed");
-    let mut failing = None;
-    for _ in 0..40 {
-        let (status, body, took) = ready(&app).await;
-        assert!(took < std::time::Duration::from_millis(1500), "the probe took {took:?}");
-        if status == 503 {
-            failing = Some(body);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let body = failing.expect("the database reported failing");
+    let body = until_not_ready(&app).await;
     assert_eq!(body["checks"]["database"], "failing", "{body}");
 
     postgres.ctl("start");
@@ -493,15 +492,5 @@ async fn a_store_killed_mid_upload_answers_503_and_keeps_nothing() {
     store.restart();
     until_ready(&app).await;
     assert_eq!(crate::documents::stored_objects(&app).await, objects, "no object");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let meta = crate::documents::metadata("Poslije ponovnog pokretanja");
-        let response = crate::documents::upload(&app, &rs, &meta, b"Opet radi.".to_vec(), "o.txt").await;
-        if response.status() == 201 {
-            break;
-        }
-        assert_eq!(response.status(), 503, "only 503 while recovering");
-        assert!(std::time::Instant::now() < deadline, "uploads never worked again");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    upload_once_recovered(&app, &rs).await;
 }
