@@ -249,7 +249,8 @@ async fn a_lapsed_lease_cannot_finish_its_job(backend: Backend) {
     assert_eq!(jobs::outstanding(&app.db).await.expect("count"), 0);
 }
 
-/// A real `anaspoc demo` replica process on PostgreSQL and the S3 peer, trusting `issuer`.
+/// A real `anaspoc demo` replica process on the database and object store of a test app (the
+/// S3 peer or a local directory), trusting the app's identity provider.
 struct Replica {
     child: Child,
     base: String,
@@ -265,11 +266,6 @@ impl Replica {
             .env("ANASPOC__SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("ANASPOC__SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .env("ANASPOC__DATABASE__URL", &settings.database.url)
-            .env("ANASPOC__STORAGE__KIND", "s3")
-            .env("ANASPOC__STORAGE__ENDPOINT", &settings.storage.endpoint)
-            .env("ANASPOC__STORAGE__BUCKET", &settings.storage.bucket)
-            .env("ANASPOC__STORAGE__PREFIX", &settings.storage.prefix)
-            .env("ANASPOC__STORAGE__ALLOW_HTTP", "true")
             .env("ANASPOC__SEARCH__INDEX_DIR", dir.join("index"))
             .env("ANASPOC__AUDIT__SIGNING_KEY_FILE", &settings.audit.signing_key_file)
             .env("ANASPOC__OIDC__ISSUER_URL", format!("{}{}", app.base, anaspoc::auth::demo_idp::MOUNT_PATH))
@@ -277,6 +273,16 @@ impl Replica {
             .env("ANASPOC__LOG__LEVEL", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if settings.storage.kind == anaspoc::config::StorageKind::S3 {
+            command
+                .env("ANASPOC__STORAGE__KIND", "s3")
+                .env("ANASPOC__STORAGE__ENDPOINT", &settings.storage.endpoint)
+                .env("ANASPOC__STORAGE__BUCKET", &settings.storage.bucket)
+                .env("ANASPOC__STORAGE__PREFIX", &settings.storage.prefix)
+                .env("ANASPOC__STORAGE__ALLOW_HTTP", "true");
+        } else {
+            command.env("ANASPOC__STORAGE__PATH", &settings.storage.path);
+        }
         for (key, value) in env {
             command.env(key, value);
         }
@@ -430,4 +436,45 @@ async fn rate_limits_hold_across_replicas() {
     // Another user's allowance is their own.
     let ba = a.token("analyst-ba").await;
     assert_eq!(b.get_as(&ba, "/api/v1/search?q=granica").await.status(), 200);
+}
+
+/// Two processes on one SQLite file and one local object store (the embedded platform run
+/// twice on one machine): a document uploaded through the test's server is found through the
+/// other process, and a withdrawal there stops counting here at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_sqlite_file_follow_each_other() {
+    let a = TestApp::spawn().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let b = Replica::start(&a, dir.path(), port, &[]);
+    until("the second process is ready", async || b.ready().await).await;
+    let rs = a.token("analyst-rs").await;
+    let al = a.token("analyst-al").await;
+    let word = format!("dvaprocesa{}", uuid::Uuid::new_v4().simple());
+    let released = with(metadata("Two processes"), json!({"releasable_to": ["ALL"], "tlp": "GREEN"}));
+    let created = create(&a, &rs, &released, format!("{word} izvjestaj").as_bytes()).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let client = reqwest::Client::new();
+    let search_b = async |token: &str| -> Value {
+        client
+            .get(format!("{}/api/v1/search?q={word}", b.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("json")
+    };
+    until("found through the other process", async || hit_ids(&search_b(&al).await).contains(&id)).await;
+
+    let withdrawn = client
+        .post(format!("{}/api/v1/documents/{id}/withdraw", b.base))
+        .bearer_auth(&rs)
+        .send()
+        .await
+        .expect("withdraw");
+    assert_eq!(withdrawn.status(), 200);
+    let result = search(&a, &al, &format!("q={word}")).await;
+    assert!(!counts(&result, &id), "withdrawn in the other process, still counted here: {result}");
 }
