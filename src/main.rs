@@ -33,6 +33,9 @@ enum Command {
     /// Run on embedded defaults (SQLite and files under ./data) with the built-in development
     /// identity provider and demo personas; loopback only, never for real documents.
     Demo,
+    /// Exit 0 when `url` answers 2xx within 3 s, else 1: a container health check that needs no
+    /// curl in the image (`anaspoc probe http://127.0.0.1:8080/healthz`).
+    Probe { url: String },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Rebuild the search index from the database and the stored extracted text (stop the
@@ -251,6 +254,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 .await
                 .map_err(|e| e as Box<dyn std::error::Error>)?;
             if passed { Ok(()) } else { Err("the soak failed a check".into()) }
+        }
+        Command::Probe { url } => {
+            anaspoc::startup::install_crypto_provider();
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+            let status = client.get(&url).send().await?.status();
+            if status.is_success() { Ok(()) } else { Err(format!("{url} answered {status}").into()) }
         }
         Command::Migrate => {
             let settings = Settings::load_valid(&configured)?;

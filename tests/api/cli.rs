@@ -79,3 +79,19 @@ async fn audit_commands_checkpoint_verify_and_export_the_database() {
     assert!(ok);
     assert_eq!(stdout.lines().count(), 3);
 }
+
+/// `anaspoc probe URL`, the container's health check: 0 when the server answers 2xx, 1 when it
+/// does not answer or answers otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_answers_for_a_health_check() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let probe = |url: String| async move {
+        tokio::task::spawn_blocking(move || anaspoc().args(["probe", &url]).output().expect("run").status.success())
+            .await
+            .expect("probe")
+    };
+    assert!(probe(app.url("/healthz")).await, "a live server");
+    assert!(!probe(app.url("/no-such-route")).await, "a 404 is not healthy");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    assert!(!probe(format!("http://{dead}/healthz")).await, "nobody listening");
+}
