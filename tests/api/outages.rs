@@ -209,12 +209,14 @@ struct OwnPostgres {
 
 impl OwnPostgres {
     fn start() -> Self {
+        // The newest installed version (directories named by major version).
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("PostgreSQL binaries (installed with the PostgreSQL peer)")
             .flatten()
+            .filter(|version| version.path().join("bin/initdb").exists())
+            .max_by_key(|version| version.file_name().to_string_lossy().parse::<f64>().unwrap_or(0.0) as u64)
             .map(|version| version.path().join("bin"))
-            .max()
-            .expect("a PostgreSQL version");
+            .expect("a PostgreSQL version with initdb");
         let dir = tempfile::tempdir().expect("dir");
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("data dir");
