@@ -52,6 +52,8 @@ pub struct FeedState {
     /// The index has reached the feed's head at least once since start: until then it is
     /// being built (or brought up to date after a stop) and the replica is not ready.
     caught_up: AtomicBool,
+    /// When progress was last logged (ms since the state was made).
+    progress_reported_ms: AtomicI64,
     applied_gauge: Gauge,
     lag_changes_gauge: Gauge,
     lag_seconds_gauge: Gauge<f64, std::sync::atomic::AtomicU64>,
@@ -68,6 +70,7 @@ impl Default for FeedState {
             wake: Notify::new(),
             held: AtomicBool::new(false),
             caught_up: AtomicBool::new(false),
+            progress_reported_ms: AtomicI64::new(0),
             applied_gauge: Gauge::default(),
             lag_changes_gauge: Gauge::default(),
             lag_seconds_gauge: Gauge::default(),
@@ -307,12 +310,9 @@ impl Follower {
     }
 
     fn report_progress(&self, applied: i64, head: i64) {
-        static LAST: AtomicI64 = AtomicI64::new(0);
         let now = self.state.elapsed_ms();
-        let last = LAST.load(Ordering::Relaxed);
-        if now - last >= PROGRESS_EVERY.as_millis() as i64
-            && LAST.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-        {
+        if now - self.state.progress_reported_ms.load(Ordering::Relaxed) >= PROGRESS_EVERY.as_millis() as i64 {
+            self.state.progress_reported_ms.store(now, Ordering::Relaxed);
             tracing::info!(applied, head, "building the search index from the change feed");
         }
     }
