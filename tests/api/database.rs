@@ -135,3 +135,70 @@ async fn the_server_runs_on_postgres() {
     drop(app);
     database.drop_now().await;
 }
+
+/// A database from before the change feed: its documents are numbered into the feed in creation
+/// order, the feed's head is their count and has an id — so an index built before is rebuilt
+/// from the feed — and refresh jobs are gone.
+async fn existing_documents_are_numbered_into_the_feed(db: &DatabaseConnection) {
+    use migration::MigratorTrait;
+    use sea_orm::ConnectionTrait;
+    migration::Migrator::up(db, Some(6)).await.expect("migrations before the feed");
+    for (id, created) in
+        [("c", "2026-11-29 12:00:00+00:00"), ("a", "2026-11-29 10:00:00+00:00"), ("b", "2026-11-29 11:00:00+00:00")]
+    {
+        db.execute_unprepared(&format!(
+            "INSERT INTO documents (id, title, tags, classification, tlp, handling_code, releasable_to, recipients, \
+             originator_org, originator_country, originator_sub, status, current_version, upload_slots, created_at, \
+             updated_at, revision) VALUES ('{id}', 'T', '[]', 'SENSITIVE', 'AMBER', 'H1', '[\"RS\"]', '[]', 'RS-MUP', \
+             'RS', 'rs-1', 'published', 1, 1, '{created}', '{created}', 1)"
+        ))
+        .await
+        .expect("old document");
+    }
+    db.execute_unprepared(
+        "INSERT INTO ingest_jobs (document_id, version, kind, state, attempts, created_at, updated_at) \
+         VALUES ('a', 1, 'refresh', 'pending', 0, '2026-11-29 10:00:00+00:00', '2026-11-29 10:00:00+00:00')",
+    )
+    .await
+    .expect("old refresh job");
+    anaspoc::db::migrate(db).await.expect("the feed migration");
+    let numbered: Vec<(String, i64)> = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id, change_seq FROM documents ORDER BY change_seq",
+        ))
+        .await
+        .expect("select")
+        .iter()
+        .map(|row| (row.try_get("", "id").expect("id"), row.try_get("", "change_seq").expect("seq")))
+        .collect();
+    assert_eq!(numbered, [("a".to_owned(), 1), ("b".to_owned(), 2), ("c".to_owned(), 3)], "creation order");
+    let head = anaspoc::db::feed::head(db).await.expect("head");
+    assert_eq!(head.seq, 3);
+    assert_eq!(head.feed_id.len(), 32, "{head:?}");
+    let jobs = db
+        .query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT id FROM ingest_jobs"))
+        .await
+        .expect("jobs");
+    assert!(jobs.is_empty(), "refresh jobs are gone");
+}
+
+#[tokio::test]
+async fn sqlite_documents_from_before_the_feed_are_numbered() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/anaspoc.db?mode=rwc", dir.path().display());
+    let db = anaspoc::db::connect(&settings(&url)).await.expect("connect");
+    existing_documents_are_numbered_into_the_feed(&db).await;
+}
+
+#[tokio::test]
+async fn postgres_documents_from_before_the_feed_are_numbered() {
+    let Some(admin_url) = peer(DATABASE_URL_VAR) else {
+        return;
+    };
+    let database = PgDatabase::create(&admin_url).await;
+    let db = anaspoc::db::connect(&settings(&database.url)).await.expect("connect");
+    existing_documents_are_numbered_into_the_feed(&db).await;
+    db.close().await.ok();
+    database.drop_now().await;
+}
