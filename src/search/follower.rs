@@ -257,9 +257,7 @@ impl Follower {
         let changes = feed::changes_after(&self.db, current.cursor, self.batch).await?;
         let Some(last) = changes.last().map(|change| change.row.change_seq) else {
             self.state.observe(head.seq, current.cursor, 0);
-            if !self.state.caught_up.swap(true, Ordering::AcqRel) {
-                tracing::info!(cursor = current.cursor, "the search index has caught up with the change feed");
-            }
+            self.reached_head(current.cursor);
             *position = Some(current);
             return Ok(false);
         };
@@ -276,6 +274,11 @@ impl Follower {
         let remaining = head.seq - next.cursor;
         if remaining > self.batch as i64 {
             self.report_progress(next.cursor, head.seq);
+        }
+        // Everything committed when this round began is in: caught up, even if changes keep
+        // arriving (under sustained load a round is never empty).
+        if remaining <= 0 {
+            self.reached_head(next.cursor);
         }
         *position = Some(next);
         Ok(remaining > 0)
@@ -307,6 +310,13 @@ impl Follower {
         }
         self.rebuild().await?;
         Ok(Position { feed: head.feed_id.clone(), cursor: 0, policy: stamp })
+    }
+
+    /// The index holds the feed up to its head (as read this round): ready from now on.
+    fn reached_head(&self, cursor: i64) {
+        if !self.state.caught_up.swap(true, Ordering::AcqRel) {
+            tracing::info!(cursor, "the search index has caught up with the change feed");
+        }
     }
 
     fn report_progress(&self, applied: i64, head: i64) {
