@@ -163,6 +163,15 @@ impl ApiError {
                     .field("q")
                     .limit(limit)
             }
+            // A dead database answers alike on every route, search included.
+            error if error.dependency_down() => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "dependency-unavailable",
+                "Service temporarily unavailable",
+            )
+            .detail(
+                "A service the platform depends on did not answer in time; nothing was changed. Try again shortly.",
+            ),
             ApiError::Search(SearchError::CatchingUp) => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "search-catching-up", "Search index catching up")
                     .detail("This server's search index is still applying recent changes; try again shortly.")
@@ -192,14 +201,6 @@ impl ApiError {
                 Problem::new(StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable", "Range not satisfiable")
                     .detail(format!("The content is {size} bytes long."))
             }
-            error if error.dependency_down() => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "dependency-unavailable",
-                "Service temporarily unavailable",
-            )
-            .detail(
-                "A service the platform depends on did not answer in time; nothing was changed. Try again shortly.",
-            ),
             ApiError::Documents(
                 DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_),
             )

@@ -140,6 +140,17 @@ impl NewVersionRow {
     }
 }
 
+/// The document's latest `change_seq` (see `db::feed`).
+pub async fn change_seq(db: &impl ConnectionTrait, id: &str) -> Result<Option<i64>, DbErr> {
+    use sea_orm::QuerySelect;
+    document::Entity::find_by_id(id.to_owned())
+        .select_only()
+        .column(document::Column::ChangeSeq)
+        .into_tuple()
+        .one(db)
+        .await
+}
+
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<document::Model>, DbErr> {
     document::Entity::find_by_id(id.to_owned()).one(db).await
 }

@@ -205,8 +205,10 @@ impl Service {
         if let Some(current) = versions.iter_mut().find(|v| v.version == row.current_version)
             && current.ingest.state != "pending"
         {
-            let latest = repo::find(&self.db, &row.id).await?.map_or(row.change_seq, |fresh| fresh.change_seq);
-            if !self.ingest.searchable(latest) {
+            // One column, and only when `row` alone would say "searchable".
+            let searchable = self.ingest.searchable(row.change_seq)
+                && self.ingest.searchable(repo::change_seq(&self.db, &row.id).await?.unwrap_or(row.change_seq));
+            if !searchable {
                 current.ingest.state = "pending".into();
             }
         }
