@@ -141,8 +141,9 @@ chmod 600 "$env_file"
 chown 10001:10001 "$work/secrets"
 one_shot=("$docker" run --rm --network host --read-only --cap-drop ALL --security-opt no-new-privileges
   --env-file "$env_file")
-"${one_shot[@]}" -e ANASPOC__AUDIT__SIGNING_KEY_FILE=/secrets/audit-signing-key.pem \
-  -v "$work/secrets:/secrets" "$image" audit keygen
+# As README shows it: the image's defaults and the one key path.
+"$docker" run --rm --read-only -e ANASPOC__AUDIT__SIGNING_KEY_FILE=/keys/audit-signing-key.pem \
+  -v "$work/secrets:/keys" "$image" audit keygen
 key_mount=(-v "$work/secrets/audit-signing-key.pem:/run/secrets/audit_signing_key:ro")
 "${one_shot[@]}" "${key_mount[@]}" "$image" migrate
 
@@ -235,11 +236,14 @@ step "audit chain verifies"
 "${one_shot[@]}" "${key_mount[@]}" "$image" audit verify || fail "the audit chain does not verify"
 
 step "docker/compose.yaml: docker-compose config and the compose-spec schema"
-docker-compose --project-directory docker -f docker/compose.yaml --env-file docker/env.example config -q
+(cd docker && docker-compose -f compose.yaml --env-file env.example config -q) && echo "docker-compose config: valid"
 /usr/bin/python3 - <<'EOF'
 import json, pathlib, yaml, jsonschema, compose.config
 schema = json.loads((pathlib.Path(compose.config.__file__).parent / "compose_spec.json").read_text())
-jsonschema.validate(yaml.safe_load(open("docker/compose.yaml")), schema)
+try:
+    jsonschema.validate(yaml.safe_load(open("docker/compose.yaml")), schema)
+except jsonschema.ValidationError as error:
+    raise SystemExit(f"compose.yaml: {error.message} at {'/'.join(map(str, error.absolute_path))}")
 print("compose.yaml conforms to the compose specification schema")
 EOF
 

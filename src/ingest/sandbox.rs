@@ -1,7 +1,7 @@
 //! Text extraction from untrusted files, isolated. Each extraction runs `anaspoc extract` (or the
 //! configured extractor) under `prlimit` (address space, CPU seconds, file size, open files)
 //! inside a bubblewrap sandbox: an empty environment, no network (its own network namespace), a
-//! mount view holding only the system's programs and libraries (read-only), the one input file
+//! mount view holding only the system's programs and libraries (read-only, no /proc), the one input file
 //! (read-only) and a private scratch directory — not the data directory, database, keys or
 //! configuration — no capabilities, no new privileges, an unprivileged user, and its own PID
 //! namespace, so that when the extraction ends or its wall-clock time runs out everything it
@@ -213,8 +213,9 @@ fn isolation(scratch: &Path) -> Vec<std::ffi::OsString> {
         "--ro-bind",
         "/usr",
         "/usr",
-        "--proc",
-        "/proc",
+        // No /proc at all: no extractor needs one, it would show the namespace's processes, and
+        // inside a container (whose /proc has masked paths) the kernel refuses to mount a fresh
+        // one — so the same isolation works on a host and in the image (docker/).
         "--dev",
         "/dev",
     ]

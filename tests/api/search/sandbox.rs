@@ -37,7 +37,8 @@ ls "{objects}" > /dev/null 2>&1; report stored-documents $?
 touch "{data}/escaped" 2> /dev/null; report write-data $?
 touch /usr/escaped 2> /dev/null; report write-system $?
 touch "$TMPDIR/allowed"; [ ! -e "$TMPDIR/allowed" ]; report scratch-unwritable $?
-grep -qE 'NoNewPrivs:\s+1' /proc/self/status; [ $? != 0 ]; report new-privileges $?
+setpriv --dump | grep -qx 'no_new_privs: 1'; [ $? != 0 ]; report new-privileges $?
+ls /proc/1 > /dev/null 2>&1; report processes $?
 [ "$(id -u)" = 0 ]; report root $?
 "#,
         key = app.settings.audit.signing_key_file,
@@ -58,7 +59,7 @@ async fn a_hostile_extractor_reaches_nothing() {
     let report = Sandbox::from_settings(&settings).expect("sandbox").extract(&input, "application/pdf", None).await;
     let report = report.expect("the probe runs");
     let lines: Vec<&str> = report.lines().collect();
-    assert_eq!(lines.len(), 11, "{report}");
+    assert_eq!(lines.len(), 12, "{report}");
     assert!(lines.iter().all(|line| line.ends_with(": blocked")), "{report}");
     assert!(!Path::new(&app.settings.storage.path).parent().expect("data").join("escaped").exists());
 
