@@ -101,8 +101,8 @@ for language in eng srp srp_latn sqi mkd bos hrv; do
   grep -qx "$language" <<<"$languages" || fail "tesseract in the image lacks $language"
 done
 echo "tesseract languages: $(grep -v '^List' <<<"$languages" | tr '\n' ' ')"
-"$docker" image inspect -f '{{json .Config.Healthcheck.Test}}' "$image" | grep -q '/healthz' ||
-  fail "no HEALTHCHECK on /healthz"
+"$docker" image inspect -f '{{json .Config.Healthcheck.Test}}' "$image" | grep -qF '"anaspoc","probe"' ||
+  fail "no HEALTHCHECK by anaspoc probe (/healthz)"
 if "$docker" image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$image" |
   grep -iE '^[^=]*(SECRET|PASSWORD|TOKEN|ACCESS_KEY)[^=]*='; then
   fail "the image's environment holds a secret"
@@ -145,7 +145,7 @@ one_shot=("$docker" run --rm --network host --read-only --cap-drop ALL --securit
 "$docker" run --rm --read-only -e ANASPOC__AUDIT__SIGNING_KEY_FILE=/keys/audit-signing-key.pem \
   -v "$work/secrets:/keys" "$image" audit keygen
 key_mount=(-v "$work/secrets/audit-signing-key.pem:/run/secrets/audit_signing_key:ro")
-"${one_shot[@]}" "${key_mount[@]}" "$image" migrate
+"${one_shot[@]}" "${key_mount[@]}" -e ANASPOC__LOG__LEVEL=warn "$image" migrate
 
 step "fail closed: Docker's default seccomp profile leaves no sandbox, and the server refuses to start"
 name="${run_id}-unconfined"
@@ -186,8 +186,7 @@ for replica in 1 2; do
     sleep 1
   done
   [ -n "$ready" ] || fail "replica $replica not ready: $(curl -s "http://127.0.0.1:${!port_var}/readyz")"
-  health=$("$docker" inspect -f '{{.State.Health.Status}}' "${run_id}-$replica")
-  echo "replica $replica ready on port ${!port_var} (health check: $health)"
+  echo "replica $replica ready on port ${!port_var}"
 done
 tls=(--cacert "$work/tls/fullchain.pem")
 for _ in $(seq 1 30); do curl -fsS "${tls[@]}" -o /dev/null "$public_url/readyz" 2>/dev/null && break; sleep 0.5; done
@@ -228,9 +227,35 @@ for _ in $(seq 1 180); do
   sleep 1
 done
 [ -n "$found" ] || fail "the scan was not found by search through replica 2: $(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port_1/api/v1/documents/$id")"
-echo "found through replica 2 by a word that exists only in the scan's pixels"
+snippet=$(curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$port_2/api/v1/search?q=counterfeiting" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["hits"][0]["snippet"])')
+echo "found through replica 2 by a word that exists only in the scan's pixels: $snippet"
 curl -fsS "${tls[@]}" -H "Authorization: Bearer $token" "$public_url/api/v1/search?q=harbour" | grep -q "$id" ||
   fail "search through the proxy does not find the scan"
+
+step "the proxy replaces a forwarding header a client planted"
+curl -fsS -o /dev/null "${tls[@]}" -H "Authorization: Bearer $token" -H "X-Forwarded-For: 203.0.113.66" \
+  "$public_url/api/v1/search?q=planted"
+# The same header straight from a trusted address (as the proxy's own would be) is believed:
+# the check below can tell the two apart.
+curl -fsS -o /dev/null -H "Authorization: Bearer $token" -H "X-Forwarded-For: 203.0.113.77" \
+  "http://127.0.0.1:$port_1/api/v1/search?q=trusted"
+trail=$("${one_shot[@]}" "${key_mount[@]}" -e ANASPOC__LOG__LEVEL=warn "$image" audit export)
+grep -q '"ip":"203.0.113.77"' <<<"$trail" || fail "the audit trail does not record forwarded addresses"
+if grep -q '203.0.113.66' <<<"$trail"; then fail "an address planted by the client reached the audit trail"; fi
+echo "through the proxy the audit trail records the proxy's peer, not the client's planted address"
+
+step "the image's health check (anaspoc probe /healthz) reports healthy"
+for replica in 1 2; do
+  health=""
+  for _ in $(seq 1 60); do
+    health=$("$docker" inspect -f '{{.State.Health.Status}}' "${run_id}-$replica")
+    [ "$health" = healthy ] && break
+    sleep 1
+  done
+  [ "$health" = healthy ] || fail "replica $replica health check: $health"
+done
+echo "both replicas healthy"
 
 step "audit chain verifies"
 "${one_shot[@]}" "${key_mount[@]}" "$image" audit verify || fail "the audit chain does not verify"

@@ -34,8 +34,10 @@ enum Command {
     /// identity provider and demo personas; loopback only, never for real documents.
     Demo,
     /// Exit 0 when `url` answers 2xx within 3 s, else 1: a container health check that needs no
-    /// curl in the image (`anaspoc probe http://127.0.0.1:8080/healthz`).
-    Probe { url: String },
+    /// curl in the image. Without `url`: this server's own `/healthz` at `server.bind` (a wildcard
+    /// address probed on loopback; over TLS when the server serves it, without checking the
+    /// certificate, which names the public host).
+    Probe { url: Option<String> },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Rebuild the search index from the database and the stored extracted text (stop the
@@ -204,6 +206,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Audit(AuditCommand::Verify { from_export: Some(path), checkpoints }) => {
             anaspoc::cli::verify_export(&path, &checkpoints)
         }
+        // Making the signing key needs only where to write it: an operator makes it before the
+        // rest of the configuration (issuer, database) exists, e.g. from the bare image.
+        Command::Audit(AuditCommand::Keygen) => {
+            anaspoc::cli::audit(&Settings::load(&configured)?, anaspoc::cli::AuditCommand::Keygen).await
+        }
         Command::Audit(command) => {
             let settings = Settings::load_valid(&configured)?;
             anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
@@ -257,7 +264,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Probe { url } => {
             anaspoc::startup::install_crypto_provider();
-            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+            let (url, own_tls) = match url {
+                Some(url) => (url, false),
+                None => {
+                    let settings = Settings::load(&configured)?;
+                    (own_health_url(&settings)?, settings.tls_enabled())
+                }
+            };
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(3))
+                .tls_danger_accept_invalid_certs(own_tls)
+                .build()?;
             let status = client.get(&url).send().await?.status();
             if status.is_success() { Ok(()) } else { Err(format!("{url} answered {status}").into()) }
         }
@@ -271,6 +288,20 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
     }
+}
+
+/// This server's `/healthz` as seen from inside its own host or container.
+fn own_health_url(settings: &Settings) -> Result<String, Box<dyn std::error::Error>> {
+    let mut bind = settings.bind_addr()?;
+    if bind.ip().is_unspecified() {
+        bind.set_ip(if bind.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let scheme = if settings.tls_enabled() { "https" } else { "http" };
+    Ok(format!("{scheme}://{bind}/healthz"))
 }
 
 /// Serve until Ctrl-C or SIGTERM, then stop gracefully.

@@ -94,4 +94,41 @@ async fn probe_answers_for_a_health_check() {
     assert!(!probe(app.url("/no-such-route")).await, "a 404 is not healthy");
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
     assert!(!probe(format!("http://{dead}/healthz")).await, "nobody listening");
+
+    // Without a URL (the image's HEALTHCHECK): the server at `server.bind`, whatever it is.
+    let own = |bind: String| async move {
+        tokio::task::spawn_blocking(move || {
+            anaspoc().arg("probe").env("ANASPOC__SERVER__BIND", bind).output().expect("run").status.success()
+        })
+        .await
+        .expect("probe")
+    };
+    let port = app.base.rsplit(':').next().expect("port").to_owned();
+    assert!(own(format!("127.0.0.1:{port}")).await, "its own bind address");
+    assert!(own(format!("0.0.0.0:{port}")).await, "a wildcard bind is probed on loopback");
+    assert!(!own(dead.to_string()).await, "nobody listening at the bind address");
+}
+
+/// `anaspoc audit keygen` is the first thing an operator runs, before an issuer or a database is
+/// configured (README, "Deploy with Docker"): it needs only the key's path, and writes the key
+/// readable by its owner alone, once — a second run keeps the first key.
+#[test]
+fn keygen_needs_only_the_key_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let key = dir.path().join("audit-signing-key.pem");
+    let keygen = || {
+        anaspoc()
+            .args(["audit", "keygen"])
+            .env_remove("ANASPOC__OIDC__ISSUER_URL")
+            .env("ANASPOC__AUDIT__SIGNING_KEY_FILE", &key)
+            .output()
+            .expect("run")
+    };
+    let output = keygen();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let first = std::fs::read(&key).expect("the key is written");
+    assert_eq!(std::fs::metadata(&key).expect("meta").permissions().mode() & 0o077, 0, "owner only");
+    assert!(!keygen().status.success(), "a second keygen must not replace the key");
+    assert_eq!(std::fs::read(&key).expect("key"), first);
 }
