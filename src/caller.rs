@@ -22,7 +22,7 @@ pub struct Caller {
 }
 
 /// The HTTP request an audit event belongs to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestInfo {
     pub id: String,
     pub ip: String,

@@ -20,7 +20,7 @@ use crate::throttle::RetryAfter;
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:anaspoc:problem:";
 
 /// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,

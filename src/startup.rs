@@ -234,6 +234,7 @@ impl Application {
         ));
         let directory = web::Data::from(directory);
         let sessions = web::Data::from(sessions);
+        let spec = web::Data::new(api::openapi::Spec::new(&public_url, validator.issuer()));
 
         let server = {
             let demo_idp = demo_idp.clone();
@@ -250,12 +251,13 @@ impl Application {
                     .app_data(search.clone())
                     .app_data(reader.clone())
                     .app_data(web_state.clone())
+                    .app_data(spec.clone())
                     .app_data(error::query_config())
                     .wrap(from_fn(metrics::record))
                     .wrap(crate::web::security_headers(https))
                     .wrap(from_fn(request_id_header))
                     .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
-                    .configure(api::operations)
+                    .configure(api::operational)
                     .configure(api::v1);
                 if let Some(idp) = &demo_idp {
                     app = app.service(DemoIdp::scope(idp.clone(), demo_idp::MOUNT_PATH));

@@ -4,38 +4,106 @@
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
 
-use crate::audit::{Action, Query, Reader};
+use super::Operation;
+use crate::audit::verify::Verification;
+use crate::audit::{Action, Event, Query, Reader};
 use crate::caller::Caller;
-use crate::edge::{export_response, resource};
+use crate::edge::export_response;
 use crate::error::ApiError;
 
 const DEFAULT_LIMIT: u64 = 100;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/audit", vec![(Method::GET, web::to(list))]))
-        .service(resource("/audit/export", vec![(Method::GET, web::to(export))]))
-        .service(resource("/audit/verify", vec![(Method::GET, web::to(verify))]));
+pub fn operations() -> Vec<Operation> {
+    vec![
+        Operation::new(Method::GET, "/audit", || web::to(list)),
+        Operation::new(Method::GET, "/audit/export", || web::to(export)),
+        Operation::new(Method::GET, "/audit/verify", || web::to(verify)),
+    ]
+}
+
+/// One page of the trail, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Page {
+    events: Vec<Event>,
+    /// Send as `cursor` for the next (older) page; absent on the last.
+    next_cursor: Option<String>,
 }
 
 /// `GET /api/v1/audit`: newest first, `limit` per page; `next_cursor` fetches the next page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    description = "Audit events, newest first, filtered. Events name documents by id and \
+        markings only, never by title or content. The call is itself audited.",
+    params(
+        ("actor" = Option<String>, Query, description = "The acting user's `sub`"),
+        ("document" = Option<String>, Query, description = "A document id"),
+        ("action" = Option<crate::audit::Action>, Query, description = "An action, e.g. `document.download`"),
+        ("outcome" = Option<crate::audit::Outcome>, Query, description = "`allowed`, `denied` or `error`"),
+        ("from" = Option<String>, Query, description = "At or after (YYYY-MM-DD or RFC 3339)"),
+        ("to" = Option<String>, Query, description = "At or before (YYYY-MM-DD or RFC 3339)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("limit" = Option<i64>, Query, description = "Events per page (default 100)", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "One page of events", body = Page),
+        super::openapi::Audit,
+        super::openapi::Common,
+    ),
+)]
 async fn list(caller: Caller, req: HttpRequest, reader: web::Data<Reader>) -> Result<HttpResponse, ApiError> {
     let auditor = reader.auditor(&caller, Action::AuditRead, req.query_string()).await?;
     let listed = auditor.list(&Query::parse(req.query_string())?, DEFAULT_LIMIT).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"events": listed.events, "next_cursor": listed.next_cursor})))
+        .json(Page { events: listed.events, next_cursor: listed.next_cursor }))
 }
 
 /// `GET /api/v1/audit/export?format=jsonl|csv`: the (filtered) trail, streamed. An unfiltered
 /// JSON Lines export verifies with `tests/audit/verify_chain.py` or `anaspoc audit verify`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/export",
+    tag = "audit",
+    description = "The (filtered) trail, streamed as JSON Lines or CSV. An unfiltered JSON Lines \
+        export verifies offline (`anaspoc audit verify --from-export`).",
+    params(
+        ("actor" = Option<String>, Query, description = "The acting user's `sub`"),
+        ("document" = Option<String>, Query, description = "A document id"),
+        ("action" = Option<crate::audit::Action>, Query, description = "An action, e.g. `document.download`"),
+        ("outcome" = Option<crate::audit::Outcome>, Query, description = "`allowed`, `denied` or `error`"),
+        ("from" = Option<String>, Query, description = "At or after (YYYY-MM-DD or RFC 3339)"),
+        ("to" = Option<String>, Query, description = "At or before (YYYY-MM-DD or RFC 3339)"),
+        ("format" = Option<String>, Query, description = "`jsonl` (default) or `csv`"),
+    ),
+    responses(
+        (status = 200, description = "The events, oldest first, one per line",
+            content((String = "application/jsonl"), (String = "text/csv")),
+            headers(("Content-Disposition" = String))),
+        super::openapi::Audit,
+        super::openapi::Common,
+    ),
+)]
 async fn export(caller: Caller, req: HttpRequest, reader: web::Data<Reader>) -> Result<HttpResponse, ApiError> {
     let auditor = reader.auditor(&caller, Action::AuditExport, req.query_string()).await?;
     Ok(export_response(auditor.export(&Query::parse(req.query_string())?).await?))
 }
 
 /// `GET /api/v1/audit/verify`: recompute the chain and check the signed checkpoints.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    tag = "audit",
+    description = "Recompute the hash chain and check the signed checkpoints.",
+    responses(
+        (status = 200, description = "`ok` with the head, or `broken` with the first bad link", body = Verification),
+        (status = 403, description = "`urn:anaspoc:problem:forbidden`: needs `audit:read`", body = crate::error::Problem, content_type = "application/problem+json"),
+        super::openapi::Common,
+    ),
+)]
 async fn verify(caller: Caller, reader: web::Data<Reader>) -> Result<HttpResponse, ApiError> {
     let result = reader.auditor(&caller, Action::AuditVerify, "").await?.verify().await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(result))

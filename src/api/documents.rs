@@ -7,25 +7,30 @@ use actix_web::mime;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use super::Operation;
 use crate::caller::Caller;
 use crate::document_id::RequestedId;
 use crate::documents::{DocumentPatch, DocumentView, DocumentsError, NewDocument, Service};
-use crate::edge::{Part, Parts, content_response, etag, precondition, read_text, resource, unexpected};
-use crate::error::ApiError;
+use crate::edge::{Part, Parts, content_response, etag, precondition, read_text, unexpected};
+use crate::error::{ApiError, Problem};
 
 /// Largest JSON body (PATCH).
 const MAX_JSON_BYTES: usize = 256 * 1024;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/documents", vec![(Method::POST, web::to(create))]))
-        .service(resource("/documents/{id}", vec![(Method::GET, web::to(get)), (Method::PATCH, web::to(update))]))
-        .service(resource("/documents/{id}/content", vec![(Method::GET, web::to(content))]))
-        .service(resource("/documents/{id}/versions", vec![(Method::POST, web::to(add_version))]))
-        .service(resource("/documents/{id}/{change:publish|withdraw}", vec![(Method::POST, web::to(change_status))]));
+pub fn operations() -> Vec<Operation> {
+    vec![
+        Operation::new(Method::POST, "/documents", || web::to(create)),
+        Operation::new(Method::GET, "/documents/{id}", || web::to(get)),
+        Operation::new(Method::PATCH, "/documents/{id}", || web::to(update)),
+        Operation::new(Method::GET, "/documents/{id}/content", || web::to(content)),
+        Operation::new(Method::POST, "/documents/{id}/versions", || web::to(add_version)),
+        Operation::new(Method::POST, "/documents/{id}/publish", || web::to(publish)),
+        Operation::new(Method::POST, "/documents/{id}/withdraw", || web::to(withdraw)),
+    ]
 }
 
 /// `201` body of an upload: the document plus the stored version's facts at top level.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Created {
     version: i32,
     sha256: String,
@@ -54,6 +59,23 @@ impl Created {
 }
 
 /// `POST /api/v1/documents`: parts `metadata` (JSON) then `file`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/documents",
+    tag = "documents",
+    description = "Upload a document: the `metadata` part (JSON) first, then the `file` part, \
+        streamed to storage. Its markings are released from the uploader's country. Needs \
+        `document:write`.",
+    request_body(content = super::openapi::UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored, audited, queued for text extraction", body = Created,
+            headers(("Location" = String, description = "The document's URL"), ("ETag" = String, description = "Its revision"))),
+        (status = 403, description = "`urn:anaspoc:problem:forbidden`: needs `document:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:anaspoc:problem:invalid-field`: a metadata field is not acceptable (`field` names it)", body = Problem, content_type = "application/problem+json"),
+        super::openapi::Upload,
+        super::openapi::Common,
+    ),
+)]
 async fn create(
     caller: Caller,
     req: HttpRequest,
@@ -81,6 +103,22 @@ async fn create(
 }
 
 /// `POST /api/v1/documents/{id}/versions`: part `file`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/documents/{id}/versions",
+    tag = "documents",
+    description = "Add a version: the `file` part alone. Only the originating organisation.",
+    params(("id" = String, Path, description = "The document's id (a UUID)"), ("If-Match" = Option<String>, Header, description = "The `ETag` of the revision this change was made from; a newer revision answers 412")),
+    request_body(content = super::openapi::VersionForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The document with its new version", body = Created,
+            headers(("Location" = String), ("ETag" = String))),
+        super::openapi::Upload,
+        super::openapi::Change,
+        super::openapi::NotFound,
+        super::openapi::Common,
+    ),
+)]
 async fn add_version(
     caller: Caller,
     id: web::Path<String>,
@@ -95,6 +133,19 @@ async fn add_version(
     Ok(Created::response(document))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/documents/{id}",
+    tag = "documents",
+    description = "A document's metadata, markings and versions.",
+    params(("id" = String, Path, description = "The document's id (a UUID)")),
+    responses(
+        (status = 200, description = "The document", body = DocumentView,
+            headers(("ETag" = String, description = "Its revision: send it as `If-Match` with a change"))),
+        super::openapi::NotFound,
+        super::openapi::Common,
+    ),
+)]
 async fn get(caller: Caller, id: web::Path<String>, service: web::Data<Service>) -> Result<HttpResponse, ApiError> {
     let document = service.get(&caller, &RequestedId::parse(&id)).await?;
     Ok(HttpResponse::Ok()
@@ -103,6 +154,23 @@ async fn get(caller: Caller, id: web::Path<String>, service: web::Data<Service>)
         .json(document))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/documents/{id}",
+    tag = "documents",
+    description = "Change metadata or markings; absent fields stay, `null` clears an optional one. \
+        Only the originating organisation.",
+    params(("id" = String, Path, description = "The document's id (a UUID)"), ("If-Match" = Option<String>, Header, description = "The `ETag` of the revision this change was made from; a newer revision answers 412")),
+    request_body(content = DocumentPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed document", body = DocumentView, headers(("ETag" = String))),
+        (status = 400, description = "`urn:anaspoc:problem:malformed-request`: the body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`urn:anaspoc:problem:unsupported-media-type`: send `application/json`", body = Problem, content_type = "application/problem+json"),
+        super::openapi::Change,
+        super::openapi::NotFound,
+        super::openapi::Common,
+    ),
+)]
 async fn update(
     caller: Caller,
     id: web::Path<String>,
@@ -128,27 +196,50 @@ async fn update(
     Ok(changed(document))
 }
 
-/// The life-cycle changes of `POST /api/v1/documents/{id}/publish` and `/withdraw`.
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum StatusChange {
-    Publish,
-    Withdraw,
-}
-
-async fn change_status(
+/// `POST /api/v1/documents/{id}/publish`: a draft becomes visible to those the markings allow.
+#[utoipa::path(
+    post,
+    path = "/api/v1/documents/{id}/publish",
+    tag = "documents",
+    description = "Publish a draft: it becomes visible to everyone its markings allow.",
+    params(("id" = String, Path, description = "The document's id (a UUID)"), ("If-Match" = Option<String>, Header, description = "The `ETag` of the revision this change was made from; a newer revision answers 412")),
+    responses(
+        (status = 200, description = "The published document", body = DocumentView, headers(("ETag" = String))),
+        super::openapi::Change,
+        super::openapi::NotFound,
+        super::openapi::Common,
+    ),
+)]
+async fn publish(
     caller: Caller,
-    path: web::Path<(String, StatusChange)>,
+    id: web::Path<String>,
     req: HttpRequest,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, change) = path.into_inner();
-    let (id, expected) = (RequestedId::parse(&id), precondition(&req));
-    let document = match change {
-        StatusChange::Publish => service.publish(&caller, &id, expected).await?,
-        StatusChange::Withdraw => service.withdraw(&caller, &id, expected).await?,
-    };
-    Ok(changed(document))
+    Ok(changed(service.publish(&caller, &RequestedId::parse(&id), precondition(&req)).await?))
+}
+
+/// `POST /api/v1/documents/{id}/withdraw`: hidden from everyone outside the originating organisation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/documents/{id}/withdraw",
+    tag = "documents",
+    description = "Withdraw a document: hidden from everyone outside the originating organisation.",
+    params(("id" = String, Path, description = "The document's id (a UUID)"), ("If-Match" = Option<String>, Header, description = "The `ETag` of the revision this change was made from; a newer revision answers 412")),
+    responses(
+        (status = 200, description = "The withdrawn document", body = DocumentView, headers(("ETag" = String))),
+        super::openapi::Change,
+        super::openapi::NotFound,
+        super::openapi::Common,
+    ),
+)]
+async fn withdraw(
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(changed(service.withdraw(&caller, &RequestedId::parse(&id), precondition(&req)).await?))
 }
 
 /// The document after a change, with its new `ETag`.
@@ -163,6 +254,31 @@ pub struct ContentQuery {
 }
 
 /// `GET /api/v1/documents/{id}/content?version=N`: streamed, ETag = SHA-256, single byte ranges.
+#[utoipa::path(
+    get,
+    path = "/api/v1/documents/{id}/content",
+    tag = "documents",
+    description = "A version's bytes, streamed (the latest unless `version` is given). The `ETag` \
+        is the content's SHA-256; one byte range may be asked for.",
+    params(
+        ("id" = String, Path, description = "The document's id (a UUID)"),
+        ("version" = Option<i32>, Query, description = "A version number (1, 2, …)", minimum = 1),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy the caller has"),
+    ),
+    responses(
+        (status = 200, description = "The content", content_type = "*/*", body = Vec<u8>,
+            headers(("ETag" = String, description = "SHA-256 of the content"), ("Accept-Ranges" = String), ("Content-Disposition" = String))),
+        (status = 206, description = "The asked-for range", content_type = "*/*", body = Vec<u8>,
+            headers(("Content-Range" = String), ("ETag" = String))),
+        (status = 304, description = "Unchanged since the `If-None-Match` copy"),
+        (status = 400, description = "`urn:anaspoc:problem:invalid-query`: a parameter that is not `version`, or not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`urn:anaspoc:problem:not-found` (no such document, or one the caller may not see) or `urn:anaspoc:problem:version-not-found`", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "`urn:anaspoc:problem:range-not-satisfiable`", body = Problem, content_type = "application/problem+json",
+            headers(("Content-Range" = String, description = "`bytes */<size>`"))),
+        super::openapi::Common,
+    ),
+)]
 async fn content(
     caller: Caller,
     id: web::Path<String>,

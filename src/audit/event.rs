@@ -7,7 +7,7 @@ use crate::caller::{Caller, RequestInfo};
 use crate::policy::Principal;
 
 /// What happened. Stable strings: auditors filter on them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Action {
     #[serde(rename = "auth.login")]
     AuthLogin,
@@ -77,7 +77,7 @@ impl Action {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Allowed,
@@ -100,7 +100,7 @@ impl Outcome {
 }
 
 /// Who acted. Unknown for refused tokens (nothing unverified is recorded as identity).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Actor {
     pub sub: Option<String>,
     pub name: Option<String>,
@@ -127,7 +127,7 @@ impl From<&Principal> for Actor {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Target {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub document_id: Option<String>,
@@ -156,7 +156,7 @@ fn recordable_id(id: &str) -> String {
 }
 
 /// An event as recorded: every field of the normative format in order; `hash` covers all the others.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub seq: i64,
     pub id: String,

@@ -16,7 +16,7 @@ use crate::db::entities::audit_event;
 
 const PAGE: u64 = 1000;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Verification {
     Ok { count: i64, head_seq: i64, head_hash: String, checkpoints: usize },

@@ -12,7 +12,7 @@ const MAX_TAGS: usize = 50;
 const MAX_TAG_CHARS: usize = 64;
 
 /// The `metadata` part of an upload.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
     pub title: String,
@@ -70,7 +70,7 @@ impl NewDocument {
 }
 
 /// `PATCH /api/v1/documents/{id}`: every field optional; `null` clears the optional ones.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentPatch {
     pub title: Option<String>,
@@ -194,7 +194,7 @@ pub fn validate_tags(tags: &[String]) -> Result<Vec<String>, DocumentsError> {
 }
 
 /// A document as a reader sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DocumentView {
     pub id: String,
     pub title: String,
@@ -224,14 +224,14 @@ pub struct DocumentView {
 /// Where a version's text stands: `pending`, `indexed`, or `failed` with the reason — the last
 /// two once the answering server's index has applied the document's latest change (until then
 /// `pending`): what it says is what a search there finds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IngestView {
     pub state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionView {
     pub ingest: IngestView,
     /// The language detected in the text, when the uploader gave none.

@@ -10,7 +10,7 @@ use super::principal::organisation_key;
 use super::{Capability, Principal};
 
 /// Life cycle of a document.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Draft,

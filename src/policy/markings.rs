@@ -145,14 +145,23 @@ impl Serialize for Releasability {
 }
 
 /// A document's markings, valid by construction.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Markings {
+    /// A level of `[policy] levels`, e.g. `RESTRICTED`.
+    #[schema(value_type = String)]
     classification: Level,
+    /// `CLEAR`, `GREEN`, `AMBER`, `AMBER+STRICT` or `RED`.
+    #[schema(value_type = String)]
     tlp: TlpLabel,
+    /// `H0`–`H3`.
+    #[schema(value_type = String)]
     handling_code: CodeLabel,
     #[serde(skip_serializing_if = "Option::is_none")]
     handling_note: Option<String>,
+    /// Country codes, or `ALL`.
+    #[schema(value_type = Vec<String>)]
     releasable_to: Releasability,
+    /// Under TLP:RED, the organisations it is shared with.
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     recipients: BTreeSet<String>,
 }

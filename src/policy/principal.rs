@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::Level;
 
 /// What a role grants (configured in `[policy.roles]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Capability {
     #[serde(rename = "document:read")]
     DocumentRead,
@@ -60,12 +60,14 @@ pub fn organisation_key(country: &str, organisation: &str) -> String {
 }
 
 /// The caller, as established from a validated access token. `GET /api/v1/me` returns it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Principal {
     pub sub: String,
     pub name: String,
     pub organisation: String,
     pub country: String,
+    /// The highest classification level the caller may read.
+    #[schema(value_type = String)]
     pub clearance: Level,
     pub roles: Vec<String>,
     pub capabilities: BTreeSet<Capability>,

@@ -10,7 +10,7 @@ use tantivy::columnar::StrColumn;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 /// Counts per value of each faceted field, over the visible documents a search matched.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Facets {
     pub classification: BTreeMap<String, u64>,
     pub tlp: BTreeMap<String, u64>,

@@ -36,7 +36,7 @@ const SNIPPET_CHARS: usize = 240;
 /// replica is not ready then either, so a load balancer sends searches elsewhere.
 const MAX_EXCLUDED: u64 = 10_000;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Hit {
     pub id: String,
     pub title: String,
@@ -49,7 +49,7 @@ pub struct Hit {
     pub score: f32,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchResponse {
     pub total: u64,
     pub hits: Vec<Hit>,
