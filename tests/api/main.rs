@@ -15,6 +15,7 @@ mod helpers;
 mod identity;
 mod limits;
 mod oidc_peer;
+mod openapi;
 mod outages;
 mod replicas;
 mod search;
