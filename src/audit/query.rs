@@ -12,6 +12,9 @@ use super::event::{Action, Outcome};
 use super::log::format_time;
 use crate::dates::{self, End};
 
+/// The largest page an auditor may ask for (`limit`).
+pub const MAX_LIMIT: u64 = 1000;
+
 /// The form of an export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -99,7 +102,15 @@ impl Query {
                     query.before =
                         Some(value.parse().map_err(|_| invalid("cursor", "is not a cursor from a previous page"))?)
                 }
-                "limit" => query.limit = Some(value.parse().map_err(|_| invalid("limit", "must be a number"))?),
+                "limit" => {
+                    query.limit = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=MAX_LIMIT).contains(n))
+                            .ok_or_else(|| invalid("limit", format!("must be between 1 and {MAX_LIMIT}")))?,
+                    )
+                }
                 "format" => {
                     query.format = Some(Format::parse(value).ok_or_else(|| invalid("format", "must be jsonl or csv"))?)
                 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::checkpoint::SigningKey;
 use super::event::{Action, Event, NewEvent, Outcome};
 use super::export;
-use super::query::{Format, Query};
+use super::query::{Format, MAX_LIMIT, Query};
 use super::trail::Trail;
 use super::verify::{self, Verification};
 use super::{AuditError, Log};
@@ -20,7 +20,6 @@ use crate::caller::Caller;
 use crate::policy::Capability;
 
 /// Largest page an auditor can ask for.
-const MAX_LIMIT: u64 = 1000;
 /// Longest query string kept in the record of a refusal.
 const MAX_ASKED_CHARS: usize = 1000;
 

@@ -151,6 +151,10 @@ async fn listing_filters_and_pages(backend: Backend) {
         ("outcome=maybe", "outcome"),
         ("from=yesterday", "from"),
         ("cursor=abc", "cursor"),
+        // Found by schemathesis: out-of-range page sizes were silently clamped.
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=-3", "limit"),
     ] {
         let body = problem(app.get_as(&auditor, &format!("/api/v1/audit?{query}")).await, 422).await;
         assert_eq!(body["field"], field, "{query}");
