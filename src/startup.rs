@@ -234,7 +234,7 @@ impl Application {
         ));
         let directory = web::Data::from(directory);
         let sessions = web::Data::from(sessions);
-        let spec = web::Data::new(api::openapi::Spec::new(&public_url, validator.issuer()));
+        let spec = web::Data::new(api::openapi::Spec::new(&public_url, validator.issuer(), &policy));
 
         let server = {
             let demo_idp = demo_idp.clone();

@@ -7,10 +7,18 @@ use tracing_subscriber::fmt::format::FmtSpan;
 
 use crate::config::{LogFormat, LogSettings};
 
+/// The target whose messages are a client's broken requests, not the server's errors.
+const QUIET_CLIENT_ERRORS: &str = "actix_http::h1::dispatcher=off";
+
 /// Install the global subscriber. `RUST_LOG` overrides `[log] level`. A second call (tests)
 /// keeps the first subscriber.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // actix's HTTP/1 dispatcher logs every request a client malformed (a bad header, a
+        // truncated body) at ERROR after answering it 400: a scanner would page the operators.
+        // Those requests are answered and counted in the metrics; the log keeps real errors.
+        EnvFilter::new(format!("{},{QUIET_CLIENT_ERRORS}", settings.level))
+    });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::NONE);
     let _ = match settings.format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),

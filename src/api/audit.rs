@@ -43,9 +43,9 @@ struct Page {
         ("document" = Option<String>, Query, description = "A document id"),
         ("action" = Option<crate::audit::Action>, Query, description = "An action, e.g. `document.download`"),
         ("outcome" = Option<crate::audit::Outcome>, Query, description = "`allowed`, `denied` or `error`"),
-        ("from" = Option<String>, Query, description = "At or after (YYYY-MM-DD or RFC 3339)"),
-        ("to" = Option<String>, Query, description = "At or before (YYYY-MM-DD or RFC 3339)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "At or after (YYYY-MM-DD or RFC 3339)"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "At or before (YYYY-MM-DD or RFC 3339)"),
+        ("cursor" = Option<i64>, Query, description = "`next_cursor` of the previous page"),
         ("limit" = Option<i64>, Query, description = "Events per page (default 100)", minimum = 1, maximum = 1000),
     ),
     responses(
@@ -75,8 +75,8 @@ async fn list(caller: Caller, req: HttpRequest, reader: web::Data<Reader>) -> Re
         ("document" = Option<String>, Query, description = "A document id"),
         ("action" = Option<crate::audit::Action>, Query, description = "An action, e.g. `document.download`"),
         ("outcome" = Option<crate::audit::Outcome>, Query, description = "`allowed`, `denied` or `error`"),
-        ("from" = Option<String>, Query, description = "At or after (YYYY-MM-DD or RFC 3339)"),
-        ("to" = Option<String>, Query, description = "At or before (YYYY-MM-DD or RFC 3339)"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "At or after (YYYY-MM-DD or RFC 3339)"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "At or before (YYYY-MM-DD or RFC 3339)"),
         ("format" = Option<String>, Query, description = "`jsonl` (default) or `csv`"),
     ),
     responses(

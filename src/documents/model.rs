@@ -15,8 +15,13 @@ const MAX_TAG_CHARS: usize = 64;
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
+    /// Trimmed; at most 300 characters.
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     pub title: String,
+    #[schema(max_length = 10000)]
     pub summary: Option<String>,
+    /// A language tag such as `sr`, `sr-Latn`, `sq`; detected from the text when absent.
+    #[schema(pattern = r"^\s*([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)?\s*$")]
     pub language: Option<String>,
     pub classification: String,
     pub tlp: String,
@@ -26,8 +31,11 @@ pub struct NewDocument {
     pub releasable_to: Vec<String>,
     #[serde(default)]
     pub recipients: Vec<String>,
+    /// At most 50, each at most 64 characters.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub tags: Vec<String>,
+    /// Publish at once (otherwise a draft, visible to the originating organisation only).
     #[serde(default)]
     pub publish: bool,
 }
@@ -73,11 +81,15 @@ impl NewDocument {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentPatch {
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 10000)]
     pub summary: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(pattern = r"^\s*([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*)?\s*$")]
     pub language: Option<Option<String>>,
+    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     pub classification: Option<String>,
     pub tlp: Option<String>,

@@ -8,14 +8,18 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
 use sha2::Digest as _;
+use utoipa::openapi::Server;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, OpenIdConnect, SecurityScheme};
-use utoipa::openapi::{Server, encoding::Encoding};
 use utoipa::{IntoResponses, OpenApi, ToSchema};
 
 use super::{audit, documents, me, search};
 use crate::documents::NewDocument;
 use crate::error::Problem;
+use crate::policy::PolicyConfig;
+
+mod deployment;
 
 /// Where the document is served (DESIGN.md).
 pub const DOCUMENT_PATH: &str = "/api/openapi.json";
@@ -155,14 +159,15 @@ struct ApiDoc;
 
 /// The document as served, made once at start-up.
 pub struct Spec {
-    document: utoipa::openapi::OpenApi,
+    document: Value,
     json: String,
     etag: String,
 }
 
 impl Spec {
-    /// The contract of this deployment: served from `public_url`, tokens from `issuer_url`.
-    pub fn new(public_url: &str, issuer_url: &str) -> Self {
+    /// The contract of this deployment: served from `public_url`, tokens from `issuer_url`, the
+    /// markings `policy` accepts.
+    pub fn new(public_url: &str, issuer_url: &str, policy: &PolicyConfig) -> Self {
         let mut document = ApiDoc::openapi();
         document.info.version = env!("CARGO_PKG_VERSION").to_owned();
         document.servers = Some(vec![Server::new(public_url.trim_end_matches('/'))]);
@@ -179,27 +184,16 @@ impl Spec {
         );
         let discovery = format!("{}/.well-known/openid-configuration", issuer_url.trim_end_matches('/'));
         components.add_security_scheme("oidc", SecurityScheme::OpenIdConnect(OpenIdConnect::new(discovery)));
-        // The metadata part is JSON, not text: say so, so generated clients send it as JSON.
-        if let Some(operation) = document.paths.paths.get_mut("/api/v1/documents").and_then(|p| p.post.as_mut())
-            && let Some(body) = operation.request_body.as_mut()
-            && let Some(content) = body.content.get_mut("multipart/form-data")
-        {
-            content
-                .encoding
-                .insert("metadata".into(), Encoding::builder().content_type(Some("application/json")).build());
-        }
-        let json = document.to_json().unwrap_or_default();
+        let mut document = serde_json::to_value(&document).unwrap_or_default();
+        deployment::describe(&mut document, policy);
+        let json = document.to_string();
         let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(json.as_bytes())[..16]));
         Self { document, json, etag }
     }
 
     /// The document itself (the reference page renders it).
-    pub fn document(&self) -> &utoipa::openapi::OpenApi {
+    pub fn document(&self) -> &Value {
         &self.document
-    }
-
-    pub fn json(&self) -> &str {
-        &self.json
     }
 }
 
