@@ -91,13 +91,14 @@ pub struct WebState {
     catalogues: Arc<Catalogues>,
 }
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("search.html", include_str!("../../templates/search.html")),
     ("document.html", include_str!("../../templates/document.html")),
     ("upload.html", include_str!("../../templates/upload.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
     ("message.html", include_str!("../../templates/message.html")),
+    ("api.html", include_str!("../../templates/api.html")),
 ];
 
 impl WebState {
@@ -226,7 +227,8 @@ impl ResponseError for WebError {
     }
 }
 
-/// Routes of the web interface (everything outside /api, /demo-idp and the probes).
+/// Routes of the web interface (everything outside /api, /demo-idp and the probes — but the
+/// API reference page, which is HTML for people).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(pages::search::page))
         .route("/login", web::get().to(login::login))
@@ -241,6 +243,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/documents/{id}/versions", web::post().to(pages::document::new_version))
         .route("/documents/{id}/{change:publish|withdraw}", web::post().to(pages::document::change_status))
         .route("/audit", web::get().to(pages::audit::page))
+        .route(crate::api::openapi::REFERENCE_PATH, web::get().to(pages::api_reference::page))
         .route("/audit/export", web::get().to(pages::audit::export))
         .route(
             "/static/app.css",

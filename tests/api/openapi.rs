@@ -83,3 +83,26 @@ async fn the_document_describes_this_deployment_and_is_cacheable() {
         app.client.get(app.url("/api/openapi.json")).header("If-None-Match", &etag).send().await.expect("request");
     assert_eq!(again.status(), 304);
 }
+
+/// The reference page for people is the same document, rendered on the server: every operation
+/// is on it, it needs no sign-in, and it loads nothing from elsewhere under the platform's CSP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_page_shows_every_operation_without_loading_anything_from_elsewhere() {
+    let app = TestApp::spawn().await;
+    let spec = spec(&app).await;
+    let response = app.client.get(app.url("/api/reference")).send().await.expect("request");
+    assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"].to_str().expect("csp").to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
+    // The page escapes `/` as minijinja does (`&#x2f;`).
+    let html = response.text().await.expect("html").replace("&#x2f;", "/");
+    for (method, path) in documented(&spec) {
+        assert!(html.contains(&format!("{method} {path}")), "{method} {path} is on the page");
+    }
+    for schema in spec["components"]["schemas"].as_object().expect("schemas").keys() {
+        assert!(html.contains(&format!("id=\"schema-{schema}\"")), "schema {schema} is on the page");
+    }
+    for tag in ["<script src=\"http", "<link rel=\"stylesheet\" href=\"http", "<img src=\"http"] {
+        assert!(!html.contains(tag), "nothing loaded from elsewhere: {tag}");
+    }
+}

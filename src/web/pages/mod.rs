@@ -3,6 +3,7 @@
 //! the audit trail are the same; forms that change anything carry the session's CSRF token.
 //! What they share — responses, labels, form fields — is here.
 
+pub mod api_reference;
 pub mod audit;
 pub mod document;
 pub mod language;
