@@ -50,8 +50,8 @@ struct Page {
     ),
     responses(
         (status = 200, description = "One page of events", body = Page),
-        super::openapi::Audit,
-        super::openapi::Common,
+        super::contract::Audit,
+        super::contract::Common,
     ),
 )]
 async fn list(caller: Caller, req: HttpRequest, reader: web::Data<Reader>) -> Result<HttpResponse, ApiError> {
@@ -83,8 +83,8 @@ async fn list(caller: Caller, req: HttpRequest, reader: web::Data<Reader>) -> Re
         (status = 200, description = "The events, oldest first, one per line",
             content((String = "application/jsonl"), (String = "text/csv")),
             headers(("Content-Disposition" = String))),
-        super::openapi::Audit,
-        super::openapi::Common,
+        super::contract::Audit,
+        super::contract::Common,
     ),
 )]
 async fn export(caller: Caller, req: HttpRequest, reader: web::Data<Reader>) -> Result<HttpResponse, ApiError> {
@@ -101,7 +101,7 @@ async fn export(caller: Caller, req: HttpRequest, reader: web::Data<Reader>) -> 
     responses(
         (status = 200, description = "`ok` with the head, or `broken` with the first bad link", body = Verification),
         (status = 403, description = "`urn:anaspoc:problem:forbidden`: needs `audit:read`", body = crate::error::Problem, content_type = "application/problem+json"),
-        super::openapi::Common,
+        super::contract::Common,
     ),
 )]
 async fn verify(caller: Caller, reader: web::Data<Reader>) -> Result<HttpResponse, ApiError> {

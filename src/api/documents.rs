@@ -66,14 +66,14 @@ impl Created {
     description = "Upload a document: the `metadata` part (JSON) first, then the `file` part, \
         streamed to storage. Its markings are released from the uploader's country. Needs \
         `document:write`.",
-    request_body(content = super::openapi::UploadForm, content_type = "multipart/form-data"),
+    request_body(content = super::contract::UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored, audited, queued for text extraction", body = Created,
             headers(("Location" = String, description = "The document's URL"), ("ETag" = String, description = "Its revision"))),
         (status = 403, description = "`urn:anaspoc:problem:forbidden`: needs `document:write`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`urn:anaspoc:problem:invalid-field`: a metadata field is not acceptable (`field` names it)", body = Problem, content_type = "application/problem+json"),
-        super::openapi::Upload,
-        super::openapi::Common,
+        super::contract::Upload,
+        super::contract::Common,
     ),
 )]
 async fn create(
@@ -109,14 +109,14 @@ async fn create(
     tag = "documents",
     description = "Add a version: the `file` part alone. Only the originating organisation.",
     params(("id" = String, Path, description = "The document's id (a UUID)"), ("If-Match" = Option<String>, Header, description = "The `ETag` of the revision this change was made from; a newer revision answers 412")),
-    request_body(content = super::openapi::VersionForm, content_type = "multipart/form-data"),
+    request_body(content = super::contract::VersionForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "The document with its new version", body = Created,
             headers(("Location" = String), ("ETag" = String))),
-        super::openapi::Upload,
-        super::openapi::Change,
-        super::openapi::NotFound,
-        super::openapi::Common,
+        super::contract::Upload,
+        super::contract::Change,
+        super::contract::NotFound,
+        super::contract::Common,
     ),
 )]
 async fn add_version(
@@ -142,8 +142,8 @@ async fn add_version(
     responses(
         (status = 200, description = "The document", body = DocumentView,
             headers(("ETag" = String, description = "Its revision: send it as `If-Match` with a change"))),
-        super::openapi::NotFound,
-        super::openapi::Common,
+        super::contract::NotFound,
+        super::contract::Common,
     ),
 )]
 async fn get(caller: Caller, id: web::Path<String>, service: web::Data<Service>) -> Result<HttpResponse, ApiError> {
@@ -166,9 +166,9 @@ async fn get(caller: Caller, id: web::Path<String>, service: web::Data<Service>)
         (status = 200, description = "The changed document", body = DocumentView, headers(("ETag" = String))),
         (status = 400, description = "`urn:anaspoc:problem:malformed-request`: the body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`urn:anaspoc:problem:unsupported-media-type`: send `application/json`", body = Problem, content_type = "application/problem+json"),
-        super::openapi::Change,
-        super::openapi::NotFound,
-        super::openapi::Common,
+        super::contract::Change,
+        super::contract::NotFound,
+        super::contract::Common,
     ),
 )]
 async fn update(
@@ -205,9 +205,9 @@ async fn update(
     params(("id" = String, Path, description = "The document's id (a UUID)"), ("If-Match" = Option<String>, Header, description = "The `ETag` of the revision this change was made from; a newer revision answers 412")),
     responses(
         (status = 200, description = "The published document", body = DocumentView, headers(("ETag" = String))),
-        super::openapi::Change,
-        super::openapi::NotFound,
-        super::openapi::Common,
+        super::contract::Change,
+        super::contract::NotFound,
+        super::contract::Common,
     ),
 )]
 async fn publish(
@@ -228,9 +228,9 @@ async fn publish(
     params(("id" = String, Path, description = "The document's id (a UUID)"), ("If-Match" = Option<String>, Header, description = "The `ETag` of the revision this change was made from; a newer revision answers 412")),
     responses(
         (status = 200, description = "The withdrawn document", body = DocumentView, headers(("ETag" = String))),
-        super::openapi::Change,
-        super::openapi::NotFound,
-        super::openapi::Common,
+        super::contract::Change,
+        super::contract::NotFound,
+        super::contract::Common,
     ),
 )]
 async fn withdraw(
@@ -276,7 +276,7 @@ pub struct ContentQuery {
         (status = 404, description = "`urn:anaspoc:problem:not-found` (no such document, or one the caller may not see) or `urn:anaspoc:problem:version-not-found`", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "`urn:anaspoc:problem:range-not-satisfiable`", body = Problem, content_type = "application/problem+json",
             headers(("Content-Range" = String, description = "`bytes */<size>`"))),
-        super::openapi::Common,
+        super::contract::Common,
     ),
 )]
 async fn content(

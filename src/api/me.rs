@@ -13,7 +13,7 @@ use crate::error::ApiError;
     tag = "identity",
     description = "Who the platform thinks the caller is: the claims of the access token it \
         accepted and the capabilities its roles grant. Clients call it at sign-in.",
-    responses((status = 200, description = "The caller", body = crate::policy::Principal), super::openapi::Common),
+    responses((status = 200, description = "The caller", body = crate::policy::Principal), super::contract::Common),
 )]
 pub async fn me(caller: Caller, directory: web::Data<Directory>) -> Result<HttpResponse, ApiError> {
     directory.signed_in(&caller, Via::Api).await?;

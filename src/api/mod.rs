@@ -5,6 +5,7 @@
 //! undocumented route or a documented route that does not exist fails CI.
 
 mod audit;
+mod contract;
 mod documents;
 mod health;
 mod me;

@@ -35,7 +35,7 @@ pub fn operations() -> Vec<Operation> {
         (status = 200, description = "One page of hits, with facets", body = crate::search::SearchResponse),
         (status = 422, description = "`urn:anaspoc:problem:invalid-field` (a parameter that does not parse or is not one of these) or `urn:anaspoc:problem:query-too-costly` (over `search.max_query_chars` or `search.max_query_terms`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`urn:anaspoc:problem:search-catching-up` (this replica's index is applying recent changes), `urn:anaspoc:problem:search-unavailable`, `urn:anaspoc:problem:dependency-unavailable` or `urn:anaspoc:problem:identity-provider-unavailable`; try again after `Retry-After` seconds", body = crate::error::Problem, content_type = "application/problem+json"),
-        super::openapi::Common,
+        super::contract::Common,
     ),
 )]
 async fn search(caller: Caller, req: HttpRequest, service: web::Data<Service>) -> Result<HttpResponse, ApiError> {

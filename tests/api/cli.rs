@@ -132,3 +132,54 @@ fn keygen_needs_only_the_key_path() {
     assert!(!keygen().status.success(), "a second keygen must not replace the key");
     assert_eq!(std::fs::read(&key).expect("key"), first);
 }
+
+/// A request a client malformed (here a header with a control character) is answered 400 and
+/// leaves no ERROR in the log: operators alert on errors, and a scanner must not page them.
+/// Found by the schemathesis run (tools/api-contract.sh).
+#[test]
+fn a_malformed_request_is_refused_without_an_error_in_the_log() {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempfile::tempdir().expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_anaspoc"))
+        .arg("demo")
+        .current_dir(dir.path())
+        .env("ANASPOC__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("ANASPOC__SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("ANASPOC__LOG__FORMAT", "json")
+        // The configured filter, not an operator's override.
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start anaspoc");
+    let lines = std::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !log.iter().any(|l: &String| l.contains("anaspoc listening")) && std::time::Instant::now() < deadline {
+        if let Ok(line) = received.recv_timeout(std::time::Duration::from_millis(200)) {
+            log.push(line);
+        }
+    }
+    let mut connection = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    connection.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n").expect("send");
+    connection.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
+    let mut answer = [0u8; 64];
+    let read = connection.read(&mut answer).expect("answer");
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = server.kill();
+    let _ = server.wait();
+    log.extend(received.try_iter());
+    assert!(log.iter().any(|l| l.contains("anaspoc listening")), "the server started: {log:?}");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let errors: Vec<&String> = log.iter().filter(|l| l.contains("\"level\":\"ERROR\"")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
