@@ -14,9 +14,15 @@ pub enum End {
 
 /// `value` as an instant, or `None` when it is neither an RFC 3339 time nor a `YYYY-MM-DD` date.
 pub fn parse_bound(value: &str, end: End) -> Option<DateTime<Utc>> {
-    let value = value.trim();
     if let Ok(at) = DateTime::parse_from_rfc3339(value) {
         return Some(at.with_timezone(&Utc));
+    }
+    // Exactly YYYY-MM-DD (RFC 3339 full-date), as the API contract says: chrono alone would also
+    // take `2026-1-5` or surrounding spaces.
+    let shape = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if !shape {
+        return None;
     }
     let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
     let time = match end {

@@ -77,14 +77,16 @@ impl Query {
 
     pub fn from_pairs<'a>(pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>) -> Result<Self, AuditError> {
         let mut query = Query::default();
-        for (key, value) in pairs {
-            let value = value.trim();
+        for (key, raw) in pairs {
+            // Names are trimmed (forms); a typed value (action, outcome, date, number, format)
+            // is taken as sent, so that it is valid exactly when the API contract says it is.
+            let value = raw.as_ref();
             let filter = &mut query.filter;
             match key.as_ref() {
-                "actor" | "document" | "action" | "outcome" | "from" | "to" | "cursor" | "limit" | "format"
-                    if value.is_empty() => {}
-                "actor" => filter.actor = Some(value.to_owned()),
-                "document" => filter.document = Some(value.to_owned()),
+                "actor" | "document" if value.trim().is_empty() => {}
+                "action" | "outcome" | "from" | "to" | "cursor" | "limit" | "format" if value.is_empty() => {}
+                "actor" => filter.actor = Some(value.trim().to_owned()),
+                "document" => filter.document = Some(value.trim().to_owned()),
                 "action" => {
                     filter.action = Some(
                         Action::parse(value)

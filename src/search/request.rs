@@ -52,8 +52,10 @@ impl Default for SearchRequest {
 impl SearchRequest {
     pub fn parse(query_string: &str) -> Result<Self, SearchError> {
         let mut request = Self::default();
-        for (key, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
-            let value = value.trim().to_owned();
+        for (key, raw) in url::form_urlencoded::parse(query_string.as_bytes()) {
+            // Free text is trimmed (forms); a typed value (date, number, cursor, sort) is taken
+            // as sent, so that it is valid exactly when the API contract says it is.
+            let value = raw.trim().to_owned();
             let list = || value.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
             let filters = &mut request.filters;
             match key.as_ref() {
@@ -64,26 +66,26 @@ impl SearchRequest {
                 "country" => filters.country.extend(list().map(|v| v.to_ascii_uppercase())),
                 "language" => filters.language.extend(list()),
                 "tag" => filters.tag.extend(list()),
-                "from" => filters.from = time("from", &value, End::Start)?,
-                "to" => filters.to = time("to", &value, End::Finish)?,
+                "from" => filters.from = time("from", &raw, End::Start)?,
+                "to" => filters.to = time("to", &raw, End::Finish)?,
                 "sort" => {
-                    request.sort = match value.as_str() {
+                    request.sort = match raw.as_ref() {
                         "" | "relevance" => Sort::Relevance,
                         "date" => Sort::Date,
                         _ => return Err(invalid("sort", "must be relevance or date")),
                     }
                 }
                 "limit" => {
-                    request.limit = value
+                    request.limit = raw
                         .parse::<usize>()
                         .ok()
                         .filter(|n| (1..=MAX_LIMIT).contains(n))
                         .ok_or_else(|| invalid("limit", format!("must be between 1 and {MAX_LIMIT}")))?
                 }
-                "cursor" if value.is_empty() => {}
+                "cursor" if raw.is_empty() => {}
                 "cursor" => {
-                    request.offset = decode_cursor(&value)
-                        .ok_or_else(|| invalid("cursor", "is not a cursor from a previous page"))?
+                    request.offset =
+                        decode_cursor(&raw).ok_or_else(|| invalid("cursor", "is not a cursor from a previous page"))?
                 }
                 other => return Err(invalid(other, "is not a search parameter")),
             }

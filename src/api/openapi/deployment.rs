@@ -53,6 +53,11 @@ pub fn describe(document: &mut Value, policy: &PolicyConfig) {
         });
     }
 
+    // An upload takes exactly its parts (anything else answers 400 malformed-request).
+    for form in ["UploadForm", "VersionForm"] {
+        document["components"]["schemas"][form]["additionalProperties"] = Value::Bool(false);
+    }
+
     let upload = &mut document["paths"]["/api/v1/documents"]["post"];
     upload["requestBody"]["content"]["multipart/form-data"]["encoding"] =
         json!({"metadata": {"contentType": "application/json"}});
