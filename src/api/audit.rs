@@ -39,12 +39,7 @@ struct Page {
     description = "Audit events, newest first, filtered. Events name documents by id and \
         markings only, never by title or content. The call is itself audited.",
     params(
-        ("actor" = Option<String>, Query, description = "The acting user's `sub`"),
-        ("document" = Option<String>, Query, description = "A document id"),
-        ("action" = Option<crate::audit::Action>, Query, description = "An action, e.g. `document.download`"),
-        ("outcome" = Option<crate::audit::Outcome>, Query, description = "`allowed`, `denied` or `error`"),
-        ("from" = Option<chrono::NaiveDate>, Query, description = "At or after (YYYY-MM-DD or RFC 3339)"),
-        ("to" = Option<chrono::NaiveDate>, Query, description = "At or before (YYYY-MM-DD or RFC 3339)"),
+        super::contract::AuditFilters,
         ("cursor" = Option<i64>, Query, description = "`next_cursor` of the previous page"),
         ("limit" = Option<i64>, Query, description = "Events per page (default 100)", minimum = 1, maximum = 1000),
     ),
@@ -71,12 +66,7 @@ async fn list(caller: Caller, req: HttpRequest, reader: web::Data<Reader>) -> Re
     description = "The (filtered) trail, streamed as JSON Lines or CSV. An unfiltered JSON Lines \
         export verifies offline (`anaspoc audit verify --from-export`).",
     params(
-        ("actor" = Option<String>, Query, description = "The acting user's `sub`"),
-        ("document" = Option<String>, Query, description = "A document id"),
-        ("action" = Option<crate::audit::Action>, Query, description = "An action, e.g. `document.download`"),
-        ("outcome" = Option<crate::audit::Outcome>, Query, description = "`allowed`, `denied` or `error`"),
-        ("from" = Option<chrono::NaiveDate>, Query, description = "At or after (YYYY-MM-DD or RFC 3339)"),
-        ("to" = Option<chrono::NaiveDate>, Query, description = "At or before (YYYY-MM-DD or RFC 3339)"),
+        super::contract::AuditFilters,
         ("format" = Option<String>, Query, description = "`jsonl` (default) or `csv`"),
     ),
     responses(

@@ -3,8 +3,9 @@
 //! routes name them in their `#[utoipa::path]` annotations; nothing builds them.
 #![allow(dead_code)]
 
-use utoipa::{IntoResponses, ToSchema};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
+use crate::audit::{Action, Outcome};
 use crate::documents::NewDocument;
 use crate::error::Problem;
 
@@ -94,4 +95,23 @@ pub struct UploadForm {
 pub struct VersionForm {
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
+}
+
+/// The filters of the audit trail, shared by its list and its export. Dates take a date
+/// (`YYYY-MM-DD`, the whole day) or an RFC 3339 time (`openapi/deployment.rs` says so).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilters {
+    /// The acting user's `sub`
+    actor: Option<String>,
+    /// A document id
+    document: Option<String>,
+    /// An action, e.g. `document.download`
+    action: Option<Action>,
+    /// `allowed`, `denied` or `error`
+    outcome: Option<Outcome>,
+    /// At or after
+    from: Option<chrono::NaiveDate>,
+    /// At or before
+    to: Option<chrono::NaiveDate>,
 }
