@@ -128,6 +128,18 @@ impl WebState {
                 b => format!("{b} B"),
             }
         });
+        // Text with `code` spans (the API contract's descriptions): escaped, spans as <code>.
+        templates.add_filter("code_spans", |text: &str| -> JinjaValue {
+            let html: String = text
+                .split('`')
+                .enumerate()
+                .map(|(i, part)| {
+                    let part = minijinja::HtmlEscape(part).to_string();
+                    if i % 2 == 1 { format!("<code>{part}</code>") } else { part }
+                })
+                .collect();
+            JinjaValue::from_safe_string(html)
+        });
         let countries = policy.countries.iter().cloned().collect();
         Ok(Self { policy, countries, secure_cookies, templates, catalogues })
     }

@@ -102,6 +102,9 @@ async fn the_reference_page_shows_every_operation_without_loading_anything_from_
     for schema in spec["components"]["schemas"].as_object().expect("schemas").keys() {
         assert!(html.contains(&format!("id=\"schema-{schema}\"")), "schema {schema} is on the page");
     }
+    // The descriptions' `code` spans are code on the page, escaped, with no stray backticks.
+    assert!(html.contains("<code>urn:anaspoc:problem:not-found</code>"), "code spans rendered");
+    assert!(!html.contains('`'), "no raw backticks");
     for tag in ["<script src=\"http", "<link rel=\"stylesheet\" href=\"http", "<img src=\"http"] {
         assert!(!html.contains(tag), "nothing loaded from elsewhere: {tag}");
     }
