@@ -19,6 +19,12 @@ impl DocumentId {
         Self(Uuid::new_v4())
     }
 
+    /// An id derived from 16 bytes (a hash): a version-8 ("custom") UUID, so that it is never
+    /// mistaken for a random one.
+    pub fn derived(bytes: [u8; 16]) -> Self {
+        Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+
     /// The id `text` spells, if it spells one in canonical form.
     pub fn parse(text: &str) -> Option<Self> {
         let uuid = Uuid::try_parse(text).ok()?;

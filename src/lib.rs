@@ -15,6 +15,7 @@ pub mod documents;
 pub mod edge;
 pub mod error;
 pub mod health;
+pub mod import;
 pub mod ingest;
 pub mod metrics;
 pub mod policy;

@@ -43,6 +43,21 @@ enum Command {
     /// Rebuild the search index from the database and the stored extracted text (stop the
     /// server first; at start-up it brings the index up to date by itself).
     Reindex,
+    /// Import a directory of files described by a manifest (CSV or JSON Lines: `file` and the
+    /// upload metadata per line), as one identity: every line checked first, then committed in
+    /// batches, each document audited as created by that identity. Run it again to resume.
+    Import {
+        /// The directory the manifest's `file` paths are relative to.
+        dir: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        manifest: PathBuf,
+        /// The identity to import as: one of [import.identities] (in demo mode, a demo persona).
+        #[arg(long = "as", value_name = "NAME")]
+        identity: String,
+        /// Check the manifest and the files only.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Verify, checkpoint or export the tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -220,6 +235,14 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let settings = Settings::load_valid(&configured)?;
             anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
             anaspoc::cli::reindex(&settings).await
+        }
+        Command::Import { dir, manifest, identity, dry_run } => {
+            let settings = Settings::load_valid(&configured)?;
+            anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let options = anaspoc::import::ImportOptions { dir, manifest, identity, dry_run, progress };
+            anaspoc::import::run(&settings, options).await?;
+            Ok(())
         }
         Command::Extract { .. } => Ok(()),
         Command::Bench { documents, seconds, clients, seed, postgres_url, upload_concurrency, replicas } => {

@@ -13,6 +13,7 @@ mod denials;
 mod directory;
 pub mod discovery;
 pub mod jwks;
+pub mod operator;
 mod sessions;
 pub mod validator;
 

@@ -98,6 +98,21 @@ pub struct CorpusDocument {
 }
 
 impl CorpusDocument {
+    /// The upload's `metadata` part (a manifest line, with `file`).
+    pub fn metadata(&self) -> serde_json::Value {
+        serde_json::json!({
+            "title": self.title,
+            "language": self.language,
+            "classification": self.classification,
+            "tlp": self.tlp,
+            "handling_code": "H1",
+            "releasable_to": self.releasable_to,
+            "recipients": self.recipients,
+            "tags": self.tags,
+            "publish": true,
+        })
+    }
+
     /// A SENSITIVE, TLP:AMBER document released to ALL: every analyst of the network sees it.
     pub fn shared(uploader: &'static str, title: String, body: String, language: &'static str) -> Self {
         Self {

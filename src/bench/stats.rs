@@ -110,3 +110,16 @@ pub fn print_table(rows: &[(String, usize, Latencies, f64)]) {
 fn ratio(other: Duration, server: Duration) -> String {
     if server.is_zero() { "-".into() } else { format!("{:.2}×", other.as_secs_f64() / server.as_secs_f64()) }
 }
+
+/// What ranking among visible documents only costs: `raw` against `ceiling` (the same search
+/// ranked over the whole index) at each number of clients.
+pub fn print_security_cost(rows: &[(String, usize, Latencies, f64)], raw: &str, ceiling: &str) {
+    for (system, clients, latencies, _) in rows.iter().filter(|(s, ..)| s == raw) {
+        let Some((_, _, bound, _)) = rows.iter().find(|(s, c, ..)| s == ceiling && c == clients) else { continue };
+        println!(
+            "visible-only statistics at {clients} client(s): {system} / {ceiling} = {} at p50, {} at p99",
+            ratio(latencies.p(50.0), bound.p(50.0)),
+            ratio(latencies.p(99.0), bound.p(99.0))
+        );
+    }
+}

@@ -52,6 +52,22 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub health: HealthSettings,
     pub demo: DemoSettings,
+    pub import: ImportSettings,
+}
+
+/// `anaspoc import`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSettings {
+    /// Documents committed per transaction (and per audit append).
+    pub batch_size: usize,
+    /// Files stored at once.
+    pub parallel_files: usize,
+    /// Identities an operator may import as (`--as NAME`): each the claims an access token of
+    /// that principal would carry, mapped to a principal exactly as a token's are (`[oidc.claims]`,
+    /// `[policy.roles]`). In demo mode the demo personas are identities too.
+    #[serde(default)]
+    pub identities: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

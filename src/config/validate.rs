@@ -11,6 +11,12 @@ impl Settings {
         self.validate_storage()?;
         self.validate_oidc()?;
         self.policy.compile()?;
+        if !(1..=10_000).contains(&self.import.batch_size) {
+            return Err(ConfigError::invalid("import.batch_size", "must be between 1 and 10000"));
+        }
+        if self.import.parallel_files == 0 {
+            return Err(ConfigError::invalid("import.parallel_files", "must be greater than 0"));
+        }
         if self.limits.max_upload_bytes == 0 {
             return Err(ConfigError::invalid("limits.max_upload_bytes", "must be greater than 0"));
         }

@@ -64,6 +64,52 @@ pub async fn stamp(txn: &impl ConnectionTrait, document_id: &str) -> Result<i64,
     Ok(seq)
 }
 
+/// Number a change of each of `document_ids` at once, in the given order (a batch of new
+/// documents, say): three statements whatever their number. Same lock order as [`stamp`].
+pub async fn stamp_all(txn: &impl ConnectionTrait, document_ids: &[String]) -> Result<(), DbErr> {
+    if document_ids.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.get_database_backend();
+    let chosen = || document::Column::Id.is_in(document_ids.iter().map(String::as_str));
+    // The documents' rows first, then the counter (the lock order of `stamp`).
+    let touched = document::Entity::update_many()
+        .col_expr(document::Column::ChangedAtMs, Expr::cust(now_ms(backend)))
+        .filter(chosen())
+        .exec(txn)
+        .await?;
+    if touched.rows_affected != document_ids.len() as u64 {
+        return Err(DbErr::RecordNotFound(format!("{} of {} documents", touched.rows_affected, document_ids.len())));
+    }
+    let advance = Query::update()
+        .table(change_feed::Entity)
+        .value(change_feed::Column::Seq, Expr::col(change_feed::Column::Seq).add(document_ids.len() as i64))
+        .and_where(Expr::col(change_feed::Column::Id).eq(1))
+        .returning_col(change_feed::Column::Seq)
+        .to_owned();
+    let row = txn.query_one(&advance).await?.ok_or_else(|| DbErr::RecordNotFound("change_feed".into()))?;
+    let last: i64 = row.try_get("", "seq")?;
+    let first = last - document_ids.len() as i64 + 1;
+    let mut numbered = sea_orm::sea_query::CaseStatement::new();
+    for (offset, id) in document_ids.iter().enumerate() {
+        numbered = numbered.case(Expr::col(document::Column::Id).eq(id.as_str()), first + offset as i64);
+    }
+    document::Entity::update_many()
+        .col_expr(document::Column::ChangeSeq, numbered.into())
+        .filter(chosen())
+        .exec(txn)
+        .await?;
+    if backend == DatabaseBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), last.to_string().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Where the feed stands.
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
 pub struct Head {

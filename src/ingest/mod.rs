@@ -4,7 +4,7 @@
 
 pub mod extract;
 pub mod jobs;
-mod language;
+pub mod language;
 mod pipeline;
 pub mod sandbox;
 

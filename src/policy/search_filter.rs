@@ -32,7 +32,7 @@ pub fn release_values(document: &DocumentMarkings) -> Vec<String> {
 /// `rank ≤ max_rank ∧ (org = organisation ∨ (status = published ∧ release ∋ {country, ALL} ∧
 /// red_gate ∋ {*, sub:subject}))`. Only [`search_filter`] makes one, from a principal: nobody
 /// can widen it by hand.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct VisibilityFilter {
     max_rank: u8,
     organisation: String,

@@ -2,6 +2,7 @@
 //! not persist custom tokenizers — and one reader whose searchers see each committed batch.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use tantivy::directory::MmapDirectory;
 use tantivy::query::QueryParser;
@@ -11,6 +12,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 use super::SearchError;
 use super::analyzer::{ANALYZER, FoldingTokenizer, Mode};
 use super::schema::{self, Fields, TEXT_FIELDS};
+use super::statistics::StatisticsCache;
 
 #[derive(Clone)]
 pub struct SearchIndex {
@@ -19,6 +21,8 @@ pub struct SearchIndex {
     fields: Fields,
     /// The query-time analysers (the "d" form of đ/dj words only).
     query_tokenizers: TokenizerManager,
+    /// Visible-document statistics per segment (see `statistics`), shared by all searches.
+    statistics: Arc<StatisticsCache>,
 }
 
 /// How far the committed index has followed the change feed, and under which policy its
@@ -73,7 +77,7 @@ impl SearchIndex {
         let query_tokenizers = TokenizerManager::default();
         query_tokenizers.register(ANALYZER, FoldingTokenizer::analyzer(Mode::Query));
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { index, reader, fields, query_tokenizers })
+        Ok(Self { index, reader, fields, query_tokenizers, statistics: Arc::default() })
     }
 
     pub fn index(&self) -> &Index {
@@ -82,6 +86,15 @@ impl SearchIndex {
 
     pub fn reader(&self) -> &IndexReader {
         &self.reader
+    }
+
+    pub fn statistics(&self) -> &StatisticsCache {
+        &self.statistics
+    }
+
+    /// This index with a statistics cache that keeps nothing (the benchmark's comparison).
+    pub fn without_statistics_cache(&self) -> Self {
+        Self { statistics: Arc::new(StatisticsCache::disabled()), ..self.clone() }
     }
 
     pub fn fields(&self) -> &Fields {

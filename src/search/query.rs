@@ -64,8 +64,16 @@ pub fn without(fields: &Fields, visible: Box<dyn Query>, excluded: &[String]) ->
     if excluded.is_empty() {
         return visible;
     }
-    let ids = TermSetQuery::new(excluded.iter().map(|id| Term::from_field_text(fields.id, id)));
-    Box::new(BooleanQuery::new(vec![(Occur::Must, visible), (Occur::MustNot, Box::new(ids))]))
+    Box::new(BooleanQuery::new(vec![(Occur::Must, visible), (Occur::MustNot, ids(fields, excluded))]))
+}
+
+/// The documents of `visible` that are `excluded`: what [`without`] takes away, if anything.
+pub fn left_out(fields: &Fields, visible: Box<dyn Query>, excluded: &[String]) -> Option<Box<dyn Query>> {
+    (!excluded.is_empty()).then(|| all_of(vec![visible, ids(fields, excluded)]))
+}
+
+fn ids(fields: &Fields, ids: &[String]) -> Box<dyn Query> {
+    Box::new(TermSetQuery::new(ids.iter().map(|id| Term::from_field_text(fields.id, id))))
 }
 
 /// The user's filters as a query (`None` when there are none).

@@ -23,7 +23,7 @@ use super::follower::FeedState;
 use super::index::SearchIndex;
 use super::query::{self, Filters};
 use super::request::{MAX_OFFSET, SearchRequest, Sort, encode_cursor};
-use super::statistics::VisibleStatistics;
+use super::statistics::{Scope, VisibleStatistics};
 use crate::audit::{self, NewEvent, Outcome};
 use crate::caller::Caller;
 use crate::db::documents::read;
@@ -193,11 +193,14 @@ pub fn execute(
     let fields = index.fields();
     let searcher = index.reader().searcher();
     let words = query::words(index, caps, &request.q)?;
-    let visible = query::without(fields, query::visibility(fields, filter), excluded);
-    let full = query::full(words.box_clone(), query::filters(fields, &request.filters), visible.box_clone());
+    let policy = query::visibility(fields, filter);
+    let left_out = query::left_out(fields, policy.box_clone(), excluded);
+    let visible = query::without(fields, policy.box_clone(), excluded);
+    let full = query::full(words.box_clone(), query::filters(fields, &request.filters), visible);
     let budget = caps.start();
     // Scores and snippet weights from the visible documents only (see `statistics`).
-    let statistics = VisibleStatistics::new(&searcher, &*visible, &*words, &budget);
+    let scope = Scope { visible: &*policy, filter, left_out: left_out.as_deref() };
+    let statistics = VisibleStatistics::new(&searcher, scope, index.statistics(), &budget);
 
     let window = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
     let (addresses, total, facets): (Vec<(f32, DocAddress)>, usize, Facets) = match request.sort {

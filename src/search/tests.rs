@@ -123,6 +123,16 @@ fn build_index(docs: &[GeneratedDoc]) -> SearchIndex {
 fn build_index_of<'a>(docs: impl Iterator<Item = (usize, &'a GeneratedDoc)>) -> SearchIndex {
     let index = SearchIndex::in_memory().expect("index");
     let mut writer: tantivy::IndexWriter = index.index().writer_with_num_threads(1, 15_000_000).expect("writer");
+    add_documents(&index, &mut writer, docs);
+    index
+}
+
+/// Add the numbered documents as one commit (one more segment).
+fn add_documents<'a>(
+    index: &SearchIndex,
+    writer: &mut tantivy::IndexWriter,
+    docs: impl Iterator<Item = (usize, &'a GeneratedDoc)>,
+) {
     for (n, doc) in docs {
         let body: Vec<&str> = doc.words.iter().map(|w| if n % 2 == 0 { WORDS[*w].0 } else { WORDS[*w].1 }).collect();
         let entry = IndexEntry {
@@ -141,7 +151,38 @@ fn build_index_of<'a>(docs: impl Iterator<Item = (usize, &'a GeneratedDoc)>) -> 
     }
     writer.commit().expect("commit");
     index.reader().reload().expect("reload");
-    index
+}
+
+/// Delete the numbered documents as one commit.
+fn delete_documents(index: &SearchIndex, writer: &mut tantivy::IndexWriter, numbers: &[usize]) {
+    for n in numbers {
+        writer.delete_term(tantivy::Term::from_field_text(index.fields().id, &format!("doc-{n}")));
+    }
+    writer.commit().expect("commit");
+    index.reader().reload().expect("reload");
+}
+
+/// Hits of `request` as (id, score bits, snippet), sorted: what ranking decides.
+fn ranked(
+    index: &SearchIndex,
+    principal: &Principal,
+    excluded: &[String],
+    request: &SearchRequest,
+) -> Vec<(String, u32, String)> {
+    let filter = search_filter(principal);
+    let found = execute(index, filter.as_ref(), excluded, request, &QueryCaps::default()).expect("search");
+    let mut hits: Vec<(String, u32, String)> =
+        found.candidates.into_iter().map(|c| (c.id, c.score.to_bits(), c.snippet)).collect();
+    hits.sort();
+    hits
+}
+
+/// Two words, so that their relative rarity decides the order.
+fn two_words(query: &GeneratedQuery, extra_word: usize) -> String {
+    match query.word {
+        Some((w, cyrillic)) => format!("{} OR {}", if cyrillic { WORDS[w].0 } else { WORDS[w].1 }, WORDS[extra_word].1),
+        None => WORDS[extra_word].0.to_owned(),
+    }
 }
 
 fn expected(docs: &[GeneratedDoc], principal: &Principal, query: &GeneratedQuery) -> BTreeSet<usize> {
@@ -224,21 +265,54 @@ proptest! {
             .collect();
         let full_index = build_index(&docs);
         let visible_index = build_index_of(visible.iter().map(|n| (*n, &docs[*n])));
-        // Two words, so that their relative rarity decides the order.
-        let q = match query.word {
-            Some((w, cyrillic)) => format!("{} OR {}", if cyrillic { WORDS[w].0 } else { WORDS[w].1 }, WORDS[extra_word].1),
-            None => WORDS[extra_word].0.to_owned(),
-        };
+        let q = two_words(&query, extra_word);
         let request = SearchRequest { q, filters: Filters::default(), sort: Sort::Relevance, limit: 100, offset: 0 };
-        let filter = search_filter(&principal);
-        let ranked = |index: &SearchIndex| -> Vec<(String, u32, String)> {
-            let found = execute(index, filter.as_ref(), &[], &request, &QueryCaps::default()).expect("search");
-            let mut hits: Vec<(String, u32, String)> =
-                found.candidates.into_iter().map(|c| (c.id, c.score.to_bits(), c.snippet)).collect();
-            hits.sort();
-            hits
+        prop_assert_eq!(ranked(&full_index, &principal, &[], &request), ranked(&visible_index, &principal, &[], &request));
+    }
+
+    /// The statistics kept between searches (per segment and filter) stay exact while the index
+    /// changes: over several commits, deletions and documents left out as stale, each search —
+    /// with the cache cold or warm — ranks as an index of only what it may count would.
+    #[test]
+    fn kept_statistics_follow_commits_deletions_and_left_out_documents(
+        docs in prop::collection::vec(arb_doc(), 2..30),
+        (principals, query) in (prop::collection::vec(arb_principal(), 2), arb_query()),
+        extra_word in 0..WORDS.len(),
+        split in 1usize..30,
+        deleted in prop::collection::vec(prop::bool::weighted(0.2), 30),
+        stale in prop::collection::vec(prop::bool::weighted(0.2), 30),
+    ) {
+        let split = split.min(docs.len() - 1);
+        let request = SearchRequest { q: two_words(&query, extra_word), filters: Filters::default(), sort: Sort::Relevance, limit: 100, offset: 0 };
+        let excluded: Vec<String> = (0..docs.len()).filter(|n| stale[*n]).map(|n| format!("doc-{n}")).collect();
+        let index = SearchIndex::in_memory().expect("index");
+        let mut writer: tantivy::IndexWriter = index.index().writer_with_num_threads(1, 15_000_000).expect("writer");
+        // Only the documents in the index, neither deleted nor left out, that `principal` may see.
+        let counted = |principal: &Principal, present: &dyn Fn(usize) -> bool, excluded: &[String]| {
+            let kept: Vec<usize> = (0..docs.len())
+                .filter(|n| present(*n) && !excluded.contains(&format!("doc-{n}")))
+                .filter(|n| decide(principal, &docs[*n].facts, Action::See).is_allowed())
+                .collect();
+            build_index_of(kept.iter().map(|n| (*n, &docs[*n])))
         };
-        prop_assert_eq!(ranked(&full_index), ranked(&visible_index));
+
+        // Two principals in turn: what one's searches keep must never serve the other's.
+        add_documents(&index, &mut writer, docs.iter().enumerate().take(split));
+        for _cold_then_warm in 0..2 {
+            for principal in &principals {
+                let first = counted(principal, &|n| n < split, &[]);
+                prop_assert_eq!(ranked(&index, principal, &[], &request), ranked(&first, principal, &[], &request));
+            }
+        }
+        add_documents(&index, &mut writer, docs.iter().enumerate().skip(split));
+        let gone: Vec<usize> = (0..docs.len()).filter(|n| deleted[*n]).collect();
+        delete_documents(&index, &mut writer, &gone);
+        for _cold_then_warm in 0..2 {
+            for principal in &principals {
+                let now = counted(principal, &|n| !deleted[n], &excluded);
+                prop_assert_eq!(ranked(&index, principal, &excluded, &request), ranked(&now, principal, &[], &request));
+            }
+        }
     }
 }
 

@@ -153,6 +153,20 @@ impl Storage {
         Ok(Download { range, stream })
     }
 
+    /// Store a small file held in memory in one request, as [`Storage::begin_upload`] would
+    /// stream it: refused when empty or over `limit`.
+    pub async fn put_received(&self, key: ObjectKey, bytes: Bytes, limit: u64) -> Result<ReceivedObject, StorageError> {
+        if bytes.is_empty() {
+            return Err(StorageError::Empty);
+        }
+        if bytes.len() as u64 > limit {
+            return Err(StorageError::TooLarge { limit });
+        }
+        let received = ReceivedObject::of(key, &bytes);
+        self.put(received.key(), bytes).await?;
+        Ok(received)
+    }
+
     /// Store a small object in one request (extracted text).
     pub async fn put(&self, key: &ObjectKey, bytes: Bytes) -> Result<(), StorageError> {
         self.breaker.admit()?;

@@ -25,6 +25,16 @@ pub struct ReceivedObject {
 }
 
 impl ReceivedObject {
+    /// The object `bytes` make, held in memory whole (a small file, stored in one request).
+    pub(super) fn of(key: ObjectKey, bytes: &[u8]) -> Self {
+        Self {
+            key,
+            sha256: hex::encode(Sha256::digest(bytes)),
+            size: bytes.len() as u64,
+            head: bytes[..bytes.len().min(SNIFF_BYTES)].to_vec(),
+        }
+    }
+
     pub fn key(&self) -> &ObjectKey {
         &self.key
     }

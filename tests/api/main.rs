@@ -13,6 +13,7 @@ mod documents;
 mod health;
 mod helpers;
 mod identity;
+mod import;
 mod limits;
 mod oidc_peer;
 mod openapi;

@@ -109,23 +109,21 @@ impl DemoIdp {
     /// The claims of an access token for `persona`, Keycloak-shaped (roles in `realm_access`).
     pub fn claims_for(&self, persona: &Persona) -> Value {
         let now = chrono::Utc::now().timestamp();
-        json!({
-            "iss": self.issuer,
-            "sub": persona.username,
-            "aud": self.audience,
-            "azp": "anaspoc-demo",
-            "iat": now,
-            "nbf": now,
-            "exp": now + TOKEN_TTL_SECS,
-            "jti": uuid::Uuid::new_v4().to_string(),
-            "scope": "openid profile",
-            "name": persona.name,
-            "preferred_username": persona.username,
-            "organisation": persona.organisation,
-            "country": persona.country,
-            "clearance": persona.clearance,
-            "realm_access": {"roles": persona.roles},
-        })
+        let mut claims = persona.identity_claims();
+        let token = [
+            ("iss", json!(self.issuer)),
+            ("aud", json!(self.audience)),
+            ("azp", json!("anaspoc-demo")),
+            ("iat", json!(now)),
+            ("nbf", json!(now)),
+            ("exp", json!(now + TOKEN_TTL_SECS)),
+            ("jti", json!(uuid::Uuid::new_v4().to_string())),
+            ("scope", json!("openid profile")),
+        ];
+        for (name, value) in token {
+            claims[name] = value;
+        }
+        claims
     }
 
     pub fn discovery_document(&self) -> Value {

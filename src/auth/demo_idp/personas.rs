@@ -100,6 +100,22 @@ pub const PERSONAS: &[Persona] = &[
     },
 ];
 
+impl Persona {
+    /// Who the persona is, as an access token's claims say it (Keycloak-shaped: roles in
+    /// `realm_access`); the provider adds issuer, audience and times.
+    pub fn identity_claims(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sub": self.username,
+            "name": self.name,
+            "preferred_username": self.username,
+            "organisation": self.organisation,
+            "country": self.country,
+            "clearance": self.clearance,
+            "realm_access": {"roles": self.roles},
+        })
+    }
+}
+
 pub fn find(username: &str) -> Option<&'static Persona> {
     PERSONAS.iter().find(|p| p.username == username)
 }

@@ -1,0 +1,232 @@
+//! One batch of an import: skip the lines an earlier run imported, store the rest's files (and
+//! the text of plain-text files) a few at a time, then commit their documents, first versions,
+//! ingest jobs, change-feed numbers and audit events in one transaction. If anything fails, the
+//! batch's stored objects are removed and the run stops: nothing half-imported remains, and the
+//! next run takes the batch again.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+
+use super::manifest::Entry;
+use super::{ImportError, state};
+use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
+use crate::caller::Caller;
+use crate::db::documents::{NewDocumentRow, NewVersionRow};
+use crate::db::entities::document;
+use crate::db::feed;
+use crate::document_id::DocumentId;
+use crate::documents::{detect_media_type, sanitise_filename};
+use crate::ingest::extract::{MAX_DIRECT_BYTES, plain_text};
+use crate::ingest::{jobs, language};
+use crate::policy::Status;
+use crate::storage::{ObjectKey, ReceivedObject, Storage};
+
+/// Files up to this size are read whole and stored in one request; larger ones are streamed.
+const READ_WHOLE_BYTES: u64 = 8 * 1024 * 1024;
+/// Bytes read at a time from a streamed file.
+const STREAM_CHUNK_BYTES: usize = 256 * 1024;
+
+pub struct Importer {
+    pub db: DatabaseConnection,
+    pub storage: Storage,
+    pub caller: Caller,
+    pub salt: String,
+    /// The manifest as named on the command line (recorded in each audit event).
+    pub manifest: String,
+    pub max_bytes: u64,
+    pub parallel_files: usize,
+}
+
+/// A file stored for a line, waiting for its batch's commit.
+struct Stored<'a> {
+    entry: &'a Entry,
+    id: DocumentId,
+    object: ReceivedObject,
+    media_type: String,
+    /// Extracted here (plain text): its object key, length and detected language.
+    text: Option<(ObjectKey, i64, Option<String>)>,
+}
+
+impl Importer {
+    pub async fn import(&self, entries: &[Entry]) -> Result<super::Summary, ImportError> {
+        let ids: Vec<DocumentId> = entries
+            .iter()
+            .map(|entry| state::document_id(&self.salt, &self.caller.principal.sub, &entry.identity))
+            .collect();
+        let done: HashSet<String> = document::Entity::find()
+            .select_only()
+            .column(document::Column::Id)
+            .filter(document::Column::Id.is_in(ids.iter().map(ToString::to_string)))
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        let todo: Vec<(&Entry, DocumentId)> =
+            entries.iter().zip(ids).filter(|(_, id)| !done.contains(&id.to_string())).collect();
+        let skipped = entries.len() - todo.len();
+
+        let results: Vec<Result<Stored<'_>, ImportError>> = futures_util::stream::iter(todo)
+            .map(|(entry, id)| self.store(entry, id))
+            .buffer_unordered(self.parallel_files)
+            .collect()
+            .await;
+        let (stored, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+        let stored: Vec<Stored<'_>> = stored.into_iter().filter_map(Result::ok).collect();
+        if let Some(Err(error)) = failed.into_iter().next() {
+            self.discard(&stored).await;
+            return Err(error);
+        }
+        let queued = stored.iter().filter(|s| s.text.is_none()).count();
+        let imported = stored.len();
+        if let Err(error) = self.commit(&stored).await {
+            self.discard(&stored).await;
+            return Err(error);
+        }
+        Ok(super::Summary { imported, skipped, queued })
+    }
+
+    /// Store one line's file (and, for plain text, its text).
+    async fn store<'a>(&self, entry: &'a Entry, id: DocumentId) -> Result<Stored<'a>, ImportError> {
+        let failed = |reason: String| ImportError::File { line: entry.line, file: entry.relative.clone(), reason };
+        let key = ObjectKey::version(id.uuid(), 1);
+        let (object, bytes) = if entry.size <= READ_WHOLE_BYTES {
+            let bytes = Bytes::from(tokio::fs::read(&entry.path).await.map_err(|e| failed(e.to_string()))?);
+            (self.storage.put_received(key, bytes.clone(), self.max_bytes).await?, Some(bytes))
+        } else {
+            let mut file = tokio::fs::File::open(&entry.path).await.map_err(|e| failed(e.to_string()))?;
+            let mut upload = self.storage.begin_upload(key, self.max_bytes).await?;
+            loop {
+                let mut chunk = bytes::BytesMut::with_capacity(STREAM_CHUNK_BYTES);
+                let written = match file.read_buf(&mut chunk).await {
+                    Ok(0) => break,
+                    Ok(_) => upload.write(chunk.freeze()).await.map_err(ImportError::from),
+                    Err(error) => Err(failed(error.to_string())),
+                };
+                if let Err(error) = written {
+                    upload.abort().await;
+                    return Err(error);
+                }
+            }
+            (upload.finish().await?, None)
+        };
+        let media_type = detect_media_type(object.head());
+        let essence = media_type.split(';').next().unwrap_or_default().trim();
+        // Plain text is extracted in process, as the pipeline does; every other format goes to
+        // the sandboxed pipeline of the servers.
+        let text = match bytes {
+            Some(bytes) if essence == "text/plain" && bytes.len() as u64 <= MAX_DIRECT_BYTES => {
+                let text = plain_text(&bytes);
+                let text_key = ObjectKey::text_of(object.key().as_str());
+                self.storage.put(&text_key, Bytes::from(text.clone())).await?;
+                let detected = if entry.document.language.is_none() { language::detect(&text) } else { None };
+                Some((text_key, text.len() as i64, detected))
+            }
+            _ => None,
+        };
+        Ok(Stored { entry, id, object, media_type, text })
+    }
+
+    /// The batch's rows, jobs, feed numbers and audit events, in one transaction.
+    async fn commit(&self, stored: &[Stored<'_>]) -> Result<(), ImportError> {
+        if stored.is_empty() {
+            return Ok(());
+        }
+        let principal = &self.caller.principal;
+        let now = chrono::Utc::now();
+        let mut documents = Vec::with_capacity(stored.len());
+        let mut versions = Vec::with_capacity(stored.len());
+        let mut events = Vec::with_capacity(stored.len());
+        for file in stored {
+            let document = &file.entry.document;
+            let id = file.id.to_string();
+            let status = if document.publish { Status::Published } else { Status::Draft };
+            let mut row = NewDocumentRow {
+                id: id.clone(),
+                title: document.title.clone(),
+                summary: document.summary.clone(),
+                language: document.language.clone(),
+                tags: document.tags.clone(),
+                markings: &document.markings,
+                originator_org: principal.organisation.clone(),
+                originator_country: principal.country.clone(),
+                originator_sub: principal.sub.clone(),
+                status,
+                now,
+            }
+            .into_active_model();
+            // As an upload leaves a new document once its first version is appended.
+            row.current_version = Set(1);
+            row.revision = Set(2);
+            documents.push(row);
+            let mut version = NewVersionRow {
+                document_id: id.clone(),
+                object_key: file.object.key().as_str().to_owned(),
+                sha256: file.object.sha256().to_owned(),
+                size_bytes: i64::try_from(file.object.size()).unwrap_or(i64::MAX),
+                media_type: file.media_type.clone(),
+                filename: sanitise_filename(file.entry.path.file_name().and_then(|n| n.to_str())),
+                created_by: principal.sub.clone(),
+                now,
+            }
+            .into_active_model();
+            // Every column set on every row: one multi-row insert has one column list.
+            version.version = Set(1);
+            version.ingest_error = Set(None);
+            let (text_key, text_bytes, detected, state) = match &file.text {
+                Some((key, bytes, detected)) => {
+                    (Some(key.as_str().to_owned()), Some(*bytes), detected.clone(), "indexed")
+                }
+                None => (None, None, None, "pending"),
+            };
+            version.text_key = Set(text_key);
+            version.text_bytes = Set(text_bytes);
+            version.detected_language = Set(detected);
+            version.ingest_state = Set(state.into());
+            versions.push(version);
+            events.push(
+                NewEvent::of(&self.caller, AuditAction::DocumentCreate, Outcome::Allowed)
+                    .target(Target::version(&id, 1))
+                    .details(json!({
+                        "markings": document.markings,
+                        "status": status,
+                        "sha256": file.object.sha256(),
+                        "size": file.object.size(),
+                        "media_type": file.media_type,
+                        "import": {"manifest": self.manifest, "line": file.entry.line},
+                    })),
+            );
+        }
+        let ids: Vec<String> = stored.iter().map(|file| file.id.to_string()).collect();
+        let txn = self.db.begin().await?;
+        document::Entity::insert_many(documents).exec_without_returning(&txn).await?;
+        crate::db::entities::document_version::Entity::insert_many(versions).exec_without_returning(&txn).await?;
+        for file in stored.iter().filter(|file| file.text.is_none()) {
+            jobs::enqueue(&txn, &file.id.to_string(), 1).await?;
+        }
+        feed::stamp_all(&txn, &ids).await?;
+        let recorded = audit::Log::append_all(&txn, events).await?;
+        txn.commit().await?;
+        for event in &recorded {
+            audit::Log::emit(event);
+        }
+        Ok(())
+    }
+
+    /// Remove what a failed batch stored.
+    async fn discard(&self, stored: &[Stored<'_>]) {
+        for file in stored {
+            for key in std::iter::once(file.object.key()).chain(file.text.as_ref().map(|(key, ..)| key)) {
+                if let Err(error) = self.storage.delete(key).await {
+                    tracing::error!(key = key.as_str(), %error, "could not remove an object of a failed import batch");
+                }
+            }
+        }
+    }
+}
