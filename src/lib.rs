@@ -14,6 +14,7 @@ pub mod document_id;
 pub mod documents;
 pub mod edge;
 pub mod error;
+pub mod group_commit;
 pub mod health;
 pub mod import;
 pub mod ingest;

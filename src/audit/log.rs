@@ -54,19 +54,10 @@ impl Log {
     /// transaction (and one fsync) for many concurrent reads, and no lock contention between
     /// them. Each caller still waits until its own event is durable.
     pub fn start_group_commit(mut self) -> Self {
-        let (sender, mut receiver) = mpsc::channel::<Pending>(MAX_BATCH * 4);
         let db = self.db.clone();
-        tokio::spawn(async move {
-            while let Some(first) = receiver.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match receiver.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
-                    }
-                }
-                commit_batch(&db, batch).await;
-            }
+        let sender = crate::group_commit::start(MAX_BATCH, move |batch| {
+            let db = db.clone();
+            async move { commit_batch(&db, batch).await }
         });
         self.writer = Some(sender);
         self

@@ -39,14 +39,7 @@ pub async fn stamp(txn: &impl ConnectionTrait, document_id: &str) -> Result<i64,
     if touched.rows_affected == 0 {
         return Err(DbErr::RecordNotFound(document_id.to_owned()));
     }
-    let next = Query::update()
-        .table(change_feed::Entity)
-        .value(change_feed::Column::Seq, Expr::col(change_feed::Column::Seq).add(1))
-        .and_where(Expr::col(change_feed::Column::Id).eq(1))
-        .returning_col(change_feed::Column::Seq)
-        .to_owned();
-    let row = txn.query_one(&next).await?.ok_or_else(|| DbErr::RecordNotFound("change_feed".into()))?;
-    let seq: i64 = row.try_get("", "seq")?;
+    let seq = advance(txn, 1).await?;
     document::Entity::update_many()
         .col_expr(document::Column::ChangeSeq, Expr::value(seq))
         .filter(document::Column::Id.eq(document_id))
@@ -81,14 +74,7 @@ pub async fn stamp_all(txn: &impl ConnectionTrait, document_ids: &[String]) -> R
     if touched.rows_affected != document_ids.len() as u64 {
         return Err(DbErr::RecordNotFound(format!("{} of {} documents", touched.rows_affected, document_ids.len())));
     }
-    let advance = Query::update()
-        .table(change_feed::Entity)
-        .value(change_feed::Column::Seq, Expr::col(change_feed::Column::Seq).add(document_ids.len() as i64))
-        .and_where(Expr::col(change_feed::Column::Id).eq(1))
-        .returning_col(change_feed::Column::Seq)
-        .to_owned();
-    let row = txn.query_one(&advance).await?.ok_or_else(|| DbErr::RecordNotFound("change_feed".into()))?;
-    let last: i64 = row.try_get("", "seq")?;
+    let last = advance(txn, document_ids.len() as i64).await?;
     let first = last - document_ids.len() as i64 + 1;
     let mut numbered = sea_orm::sea_query::CaseStatement::new();
     for (offset, id) in document_ids.iter().enumerate() {
@@ -108,6 +94,20 @@ pub async fn stamp_all(txn: &impl ConnectionTrait, document_ids: &[String]) -> R
         .await?;
     }
     Ok(())
+}
+
+/// Move the counter on by `by` (locking it until commit) and return the last number taken.
+/// One statement for every caller: PostgreSQL caches it prepared, with its parameter types, so
+/// the amount is always bound as BIGINT.
+async fn advance(txn: &impl ConnectionTrait, by: i64) -> Result<i64, DbErr> {
+    let advance = Query::update()
+        .table(change_feed::Entity)
+        .value(change_feed::Column::Seq, Expr::col(change_feed::Column::Seq).add(by))
+        .and_where(Expr::col(change_feed::Column::Id).eq(1))
+        .returning_col(change_feed::Column::Seq)
+        .to_owned();
+    let row = txn.query_one(&advance).await?.ok_or_else(|| DbErr::RecordNotFound("change_feed".into()))?;
+    row.try_get("", "seq")
 }
 
 /// Where the feed stands.

@@ -4,6 +4,7 @@
 //! like one that does not exist.
 
 mod changes;
+pub mod creation;
 mod filename;
 mod media_type;
 mod model;

@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 use super::DocumentsError;
+use super::creation::CreationWriter;
 use super::model::{DocumentView, VersionView};
 use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
 use crate::caller::Caller;
@@ -28,6 +29,8 @@ pub struct Service {
     pub(super) policy: Arc<PolicyConfig>,
     pub(super) max_upload_bytes: u64,
     pub(super) throttle: Throttle,
+    /// New documents are recorded through it: concurrent uploads share transactions.
+    pub(super) creations: CreationWriter,
 }
 
 /// A version the caller may download. Only [`Service::content`] makes one.
@@ -61,7 +64,8 @@ impl Service {
         max_upload_bytes: u64,
         throttle: Throttle,
     ) -> Self {
-        Self { db, storage, audit, ingest, policy, max_upload_bytes, throttle }
+        let creations = CreationWriter::start(db.clone());
+        Self { db, storage, audit, ingest, policy, max_upload_bytes, throttle, creations }
     }
 
     pub fn max_upload_bytes(&self) -> u64 {

@@ -9,12 +9,13 @@ use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use super::changes::{MAX_ATTEMPTS, Precondition};
+use super::creation::{FirstVersion, NewRecord};
 use super::model::{DocumentView, NewDocument, ValidNewDocument};
 use super::service::Service;
 use super::{DocumentsError, detect_media_type, sanitise_filename};
 use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
 use crate::caller::Caller;
-use crate::db::documents::{self as repo, NewDocumentRow, NewVersionRow};
+use crate::db::documents::{self as repo, NewVersionRow};
 use crate::db::feed;
 use crate::document_id::{DocumentId, RequestedId};
 use crate::ingest::jobs;
@@ -140,7 +141,8 @@ impl Service {
     }
 
     /// Record a new document whose bytes are stored, with its `document.create` event in the
-    /// same transaction. On failure the object is removed.
+    /// same transaction — shared with concurrent uploads (group commit), durable before this
+    /// returns. On failure the object is removed.
     pub async fn commit_create(
         &self,
         caller: &Caller,
@@ -148,48 +150,23 @@ impl Service {
         object: ReceivedObject,
         filename: Option<&str>,
     ) -> Result<DocumentView, DocumentsError> {
-        let principal = &caller.principal;
-        let now = chrono::Utc::now();
-        let id = plan.id.to_string();
-        let status = if plan.publish { Status::Published } else { Status::Draft };
-        let version = version_row(plan.id, &object, filename, principal, now);
-        let details = json!({
-            "markings": plan.markings,
-            "status": status,
-            "sha256": object.sha256(),
-            "size": object.size(),
-            "media_type": version.media_type,
-        });
-        let row = NewDocumentRow {
-            id: id.clone(),
+        let first = FirstVersion {
+            id: plan.id,
             title: plan.title,
             summary: plan.summary,
             language: plan.language,
             tags: plan.tags,
             markings: &plan.markings,
-            originator_org: principal.organisation.clone(),
-            originator_country: principal.country.clone(),
-            originator_sub: principal.sub.clone(),
-            status,
-            now,
-        }
-        .into_active_model();
-        let event = NewEvent::of(caller, AuditAction::DocumentCreate, Outcome::Allowed)
-            .target(Target::version(&id, 1))
-            .details(details);
-        let result = async {
-            let txn = self.db.begin().await?;
-            repo::insert(&txn, row).await?;
-            repo::append_version(&txn, version.into_active_model(), now, None).await?;
-            jobs::enqueue(&txn, &id, 1).await?;
-            feed::stamp(&txn, &id).await?;
-            let recorded = audit::Log::append(&txn, event).await?;
-            txn.commit().await?;
-            Ok::<_, DocumentsError>(recorded)
-        }
-        .await;
+            status: if plan.publish { Status::Published } else { Status::Draft },
+            object: &object,
+            media_type: detect_media_type(object.head()),
+            filename: sanitise_filename(filename),
+            text: None,
+        };
+        let record = NewRecord::of(caller, first, chrono::Utc::now());
+        let result = self.creations.record(record).await;
         self.keep_or_discard(result, object).await?;
-        self.current_view(principal, plan.id).await
+        self.current_view(&caller.principal, plan.id).await
     }
 
     /// Permission to add a version to the document as `precondition` expects it, with an object

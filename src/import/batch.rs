@@ -8,22 +8,20 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
 use super::manifest::Entry;
 use super::{ImportError, state};
-use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
+use crate::audit;
 use crate::caller::Caller;
-use crate::db::documents::{NewDocumentRow, NewVersionRow};
 use crate::db::entities::document;
-use crate::db::feed;
 use crate::document_id::DocumentId;
+use crate::documents::creation::{ExtractedText, FirstVersion, NewRecord, record_all};
 use crate::documents::{detect_media_type, sanitise_filename};
 use crate::ingest::extract::{MAX_DIRECT_BYTES, plain_text};
-use crate::ingest::{jobs, language};
+use crate::ingest::language;
 use crate::policy::Status;
 use crate::storage::{ObjectKey, ReceivedObject, Storage};
 
@@ -49,8 +47,8 @@ struct Stored<'a> {
     id: DocumentId,
     object: ReceivedObject,
     media_type: String,
-    /// Extracted here (plain text): its object key, length and detected language.
-    text: Option<(ObjectKey, i64, Option<String>)>,
+    /// Extracted here (plain text).
+    text: Option<ExtractedText>,
 }
 
 impl Importer {
@@ -126,7 +124,7 @@ impl Importer {
                 let text_key = ObjectKey::text_of(object.key().as_str());
                 self.storage.put(&text_key, Bytes::from(text.clone())).await?;
                 let detected = if entry.document.language.is_none() { language::detect(&text) } else { None };
-                Some((text_key, text.len() as i64, detected))
+                Some(ExtractedText { key: text_key, bytes: text.len() as i64, detected_language: detected })
             }
             _ => None,
         };
@@ -138,80 +136,30 @@ impl Importer {
         if stored.is_empty() {
             return Ok(());
         }
-        let principal = &self.caller.principal;
         let now = chrono::Utc::now();
-        let mut documents = Vec::with_capacity(stored.len());
-        let mut versions = Vec::with_capacity(stored.len());
-        let mut events = Vec::with_capacity(stored.len());
-        for file in stored {
-            let document = &file.entry.document;
-            let id = file.id.to_string();
-            let status = if document.publish { Status::Published } else { Status::Draft };
-            let mut row = NewDocumentRow {
-                id: id.clone(),
-                title: document.title.clone(),
-                summary: document.summary.clone(),
-                language: document.language.clone(),
-                tags: document.tags.clone(),
-                markings: &document.markings,
-                originator_org: principal.organisation.clone(),
-                originator_country: principal.country.clone(),
-                originator_sub: principal.sub.clone(),
-                status,
-                now,
-            }
-            .into_active_model();
-            // As an upload leaves a new document once its first version is appended.
-            row.current_version = Set(1);
-            row.revision = Set(2);
-            documents.push(row);
-            let mut version = NewVersionRow {
-                document_id: id.clone(),
-                object_key: file.object.key().as_str().to_owned(),
-                sha256: file.object.sha256().to_owned(),
-                size_bytes: i64::try_from(file.object.size()).unwrap_or(i64::MAX),
-                media_type: file.media_type.clone(),
-                filename: sanitise_filename(file.entry.path.file_name().and_then(|n| n.to_str())),
-                created_by: principal.sub.clone(),
-                now,
-            }
-            .into_active_model();
-            // Every column set on every row: one multi-row insert has one column list.
-            version.version = Set(1);
-            version.ingest_error = Set(None);
-            let (text_key, text_bytes, detected, state) = match &file.text {
-                Some((key, bytes, detected)) => {
-                    (Some(key.as_str().to_owned()), Some(*bytes), detected.clone(), "indexed")
-                }
-                None => (None, None, None, "pending"),
-            };
-            version.text_key = Set(text_key);
-            version.text_bytes = Set(text_bytes);
-            version.detected_language = Set(detected);
-            version.ingest_state = Set(state.into());
-            versions.push(version);
-            events.push(
-                NewEvent::of(&self.caller, AuditAction::DocumentCreate, Outcome::Allowed)
-                    .target(Target::version(&id, 1))
-                    .details(json!({
-                        "markings": document.markings,
-                        "status": status,
-                        "sha256": file.object.sha256(),
-                        "size": file.object.size(),
-                        "media_type": file.media_type,
-                        "import": {"manifest": self.manifest, "line": file.entry.line},
-                    })),
-            );
-        }
-        let ids: Vec<String> = stored.iter().map(|file| file.id.to_string()).collect();
+        let records = stored
+            .iter()
+            .map(|file| {
+                let document = &file.entry.document;
+                let first = FirstVersion {
+                    id: file.id,
+                    title: document.title.clone(),
+                    summary: document.summary.clone(),
+                    language: document.language.clone(),
+                    tags: document.tags.clone(),
+                    markings: &document.markings,
+                    status: if document.publish { Status::Published } else { Status::Draft },
+                    object: &file.object,
+                    media_type: file.media_type.clone(),
+                    filename: sanitise_filename(file.entry.path.file_name().and_then(|n| n.to_str())),
+                    text: file.text.clone(),
+                };
+                NewRecord::of(&self.caller, first, now)
+                    .noting("import", json!({"manifest": self.manifest, "line": file.entry.line}))
+            })
+            .collect();
         let txn = self.db.begin().await?;
-        document::Entity::insert_many(documents).exec_without_returning(&txn).await?;
-        crate::db::entities::document_version::Entity::insert_many(versions).exec_without_returning(&txn).await?;
-        for file in stored.iter().filter(|file| file.text.is_none()) {
-            jobs::enqueue(&txn, &file.id.to_string(), 1).await?;
-        }
-        feed::stamp_all(&txn, &ids).await?;
-        let recorded = audit::Log::append_all(&txn, events).await?;
+        let recorded = record_all(&txn, records).await?;
         txn.commit().await?;
         for event in &recorded {
             audit::Log::emit(event);
@@ -222,7 +170,7 @@ impl Importer {
     /// Remove what a failed batch stored.
     async fn discard(&self, stored: &[Stored<'_>]) {
         for file in stored {
-            for key in std::iter::once(file.object.key()).chain(file.text.as_ref().map(|(key, ..)| key)) {
+            for key in std::iter::once(file.object.key()).chain(file.text.as_ref().map(|text| &text.key)) {
                 if let Err(error) = self.storage.delete(key).await {
                     tracing::error!(key = key.as_str(), %error, "could not remove an object of a failed import batch");
                 }

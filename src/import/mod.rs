@@ -62,6 +62,8 @@ pub enum ImportError {
     DatabaseNotReady(String),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Record(#[from] crate::documents::DocumentsError),
     #[error("configuration: {0}")]
     Config(String),
 }

@@ -47,8 +47,26 @@ impl Lease {
 
 /// Enqueue the extraction of `version` (call inside the transaction of the upload).
 pub async fn enqueue(txn: &impl ConnectionTrait, document_id: &str, version: i32) -> Result<(), DbErr> {
+    ingest_job::Entity::insert(pending(document_id, version, chrono::Utc::now())).exec_without_returning(txn).await?;
+    Ok(())
+}
+
+/// Enqueue the extraction of the first version of each of `document_ids`, in one statement
+/// (call inside the transaction that records them).
+pub async fn enqueue_first_versions(txn: &impl ConnectionTrait, document_ids: &[String]) -> Result<(), DbErr> {
+    if document_ids.is_empty() {
+        return Ok(());
+    }
     let now = chrono::Utc::now();
-    ingest_job::Entity::insert(ingest_job::ActiveModel {
+    ingest_job::Entity::insert_many(document_ids.iter().map(|id| pending(id, 1, now)))
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// A job waiting for its first attempt.
+fn pending(document_id: &str, version: i32, now: chrono::DateTime<chrono::Utc>) -> ingest_job::ActiveModel {
+    ingest_job::ActiveModel {
         document_id: Set(document_id.to_owned()),
         version: Set(version),
         kind: Set(EXTRACT.to_owned()),
@@ -60,10 +78,7 @@ pub async fn enqueue(txn: &impl ConnectionTrait, document_id: &str, version: i32
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
+    }
 }
 
 /// The end of a lease `lease` from now, by the database's clock (PostgreSQL) or this machine's

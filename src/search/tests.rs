@@ -316,6 +316,35 @@ proptest! {
     }
 }
 
+/// Searches run concurrently on searchers of different ages: statistics one kept for an older
+/// view of a segment (before some of its documents were deleted) must never serve a newer one.
+#[test]
+fn statistics_kept_for_an_older_searcher_never_serve_a_newer_one() {
+    use tantivy::query::{AllQuery, Bm25StatisticsProvider};
+
+    use super::statistics::{Scope, VisibleStatistics};
+
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let docs: Vec<GeneratedDoc> =
+        (0..6).map(|_| arb_doc().new_tree(&mut runner).expect("generated").current()).collect();
+    let index = SearchIndex::in_memory().expect("index");
+    let mut writer: tantivy::IndexWriter = index.index().writer_with_num_threads(1, 15_000_000).expect("writer");
+    add_documents(&index, &mut writer, docs.iter().enumerate());
+    let older = index.reader().searcher();
+    delete_documents(&index, &mut writer, &[0, 1]);
+    let newer = index.reader().searcher();
+    assert_eq!(older.segment_readers().len(), newer.segment_readers().len(), "deletions keep the segment");
+
+    let budget = QueryCaps::default().start();
+    let scope = || Scope { visible: &AllQuery, filter: None, left_out: None };
+    // The newer search starts first, then the older one counts and keeps its numbers.
+    let newer_statistics = VisibleStatistics::new(&newer, scope(), index.statistics(), &budget);
+    let older_statistics = VisibleStatistics::new(&older, scope(), index.statistics(), &budget);
+    assert_eq!(older_statistics.total_num_docs().expect("older count"), 6);
+    assert_eq!(newer_statistics.total_num_docs().expect("newer count"), 4, "the older searcher's count served");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3))]
 
