@@ -169,8 +169,8 @@ impl JwksCache {
         }
     }
 
-    /// The key named `kid`, if the keys are within their age.
-    async fn cached(&self, kid: &str) -> Option<Arc<VerificationKey>> {
+    /// The key named `kid`, if the keys are within their age (never fetches).
+    pub async fn cached(&self, kid: &str) -> Option<Arc<VerificationKey>> {
         let state = self.state.read().await;
         if state.fresh(self.max_age) { state.keys.get(kid).cloned() } else { None }
     }

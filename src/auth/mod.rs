@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod jwks;
 pub mod operator;
 mod sessions;
+mod validated_tokens;
 pub mod validator;
 
 pub use authenticator::Authenticator;

@@ -2,6 +2,7 @@
 //! an allow-list, key chosen by `kid` from the issuer's JWKS and matching the algorithm's family,
 //! `iss`, `aud`, `exp`/`nbf` with a small leeway, required claims; then claim mapping.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, Header, Validation};
@@ -10,6 +11,7 @@ use serde_json::Value;
 use super::AuthError;
 use super::claims::ClaimMapper;
 use super::jwks::{JwksCache, JwksError, KeyFamily, VerificationKey};
+use super::validated_tokens::{self, Validated, ValidatedTokens};
 use crate::config::{JwsAlgorithm, OidcSettings};
 use crate::policy::Principal;
 
@@ -53,6 +55,7 @@ pub struct TokenValidator {
     leeway_secs: u64,
     keys: JwksCache,
     mapper: ClaimMapper,
+    validated: ValidatedTokens,
 }
 
 impl TokenValidator {
@@ -70,6 +73,7 @@ impl TokenValidator {
             leeway_secs: oidc.leeway_secs,
             keys,
             mapper,
+            validated: ValidatedTokens::default(),
         }
     }
 
@@ -85,9 +89,28 @@ impl TokenValidator {
         &self.keys
     }
 
-    /// The principal a valid token stands for, or why it is refused.
+    /// The principal a valid token stands for, or why it is refused. A token validated before
+    /// is answered from memory while its `exp` and the key that verified it last (see
+    /// [`ValidatedTokens`]).
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
-        self.authenticate_with_claims(token).await.map(|(principal, _)| principal)
+        let digest = validated_tokens::digest(token);
+        let now = chrono::Utc::now().timestamp();
+        if let Some(earlier) = self.validated.get(&digest, now) {
+            let current = self.keys.cached(&earlier.kid).await;
+            if current.is_some_and(|key| Arc::ptr_eq(&key, &earlier.key)) {
+                return Ok(earlier.principal);
+            }
+            self.validated.forget(&digest);
+        }
+        let (header, key) = self.header_and_key(token).await?;
+        let (principal, claims) = self.verify(token, &header, &key)?;
+        if let Some(exp) = claims.get("exp").and_then(Value::as_f64) {
+            let usable_until = (exp.floor() as i64).saturating_add(self.leeway_secs as i64);
+            let kid = header.kid.unwrap_or_default();
+            let remembered = Validated { principal: principal.clone(), kid, key, usable_until };
+            self.validated.remember(digest, remembered, now);
+        }
+        Ok(principal)
     }
 
     /// Map claims kept from a token validated earlier (browser sessions re-map them on every
@@ -98,13 +121,19 @@ impl TokenValidator {
 
     /// Like [`TokenValidator::authenticate`], also returning the validated claims.
     pub async fn authenticate_with_claims(&self, token: &str) -> Result<(Principal, Value), AuthError> {
+        let (header, key) = self.header_and_key(token).await?;
+        self.verify(token, &header, &key)
+    }
+
+    /// The token's checked header and the issuer's key it names.
+    async fn header_and_key(&self, token: &str) -> Result<(Header, Arc<VerificationKey>), AuthError> {
         let header = self.header(token)?;
         let kid = header.kid.as_deref().unwrap_or_default();
         let key = self.keys.key(kid).await.map_err(|error| match error {
             JwksError::UnknownKey(_) => AuthError::InvalidToken(error.to_string()),
             other => AuthError::IssuerUnavailable(other.to_string()),
         })?;
-        self.verify(token, &header, &key)
+        Ok((header, key))
     }
 
     /// The token's header, if it is one this platform takes: an accepted algorithm, an access

@@ -5,11 +5,16 @@
 //! score would then count hidden documents), so it lives here, beside the bench that compares
 //! the visible-only ranking with it.
 
-use tantivy::TantivyDocument;
+use std::collections::BTreeMap;
+
 use tantivy::collector::{Count, TopDocs};
+use tantivy::query::Query;
+use tantivy::schema::Field;
 use tantivy::snippet::SnippetGenerator;
+use tantivy::{Searcher, TantivyDocument};
 
 use crate::policy::VisibilityFilter;
+use crate::search::analyzer::{FoldingTokenizer, Mode};
 use crate::search::facets::FacetCollector;
 use crate::search::{QueryCaps, SearchIndex, SearchRequest, query};
 
@@ -27,10 +32,8 @@ pub fn search(
         query::full(words.box_clone(), query::filters(fields, &request.filters), query::visibility(fields, filter));
     let window = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset).order_by_score();
     let (top, _total, _facets) = searcher.search(&full, &(window, Count, FacetCollector)).ok()?;
-    let mut body = SnippetGenerator::create(&searcher, &*words, fields.body).ok()?;
-    body.set_max_num_chars(240);
-    let mut title = SnippetGenerator::create(&searcher, &*words, fields.title).ok()?;
-    title.set_max_num_chars(240);
+    let body = snippets(&searcher, &*words, fields.body);
+    let title = snippets(&searcher, &*words, fields.title);
     for (_, address) in &top {
         let doc: TantivyDocument = searcher.doc(*address).ok()?;
         if body.snippet_from_doc(&doc).highlighted().is_empty() {
@@ -38,4 +41,19 @@ pub fn search(
         }
     }
     Some(top.len())
+}
+
+/// Snippets made as the product makes them (see `search::statistics`), weighted by whole-index
+/// document frequencies.
+fn snippets(searcher: &Searcher, words: &dyn Query, field: Field) -> SnippetGenerator {
+    let mut weights = BTreeMap::new();
+    words.query_terms(&mut |term, _| {
+        if term.field() == field
+            && let Some(text) = term.value().as_str()
+            && let Ok(doc_freq @ 1..) = searcher.doc_freq(term)
+        {
+            weights.insert(text.to_owned(), 1.0 / (1.0 + doc_freq as f32));
+        }
+    });
+    SnippetGenerator::new(weights, FoldingTokenizer::analyzer(Mode::Query), field, 240)
 }

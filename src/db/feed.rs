@@ -147,17 +147,16 @@ pub async fn changes_after(db: &impl ConnectionTrait, cursor: i64, limit: u64) -
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut wanted = sea_orm::Condition::any();
-    for row in &rows {
-        wanted = wanted.add(
-            sea_orm::Condition::all()
-                .add(document_version::Column::DocumentId.eq(row.id.as_str()))
-                .add(document_version::Column::Version.eq(row.current_version)),
-        );
-    }
+    // Two flat IN lists, not one (document, version) pair per row: SQLite refuses an expression
+    // of a thousand ORs ("Expression tree is too large"). The superset they select is cut to
+    // the exact pairs below; versions are immutable, so a row changed since it was read still
+    // finds the version it named.
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let numbers: std::collections::BTreeSet<i32> = rows.iter().map(|row| row.current_version).collect();
     let mut versions: std::collections::HashMap<(String, i32), document_version::Model> =
         document_version::Entity::find()
-            .filter(wanted)
+            .filter(document_version::Column::DocumentId.is_in(ids))
+            .filter(document_version::Column::Version.is_in(numbers))
             .all(db)
             .await?
             .into_iter()

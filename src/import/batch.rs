@@ -123,8 +123,12 @@ impl Importer {
                 let text = plain_text(&bytes);
                 let text_key = ObjectKey::text_of(object.key().as_str());
                 self.storage.put(&text_key, Bytes::from(text.clone())).await?;
-                let detected = if entry.document.language.is_none() { language::detect(&text) } else { None };
-                Some(ExtractedText { key: text_key, bytes: text.len() as i64, detected_language: detected })
+                let bytes = text.len() as i64;
+                let detected = match entry.document.language {
+                    None => language::detect_apart(text).await,
+                    Some(_) => None,
+                };
+                Some(ExtractedText { key: text_key, bytes, detected_language: detected })
             }
             _ => None,
         };

@@ -35,6 +35,12 @@ pub fn detect(text: &str) -> Option<String> {
     detector().detect_language_of(&sample).map(|language| language.iso_code_639_1().to_string())
 }
 
+/// [`detect`] on a blocking thread: detection is CPU work (about a millisecond) that would
+/// otherwise hold up an async worker — and with it every request and job sharing that worker.
+pub async fn detect_apart(text: String) -> Option<String> {
+    tokio::task::spawn_blocking(move || detect(&text)).await.ok().flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::detect;

@@ -100,21 +100,25 @@ fn words(text: &str) -> Vec<(usize, usize)> {
     ranges
 }
 
-/// The indexed (or queried) forms of one word; empty when the word is not indexed.
+/// The indexed (or queried) forms of one word; empty when the word is not indexed. Query mode
+/// allocates the one form it returns and nothing else: it runs for every word of every hit's
+/// text when snippets are made.
 pub fn fold_word(word: &str, mode: Mode) -> Vec<String> {
     let folded = if word.is_ascii() { word.to_ascii_lowercase() } else { fold_unicode(word) };
     if folded.is_empty() || folded.len() > MAX_WORD_BYTES {
         return Vec::new();
     }
-    let d_form = if folded.contains('đ') || folded.contains("dj") {
-        folded.replace('đ', "d").replace("dj", "d")
-    } else {
-        folded.clone()
-    };
-    let stem = light_stem(&d_form);
+    let has_dj = folded.contains('đ') || folded.contains("dj");
+    let d_form_of = |folded: &str| folded.replace('đ', "d").replace("dj", "d");
     match mode {
-        Mode::Query => vec![stem],
+        Mode::Query => {
+            let mut stem = if has_dj { d_form_of(&folded) } else { folded };
+            stem.truncate(stem_of(&stem).len());
+            vec![stem]
+        }
         Mode::Index => {
+            let d_form = if has_dj { d_form_of(&folded) } else { folded.clone() };
+            let stem = stem_of(&d_form).to_owned();
             let dj_form = if folded.contains('đ') { folded.replace('đ', "dj") } else { folded };
             let mut forms = vec![dj_form, d_form, stem];
             forms.sort();
@@ -166,13 +170,18 @@ const MIN_STEM_CHARS: usize = 4;
 /// keeping a stem of at least four letters. Light by design: it only has to make the forms of
 /// one word meet, not produce a dictionary root.
 pub fn light_stem(word: &str) -> String {
-    if word.chars().any(|c| c.is_ascii_digit()) {
-        return word.to_owned();
-    }
-    strip_ending(&strip_ending(word))
+    stem_of(word).to_owned()
 }
 
-fn strip_ending(word: &str) -> String {
+/// [`light_stem`] as a prefix of `word`.
+fn stem_of(word: &str) -> &str {
+    if word.bytes().any(|b| b.is_ascii_digit()) {
+        return word;
+    }
+    strip_ending(strip_ending(word))
+}
+
+fn strip_ending(word: &str) -> &str {
     let chars = word.chars().count();
     let last = word.as_bytes().last().copied().unwrap_or_default();
     // Compare the last byte first: most suffixes are ruled out without a string comparison.
@@ -180,16 +189,16 @@ fn strip_ending(word: &str) -> String {
         if let Some(stem) = word.strip_suffix(suffix)
             && chars - suffix.len() >= MIN_STEM_CHARS
         {
-            return stem.to_owned();
+            return stem;
         }
     }
     if let Some(stem) = word.strip_suffix('s')
         && chars > MIN_STEM_CHARS
         && !stem.ends_with('s')
     {
-        return stem.to_owned();
+        return stem;
     }
-    word.to_owned()
+    word
 }
 
 /// Serbian and Macedonian Cyrillic (plus the letters of neighbouring alphabets that turn up in

@@ -25,6 +25,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
 
+use super::analyzer::{FoldingTokenizer, Mode};
 use super::cost::Budget;
 use super::schema::TEXT_FIELDS;
 use crate::policy::VisibilityFilter;
@@ -239,7 +240,9 @@ impl<'a> VisibleStatistics<'a> {
                 weights.insert(text, 1.0 / (1.0 + doc_freq as Score));
             }
         }
-        let tokenizer = self.searcher.index().tokenizer_for_field(field)?;
+        // The text is cut into query forms only: every term of a query is one (the index's
+        // extra forms of a word never are), and one form per word is a third of the work.
+        let tokenizer = FoldingTokenizer::analyzer(Mode::Query);
         // The caller sets the length it wants.
         Ok(SnippetGenerator::new(weights, tokenizer, field, 150))
     }

@@ -202,3 +202,61 @@ async fn postgres_documents_from_before_the_feed_are_numbered() {
     db.close().await.ok();
     database.drop_now().await;
 }
+
+/// A follower far behind (a new replica, or a bulk import faster than indexing) reads a full
+/// batch of changes with each one's current version — on SQLite too, where a query of one
+/// condition per document was refused as "Expression tree is too large" and the index never
+/// caught up.
+async fn a_full_batch_of_changes_comes_with_current_versions(db: &DatabaseConnection) {
+    anaspoc::db::migrate(db).await.expect("migrate");
+    let numbers = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)";
+    // A literal in a SELECT is text to PostgreSQL, which does not turn text into a timestamp.
+    let at = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "TIMESTAMPTZ '2026-11-29 10:00:00+00'",
+        _ => "'2026-11-29 10:00:00+00:00'",
+    };
+    db.execute_unprepared(&format!(
+        "{numbers} INSERT INTO documents (id, title, tags, classification, tlp, handling_code, releasable_to, \
+         recipients, originator_org, originator_country, originator_sub, status, current_version, upload_slots, \
+         created_at, updated_at, revision, change_seq) SELECT 'd' || i, 'T', '[]', 'SENSITIVE', 'AMBER', 'H1', \
+         '[\"RS\"]', '[]', 'RS-MUP', 'RS', 'rs-1', 'published', 1 + i % 2, 2, {at}, {at}, 1, i FROM n"
+    ))
+    .await
+    .expect("documents");
+    for version in [1, 2] {
+        db.execute_unprepared(&format!(
+            "{numbers} INSERT INTO document_versions (document_id, version, object_key, sha256, size_bytes, \
+             media_type, filename, created_by, created_at, ingest_state) SELECT 'd' || i, {version}, \
+             'k' || i || '-{version}', 'x', 1, 'text/plain', 'f.txt', 'rs-1', {at}, 'indexed' FROM n"
+        ))
+        .await
+        .expect("versions");
+    }
+    let changes = anaspoc::db::feed::changes_after(db, 100, 1000).await.expect("a full batch is read");
+    assert_eq!(changes.len(), 1000);
+    assert_eq!(changes[0].row.change_seq, 101, "in feed order, after the cursor");
+    for change in &changes {
+        let current = change.current.as_ref().unwrap_or_else(|| panic!("no version for {}", change.row.id));
+        assert_eq!((&current.document_id, current.version), (&change.row.id, change.row.current_version));
+    }
+}
+
+#[tokio::test]
+async fn sqlite_follows_a_full_batch_of_changes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/anaspoc.db?mode=rwc", dir.path().display());
+    let db = anaspoc::db::connect(&settings(&url)).await.expect("connect");
+    a_full_batch_of_changes_comes_with_current_versions(&db).await;
+}
+
+#[tokio::test]
+async fn postgres_follows_a_full_batch_of_changes() {
+    let Some(admin_url) = peer(DATABASE_URL_VAR) else {
+        return;
+    };
+    let database = PgDatabase::create(&admin_url).await;
+    let db = anaspoc::db::connect(&settings(&database.url)).await.expect("connect");
+    a_full_batch_of_changes_comes_with_current_versions(&db).await;
+    db.close().await.ok();
+    database.drop_now().await;
+}

@@ -270,6 +270,37 @@ async fn a_key_rotation_at_the_issuer_is_picked_up_without_restart() {
     assert_eq!(app.get_as(&before_rotation, "/api/v1/me").await.status(), 200, "old tokens stay valid");
 }
 
+/// A token accepted before is remembered (its signature is not checked again on every request)
+/// — but only while the key that verified it is still the issuer's: once the issuer withdraws
+/// that key, the very token accepted a moment ago is refused.
+#[tokio::test]
+async fn a_token_accepted_before_is_refused_once_the_issuer_withdraws_its_key() {
+    let app = TestApp::spawn_with(|s| s.oidc.jwks_min_refresh_secs = 0).await;
+    let early = app.token("analyst-xk").await;
+    for _ in 0..3 {
+        assert_eq!(app.get_as(&early, "/api/v1/me").await.status(), 200);
+    }
+    // Two rotations: the demo issuer publishes the current and the previous key only.
+    app.idp().rotate_key().expect("rotate");
+    app.idp().rotate_key().expect("rotate");
+    let late = app.token("analyst-xk").await;
+    assert_eq!(app.get_as(&late, "/api/v1/me").await.status(), 200, "the new key is fetched");
+    assert_refused(app.get_as(&early, "/api/v1/me").await, "token of a withdrawn key").await;
+}
+
+/// A remembered token lasts exactly as long as its `exp` (plus the configured leeway, here 0).
+#[tokio::test]
+async fn a_token_accepted_before_is_refused_once_it_expires() {
+    let app = TestApp::spawn_with(|s| s.oidc.leeway_secs = 0).await;
+    let mut claims = app.idp().claims_for(&PERSONAS[0]);
+    claims["exp"] = json!(chrono::Utc::now().timestamp() + 1);
+    let token = app.idp().sign(&claims).expect("sign");
+    assert_eq!(app.get_as(&token, "/api/v1/me").await.status(), 200);
+    assert_eq!(app.get_as(&token, "/api/v1/me").await.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert_refused(app.get_as(&token, "/api/v1/me").await, "expired since it was accepted").await;
+}
+
 /// Keys are trusted for `jwks_max_age_secs` after they were last fetched — not after they were
 /// last *tried*: while the issuer is down, keys it may have withdrawn meanwhile stop being
 /// trusted at that age. Tokens then answer 503 (the provider is unavailable, the caller is not
