@@ -14,7 +14,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, TantivyDocument};
 
 use crate::policy::VisibilityFilter;
-use crate::search::analyzer::{FoldingTokenizer, Mode};
+use crate::search::analyzer::FoldingTokenizer;
 use crate::search::facets::FacetCollector;
 use crate::search::{QueryCaps, SearchIndex, SearchRequest, query};
 
@@ -55,5 +55,6 @@ fn snippets(searcher: &Searcher, words: &dyn Query, field: Field) -> SnippetGene
             weights.insert(text.to_owned(), 1.0 / (1.0 + doc_freq as f32));
         }
     });
-    SnippetGenerator::new(weights, FoldingTokenizer::analyzer(Mode::Query), field, 240)
+    let tokenizer = FoldingTokenizer::matching(weights.keys().map(String::as_str));
+    SnippetGenerator::new(weights, tokenizer, field, 240)
 }

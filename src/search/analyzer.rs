@@ -8,6 +8,8 @@
 //! the stem too, and queries look for the stem. Offsets always point into the original text, so
 //! snippets highlight the words in their original script.
 
+use std::sync::Arc;
+
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -29,11 +31,23 @@ pub enum Mode {
 #[derive(Clone)]
 pub struct FoldingTokenizer {
     mode: Mode,
+    /// When set, words whose first letter (folded) is not one of these are skipped unfolded.
+    first_letters: Option<Arc<[char]>>,
 }
 
 impl FoldingTokenizer {
     pub fn analyzer(mode: Mode) -> TextAnalyzer {
-        TextAnalyzer::from(FoldingTokenizer { mode })
+        TextAnalyzer::from(FoldingTokenizer { mode, first_letters: None })
+    }
+
+    /// The query forms of only those words that may be one of `terms` (query forms too): what
+    /// snippets need. A word whose first letter differs from every term's is skipped without
+    /// being folded — most words of a text, and folding them was most of a search's work.
+    pub fn matching<'a>(terms: impl IntoIterator<Item = &'a str>) -> TextAnalyzer {
+        let mut letters: Vec<char> = terms.into_iter().filter_map(|term| term.chars().next()).collect();
+        letters.sort_unstable();
+        letters.dedup();
+        TextAnalyzer::from(FoldingTokenizer { mode: Mode::Query, first_letters: Some(letters.into()) })
     }
 }
 
@@ -64,7 +78,14 @@ impl Tokenizer for FoldingTokenizer {
         let mut tokens = Vec::new();
         let mut position = 0;
         for (start, end) in words(text) {
-            let forms = fold_word(&text[start..end], self.mode);
+            let word = &text[start..end];
+            if let (Some(letters), Some(letter)) = (&self.first_letters, first_letter(word))
+                && letters.binary_search(&letter).is_err()
+            {
+                position += 1;
+                continue;
+            }
+            let forms = fold_word(word, self.mode);
             if forms.is_empty() {
                 continue;
             }
@@ -126,6 +147,17 @@ pub fn fold_word(word: &str, mode: Mode) -> Vec<String> {
             forms
         }
     }
+}
+
+/// The first letter of `word`'s forms (every form of a word starts with it), folding only
+/// that letter; `None` when it alone does not tell (a letter that folds to nothing).
+fn first_letter(word: &str) -> Option<char> {
+    let first = word.chars().next()?;
+    if first.is_ascii() {
+        return Some(first.to_ascii_lowercase());
+    }
+    let folded = fold_unicode(&word[..first.len_utf8()]);
+    folded.chars().next().map(|letter| if letter == 'đ' { 'd' } else { letter })
 }
 
 /// Lower-case, transliterate Cyrillic, decompose and drop the marks (đ kept for later).
@@ -259,7 +291,7 @@ mod tests {
     use super::*;
 
     fn index(text: &str) -> Vec<(usize, String)> {
-        let mut tokenizer = FoldingTokenizer { mode: Mode::Index };
+        let mut tokenizer = FoldingTokenizer { mode: Mode::Index, first_letters: None };
         let mut stream = tokenizer.token_stream(text);
         let mut out = Vec::new();
         while stream.advance() {
@@ -269,7 +301,7 @@ mod tests {
     }
 
     fn query(text: &str) -> Vec<String> {
-        let mut tokenizer = FoldingTokenizer { mode: Mode::Query };
+        let mut tokenizer = FoldingTokenizer { mode: Mode::Query, first_letters: None };
         let mut stream = tokenizer.token_stream(text);
         let mut out = Vec::new();
         while stream.advance() {
@@ -334,7 +366,7 @@ mod tests {
     #[test]
     fn offsets_point_into_the_original_text_and_positions_advance() {
         let text = "Ђорђе, Београд!";
-        let mut tokenizer = FoldingTokenizer { mode: Mode::Index };
+        let mut tokenizer = FoldingTokenizer { mode: Mode::Index, first_letters: None };
         let mut stream = tokenizer.token_stream(text);
         let mut seen = Vec::new();
         while stream.advance() {
@@ -360,5 +392,30 @@ mod tests {
         assert_eq!(query("Čačak"), ["cacak"]);
         assert!(query(&"x".repeat(100)).is_empty(), "overlong words are not indexed");
         assert!(query("— … «»").is_empty());
+    }
+
+    proptest::proptest! {
+        /// Skipping a word by its first letter never skips a word a snippet should mark: the
+        /// letter found alone is the first letter of the word's query form.
+        #[test]
+        fn the_first_letter_alone_is_the_first_letter_of_the_query_form(
+            word in "[a-zA-ZđĐčćšžČĆŠŽëçÇËäöüßæœłø\u{301}\u{308}абвгдђѓежзѕијклљмнњопрстћќуфхцчџшъьЂЃЈЉЊЋЌЏ]{1,12}"
+        ) {
+            let forms = fold_word(&word, Mode::Query);
+            if let (Some(form), Some(letter)) = (forms.first(), first_letter(&word)) {
+                proptest::prop_assert_eq!(form.chars().next(), Some(letter), "{} → {}", word, form);
+            }
+        }
+    }
+
+    #[test]
+    fn snippet_tokens_are_the_query_forms_of_the_words_that_may_match() {
+        let mut matching = FoldingTokenizer::matching(["beograd", "dordevic"]);
+        let mut stream = matching.token_stream("Полиција у Београду; Ђорђевић и Nikolić, BEOGRADA");
+        let mut found = Vec::new();
+        while stream.advance() {
+            found.push(stream.token().text.clone());
+        }
+        assert_eq!(found, ["beograd", "dordevic", "beograd"], "words starting b or d only, folded");
     }
 }

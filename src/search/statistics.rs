@@ -25,7 +25,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
 
-use super::analyzer::{FoldingTokenizer, Mode};
+use super::analyzer::FoldingTokenizer;
 use super::cost::Budget;
 use super::schema::TEXT_FIELDS;
 use crate::policy::VisibilityFilter;
@@ -241,8 +241,8 @@ impl<'a> VisibleStatistics<'a> {
             }
         }
         // The text is cut into query forms only: every term of a query is one (the index's
-        // extra forms of a word never are), and one form per word is a third of the work.
-        let tokenizer = FoldingTokenizer::analyzer(Mode::Query);
+        // extra forms of a word never are); words that cannot be a term are skipped.
+        let tokenizer = FoldingTokenizer::matching(weights.keys().map(String::as_str));
         // The caller sets the length it wants.
         Ok(SnippetGenerator::new(weights, tokenizer, field, 150))
     }
