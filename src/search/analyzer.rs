@@ -82,6 +82,15 @@ impl Tokenizer for FoldingTokenizer {
             if let (Some(letters), Some(letter)) = (&self.first_letters, first_letter(word))
                 && letters.binary_search(&letter).is_err()
             {
+                // Still a token, with no text (no term is empty): snippets build their
+                // fragments from the offsets of every word, matched or not.
+                tokens.push(Token {
+                    offset_from: start,
+                    offset_to: end,
+                    position,
+                    text: String::new(),
+                    position_length: 1,
+                });
                 position += 1;
                 continue;
             }
@@ -416,6 +425,10 @@ mod tests {
         while stream.advance() {
             found.push(stream.token().text.clone());
         }
-        assert_eq!(found, ["beograd", "dordevic", "beograd"], "words starting b or d only, folded");
+        assert_eq!(
+            found,
+            ["", "", "beograd", "dordevic", "", "", "beograd"],
+            "words starting b or d folded, every other word a token without text"
+        );
     }
 }
