@@ -108,6 +108,8 @@ pub async fn run(options: BenchOptions) -> Result<(), BoxError> {
     let rss_loaded = server.rss_kib();
     let index_dir = work.path().join("index");
     server.stop();
+    let (index_bytes, segments) = index_size(&index_dir);
+    println!("index: {} MiB on disk, {segments} segments", index_bytes / (1024 * 1024));
 
     let index = SearchIndex::open(&index_dir)?;
     let uncached = index.without_statistics_cache();
@@ -144,6 +146,20 @@ pub async fn run(options: BenchOptions) -> Result<(), BoxError> {
         rss_loaded.2 / 1024
     );
     Ok(())
+}
+
+/// Bytes of the index's files, and how many segments it has (one `.store` file each).
+fn index_size(dir: &Path) -> (u64, usize) {
+    let files: Vec<(u64, bool)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let size = entry.metadata().ok()?.len();
+            Some((size, entry.path().extension().is_some_and(|e| e == "store")))
+        })
+        .collect();
+    (files.iter().map(|(size, _)| size).sum(), files.iter().filter(|(_, store)| *store).count())
 }
 
 /// Documents of the corpus uploaded one by one over HTTP (the rest are imported in bulk).
