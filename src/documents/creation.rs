@@ -5,6 +5,7 @@
 //! records of all the requests waiting in one transaction (one fsync, one hold of the feed and
 //! audit-head locks) and answers each request only once its record is durable.
 
+use bytes::Bytes;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait};
 use serde_json::json;
@@ -17,9 +18,11 @@ use crate::db::documents::{NewDocumentRow, NewVersionRow};
 use crate::db::entities::{document, document_version};
 use crate::db::feed;
 use crate::document_id::DocumentId;
+use crate::ingest::extract::plain_text;
 use crate::ingest::jobs;
+use crate::ingest::language;
 use crate::policy::{Markings, Status};
-use crate::storage::{ObjectKey, ReceivedObject};
+use crate::storage::{ObjectKey, ReceivedObject, Storage, StorageError};
 
 /// Most documents the writer records in one transaction.
 const MAX_BATCH: usize = 256;
@@ -47,6 +50,23 @@ pub struct ExtractedText {
     pub key: ObjectKey,
     pub bytes: i64,
     pub detected_language: Option<String>,
+}
+
+/// Store the text of a plain-text file held whole in memory — decoded, keyed and with its
+/// language detected exactly as the ingest pipeline would — so that its document is recorded
+/// with its text, needs no ingest job and is searchable as soon as it is committed.
+pub async fn extract_in_hand(
+    storage: &Storage,
+    object: &ObjectKey,
+    bytes: &[u8],
+    detect_language: bool,
+) -> Result<ExtractedText, StorageError> {
+    let text = plain_text(bytes);
+    let key = ObjectKey::text_of(object.as_str());
+    storage.put(&key, Bytes::from(text.clone())).await?;
+    let bytes = text.len() as i64;
+    let detected_language = if detect_language { language::detect_apart(text).await } else { None };
+    Ok(ExtractedText { key, bytes, detected_language })
 }
 
 /// Everything written for one new document.

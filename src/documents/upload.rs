@@ -9,7 +9,7 @@ use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use super::changes::{MAX_ATTEMPTS, Precondition};
-use super::creation::{FirstVersion, NewRecord};
+use super::creation::{FirstVersion, NewRecord, extract_in_hand};
 use super::model::{DocumentView, NewDocument, ValidNewDocument};
 use super::service::Service;
 use super::{DocumentsError, detect_media_type, sanitise_filename};
@@ -150,6 +150,22 @@ impl Service {
         object: ReceivedObject,
         filename: Option<&str>,
     ) -> Result<DocumentView, DocumentsError> {
+        let media_type = detect_media_type(object.head());
+        // A small plain-text file is whole in the bytes kept for sniffing: its text is stored
+        // now, as an import does, and the document needs no ingest job.
+        let essence = media_type.split(';').next().unwrap_or_default().trim();
+        let text = if essence == "text/plain" && object.size() == object.head().len() as u64 {
+            match extract_in_hand(&self.storage, object.key(), object.head(), plan.language.is_none()).await {
+                Ok(text) => Some(text),
+                Err(error) => {
+                    self.discard(object).await;
+                    return Err(error.into());
+                }
+            }
+        } else {
+            None
+        };
+        let text_key = text.as_ref().map(|text| text.key.clone());
         let first = FirstVersion {
             id: plan.id,
             title: plan.title,
@@ -159,12 +175,17 @@ impl Service {
             markings: &plan.markings,
             status: if plan.publish { Status::Published } else { Status::Draft },
             object: &object,
-            media_type: detect_media_type(object.head()),
+            media_type,
             filename: sanitise_filename(filename),
-            text: None,
+            text,
         };
         let record = NewRecord::of(caller, first, chrono::Utc::now());
         let result = self.creations.record(record).await;
+        if let (Err(_), Some(key)) = (&result, &text_key)
+            && let Err(error) = self.storage.delete(key).await
+        {
+            tracing::error!(key = key.as_str(), %error, "could not remove the text of a failed upload");
+        }
         self.keep_or_discard(result, object).await?;
         self.current_view(&caller.principal, plan.id).await
     }

@@ -18,10 +18,9 @@ use crate::audit;
 use crate::caller::Caller;
 use crate::db::entities::document;
 use crate::document_id::DocumentId;
-use crate::documents::creation::{ExtractedText, FirstVersion, NewRecord, record_all};
+use crate::documents::creation::{ExtractedText, FirstVersion, NewRecord, extract_in_hand, record_all};
 use crate::documents::{detect_media_type, sanitise_filename};
-use crate::ingest::extract::{MAX_DIRECT_BYTES, plain_text};
-use crate::ingest::language;
+use crate::ingest::extract::MAX_DIRECT_BYTES;
 use crate::policy::Status;
 use crate::storage::{ObjectKey, ReceivedObject, Storage};
 
@@ -120,15 +119,8 @@ impl Importer {
         // the sandboxed pipeline of the servers.
         let text = match bytes {
             Some(bytes) if essence == "text/plain" && bytes.len() as u64 <= MAX_DIRECT_BYTES => {
-                let text = plain_text(&bytes);
-                let text_key = ObjectKey::text_of(object.key().as_str());
-                self.storage.put(&text_key, Bytes::from(text.clone())).await?;
-                let bytes = text.len() as i64;
-                let detected = match entry.document.language {
-                    None => language::detect_apart(text).await,
-                    Some(_) => None,
-                };
-                Some(ExtractedText { key: text_key, bytes, detected_language: detected })
+                let detect = entry.document.language.is_none();
+                Some(extract_in_hand(&self.storage, object.key(), &bytes, detect).await?)
             }
             _ => None,
         };

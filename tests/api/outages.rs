@@ -412,7 +412,9 @@ async fn ingest_pauses_through_a_store_outage_and_resumes_by_itself() {
     until_ready(&app).await;
     let rs = app.token("analyst-rs").await;
     let meta = crate::documents::metadata("Tijekom prekida");
-    let created = crate::documents::create(&app, &rs, &meta, b"Izvjestaj o prekidu skladista.").await;
+    // Past the 8 KiB an upload extracts in hand, so that it gets a job.
+    let body = "Izvjestaj o prekidu skladista. ".repeat(300);
+    let created = crate::documents::create(&app, &rs, &meta, body.as_bytes()).await;
     let id = created["id"].as_str().expect("id").to_owned();
 
     store.signal("-STOP");

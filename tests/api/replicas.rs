@@ -224,7 +224,8 @@ async fn a_lapsed_lease_cannot_finish_its_job(backend: Backend) {
     // No workers: the job stays for the test to claim by hand.
     let app = TestApp::spawn_on_with(backend, |s| s.ingest.workers = false).await;
     let rs = app.token("analyst-rs").await;
-    create(&app, &rs, &metadata("Leased"), b"leased text").await;
+    // Past the 8 KiB an upload extracts in hand, so that it gets a job.
+    create(&app, &rs, &metadata("Leased"), "leased text ".repeat(1000).as_bytes()).await;
 
     let first = jobs::claim(&app.db, 8, Duration::from_millis(1)).await.expect("claim");
     assert_eq!(first.len(), 1, "the upload's extraction job");

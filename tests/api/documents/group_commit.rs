@@ -18,8 +18,29 @@ use crate::on_both_backends;
 on_both_backends!(
     concurrent_uploads_are_each_recorded_once,
     a_bad_record_costs_only_its_own_request,
-    created_and_changed_documents_share_connections
+    created_and_changed_documents_share_connections,
+    a_small_text_upload_is_searchable_without_an_ingest_job
 );
+
+/// A plain-text file small enough to arrive whole with its first bytes is extracted by the upload
+/// itself (as an import does): it is indexed, detected and searchable with no ingest worker at
+/// all; a larger one waits for a job.
+async fn a_small_text_upload_is_searchable_without_an_ingest_job(backend: Backend) {
+    let app = TestApp::spawn_on_with(backend, |s| s.ingest.workers = false).await;
+    let rs = app.token("analyst-rs").await;
+    let small = "Zaplena kokaina u luci Bar, izvještaj o krijumčarenju preko granice.";
+    let created = create(&app, &rs, &metadata("Small"), small.as_bytes()).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let document = crate::search::wait_until_ingested(&app, &rs, &id).await;
+    assert_eq!(document["versions"][0]["ingest"]["state"], "indexed", "{document}");
+    let found = crate::search::search(&app, &rs, "q=krijumcarenju").await;
+    assert_eq!(crate::search::hit_ids(&found), [id], "{found}");
+    assert_eq!(anaspoc::ingest::jobs::outstanding(&app.db).await.expect("jobs"), 0);
+
+    let large = create(&app, &rs, &metadata("Large"), small.repeat(200).as_bytes()).await;
+    assert_eq!(large["versions"][0]["ingest"]["state"], "pending", "{large}");
+    assert_eq!(anaspoc::ingest::jobs::outstanding(&app.db).await.expect("jobs"), 1);
+}
 
 async fn concurrent_uploads_are_each_recorded_once(backend: Backend) {
     let app = TestApp::spawn_on_with(backend, |s| s.server.workers = 4).await;

@@ -134,7 +134,8 @@ async fn a_crash_mid_ingest_loses_nothing_and_the_index_rebuilds_itself() {
                 .mime_str("application/json")
                 .expect("mime"),
             )
-            .part("file", reqwest::multipart::Part::bytes(format!("Kontrabanda broj {n} preko granice.").into_bytes()).file_name("r.txt"));
+            // Past the 8 KiB an upload extracts in hand: these go through ingest jobs.
+            .part("file", reqwest::multipart::Part::bytes(format!("Kontrabanda broj {n} preko granice. ").repeat(300).into_bytes()).file_name("r.txt"));
         client.post(format!("{}/api/v1/documents", server.base)).bearer_auth(&token).multipart(form).send()
     });
     for response in futures_util::future::join_all(uploads).await {
