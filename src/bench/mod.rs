@@ -72,6 +72,8 @@ pub async fn run(options: BenchOptions) -> Result<(), BoxError> {
     report_ingest("bulk import (anaspoc import)", bulk.len(), imported, started.elapsed(), 0);
 
     let started = Instant::now();
+    let (server_before, client_before) =
+        (stats::cpu_seconds(server.child.id()), stats::cpu_seconds(std::process::id()));
     let client = reqwest::Client::new();
     let uploads = futures_util::stream::iter(single.iter().map(|d| upload(&client, &server.base, &tokens, d)))
         .buffer_unordered(options.upload_concurrency);
@@ -79,6 +81,12 @@ pub async fn run(options: BenchOptions) -> Result<(), BoxError> {
     let uploaded = started.elapsed();
     server.wait_ingested().await?;
     report_ingest("single uploads over HTTP", single.len(), uploaded, started.elapsed(), failures);
+    let count = single.len().max(1) as f64;
+    println!(
+        "CPU time per upload: server {} + HTTP client {}",
+        stats::ms_f64((stats::cpu_seconds(server.child.id()) - server_before) / count),
+        stats::ms_f64((stats::cpu_seconds(std::process::id()) - client_before) / count)
+    );
 
     let tts = time_to_searchable(&client, &server.base, &tokens, 100).await?;
     println!(
@@ -100,9 +108,18 @@ pub async fn run(options: BenchOptions) -> Result<(), BoxError> {
     );
 
     let mut table: Vec<(String, usize, Latencies, f64)> = Vec::new();
+    let mut cpu: Vec<String> = Vec::new();
     for &clients in &options.clients {
+        let (server_before, client_before) =
+            (stats::cpu_seconds(server.child.id()), stats::cpu_seconds(std::process::id()));
         let (latencies, rate) =
             http_load(std::slice::from_ref(&server.base), &tokens, &queries, clients, options.seconds).await;
+        let searches = latencies.len().max(1) as f64;
+        cpu.push(format!(
+            "{clients} client(s): server {} + HTTP client {} per search",
+            stats::ms_f64((stats::cpu_seconds(server.child.id()) - server_before) / searches),
+            stats::ms_f64((stats::cpu_seconds(std::process::id()) - client_before) / searches),
+        ));
         table.push(("server over HTTP".into(), clients, latencies, rate));
     }
     let rss_loaded = server.rss_kib();
@@ -113,8 +130,11 @@ pub async fn run(options: BenchOptions) -> Result<(), BoxError> {
 
     let index = SearchIndex::open(&index_dir)?;
     let uncached = index.without_statistics_cache();
-    for &clients in &options.clients {
+    for (&clients, line) in options.clients.iter().zip(&mut cpu) {
+        let before = stats::cpu_seconds(std::process::id());
         let (latencies, rate) = tantivy_load(&index, &queries, clients, options.seconds, visible_only).await;
+        let per_search = (stats::cpu_seconds(std::process::id()) - before) / latencies.len().max(1) as f64;
+        line.push_str(&format!("; raw tantivy in process {}", stats::ms_f64(per_search)));
         table.push((RAW.into(), clients, latencies, rate));
         let (latencies, rate) = tantivy_load(&uncached, &queries, clients, options.seconds, visible_only).await;
         table.push(("raw, statistics uncached".into(), clients, latencies, rate));
@@ -137,6 +157,10 @@ pub async fn run(options: BenchOptions) -> Result<(), BoxError> {
 
     stats::print_table(&table);
     stats::print_security_cost(&table, RAW, CEILING);
+    // Both processes share the machine's cores: what the HTTP client burns is not the server's.
+    for line in cpu {
+        println!("CPU time, {line}");
+    }
     println!(
         "server RSS: {} MiB empty; with {} documents after the search load {} MiB ({} MiB heap and stacks, {} MiB mapped index files)",
         rss_empty.0 / 1024,

@@ -71,7 +71,23 @@ pub fn merge(parts: Vec<Latencies>, elapsed: Duration) -> (Latencies, f64) {
 }
 
 pub fn ms(duration: Duration) -> String {
-    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+    ms_f64(duration.as_secs_f64())
+}
+
+pub fn ms_f64(seconds: f64) -> String {
+    format!("{:.2} ms", seconds * 1000.0)
+}
+
+/// CPU time (user + system, all threads) a process has used so far, from `/proc/{pid}/stat`
+/// in clock ticks of 1/100 s (USER_HZ, 100 on Linux x86-64 and arm64); 0 when unreadable.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the line; field 3 is the first after the name.
+    let ticks = |n: usize| fields.get(n).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Rows: (system, clients, latencies, queries/s). Ratios compare each row with the server at

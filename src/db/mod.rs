@@ -132,4 +132,28 @@ mod tests {
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://localhost/test"), None);
     }
+
+    /// `.cargo/config.toml` builds SQLite with the query planner stability guarantee: without
+    /// it every statement with a bound `LIMIT` is planned anew on each execution.
+    #[tokio::test]
+    async fn sqlite_is_built_with_plans_independent_of_bound_values() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let settings = crate::config::DatabaseSettings {
+            url: "sqlite::memory:".into(),
+            max_connections: 1,
+            auto_migrate: false,
+            acquire_timeout_ms: 5000,
+            statement_timeout_ms: 5000,
+        };
+        let db = super::connect(&settings).await.unwrap();
+        let backend = db.get_database_backend();
+        let options: Vec<String> = db
+            .query_all_raw(Statement::from_string(backend, "PRAGMA compile_options"))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "compile options: {options:?}");
+    }
 }

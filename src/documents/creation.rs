@@ -47,9 +47,17 @@ pub struct FirstVersion<'a> {
 /// Text extracted and stored before its document was recorded.
 #[derive(Clone)]
 pub struct ExtractedText {
+    /// The text object — or the file's own key, when the file is its own text.
     pub key: ObjectKey,
     pub bytes: i64,
     pub detected_language: Option<String>,
+}
+
+impl ExtractedText {
+    /// The object written for the text alone, if one was (to remove with a failed upload).
+    pub fn own_object(&self, file: &ObjectKey) -> Option<&ObjectKey> {
+        (self.key != *file).then_some(&self.key)
+    }
 }
 
 /// Store the text of a plain-text file held whole in memory — decoded, keyed and with its
@@ -62,8 +70,15 @@ pub async fn extract_in_hand(
     detect_language: bool,
 ) -> Result<ExtractedText, StorageError> {
     let text = plain_text(bytes);
-    let key = ObjectKey::text_of(object.as_str());
-    storage.put(&key, Bytes::from(text.clone())).await?;
+    // Most plain text is already its own text (UTF-8, tidy whitespace): then the file itself
+    // is the version's text and no second object is written — half the writes of an import.
+    let key = if text.as_bytes() == bytes {
+        object.clone()
+    } else {
+        let key = ObjectKey::text_of(object.as_str());
+        storage.put(&key, Bytes::from(text.clone())).await?;
+        key
+    };
     let bytes = text.len() as i64;
     let detected_language = if detect_language { language::detect_apart(text).await } else { None };
     Ok(ExtractedText { key, bytes, detected_language })

@@ -165,7 +165,7 @@ impl Service {
         } else {
             None
         };
-        let text_key = text.as_ref().map(|text| text.key.clone());
+        let text_key = text.as_ref().and_then(|text| text.own_object(object.key()).cloned());
         let first = FirstVersion {
             id: plan.id,
             title: plan.title,

@@ -166,7 +166,8 @@ impl Importer {
     /// Remove what a failed batch stored.
     async fn discard(&self, stored: &[Stored<'_>]) {
         for file in stored {
-            for key in std::iter::once(file.object.key()).chain(file.text.as_ref().map(|text| &text.key)) {
+            let text = file.text.as_ref().and_then(|text| text.own_object(file.object.key()));
+            for key in std::iter::once(file.object.key()).chain(text) {
                 if let Err(error) = self.storage.delete(key).await {
                     tracing::error!(key = key.as_str(), %error, "could not remove an object of a failed import batch");
                 }

@@ -37,6 +37,19 @@ async fn a_small_text_upload_is_searchable_without_an_ingest_job(backend: Backen
     assert_eq!(crate::search::hit_ids(&found), [id], "{found}");
     assert_eq!(anaspoc::ingest::jobs::outstanding(&app.db).await.expect("jobs"), 0);
 
+    // A legacy encoding (Windows-1251) with CRLF line ends: indexed as decoded, tidy text,
+    // while the file itself is kept byte for byte.
+    let cyrillic = "Извештај о кријумчарењу  \r\n\r\n\r\nпреко границе код Ниша.\r\n";
+    let (legacy, _, _) = encoding_rs::WINDOWS_1251.encode(cyrillic);
+    let created = create(&app, &rs, &metadata("Legacy"), &legacy).await;
+    let legacy_id = created["id"].as_str().expect("id").to_owned();
+    crate::search::wait_until_ingested(&app, &rs, &legacy_id).await;
+    let found = crate::search::search(&app, &rs, "q=Ниша").await;
+    assert_eq!(crate::search::hit_ids(&found), [legacy_id.clone()], "{found}");
+    let content = app.get_as(&rs, &format!("/api/v1/documents/{legacy_id}/content")).await;
+    assert_eq!(content.bytes().await.expect("bytes").as_ref(), legacy.as_ref());
+    assert_eq!(anaspoc::ingest::jobs::outstanding(&app.db).await.expect("jobs"), 0);
+
     let large = create(&app, &rs, &metadata("Large"), small.repeat(200).as_bytes()).await;
     assert_eq!(large["versions"][0]["ingest"]["state"], "pending", "{large}");
     assert_eq!(anaspoc::ingest::jobs::outstanding(&app.db).await.expect("jobs"), 1);
