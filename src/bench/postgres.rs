@@ -3,7 +3,8 @@
 //! policy filter in the WHERE clause; ranked with `ts_rank`, total counted as the server does.
 
 use sea_orm::sqlx;
-use sea_orm::sqlx::postgres::{PgPool, PgPoolOptions};
+use sea_orm::sqlx::ConnectOptions;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::BoxError;
 use super::corpus::{CorpusDocument, CorpusQuery, UPLOADERS};
@@ -33,7 +34,9 @@ fn rank(level: &str) -> i32 {
 
 impl Baseline {
     pub async fn load(url: &str, documents: &[CorpusDocument]) -> Result<Self, BoxError> {
-        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        // Slow statements are what this baseline measures: not worth a warning each.
+        let options = url.parse::<PgConnectOptions>()?.disable_statement_logging();
+        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
         for statement in [
             format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"),
             format!("CREATE SCHEMA {SCHEMA}"),
