@@ -17,6 +17,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::auth::TokenValidator;
+use crate::ingest::ocr_languages::OcrLanguages;
 use crate::search::FeedState;
 use crate::storage::Storage;
 
@@ -36,6 +37,7 @@ pub struct Readiness {
     max_lag_changes: u64,
     interval: Duration,
     timeout: Duration,
+    ocr: Option<OcrReport>,
     /// The last result of each background check.
     states: Mutex<BTreeMap<&'static str, Checked>>,
     /// Whether the first round has finished.
@@ -58,6 +60,17 @@ pub struct Report {
     pub status: &'static str,
     pub checks: BTreeMap<&'static str, &'static str>,
     pub last_ok_secs_ago: BTreeMap<&'static str, Option<f64>>,
+    /// On a replica that extracts text: the OCR language packs installed and the network's
+    /// missing ones. A missing pack does not make the replica unready — its documents are read
+    /// with the closest installed pack, and say so — but an operator should install it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocr_languages: Option<OcrReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OcrReport {
+    pub available: Vec<String>,
+    pub missing: Vec<&'static str>,
 }
 
 impl Report {
@@ -88,11 +101,14 @@ pub struct Probes {
     pub max_lag_changes: u64,
     pub interval: Duration,
     pub timeout: Duration,
+    /// Where text is extracted: the OCR language packs found at start-up.
+    pub ocr: Option<OcrLanguages>,
 }
 
 impl Readiness {
     pub fn new(probes: Probes) -> Self {
-        let Probes { db, storage, validator, feed, max_lag, max_lag_changes, interval, timeout } = probes;
+        let Probes { db, storage, validator, feed, max_lag, max_lag_changes, interval, timeout, ocr } = probes;
+        let ocr = ocr.map(|ocr| OcrReport { available: ocr.available(), missing: ocr.missing() });
         let (first_round, _) = watch::channel(false);
         Self {
             db,
@@ -103,6 +119,7 @@ impl Readiness {
             max_lag_changes,
             interval,
             timeout,
+            ocr,
             states: Mutex::new(BTreeMap::new()),
             first_round,
         }
@@ -185,6 +202,11 @@ impl Readiness {
         }
         checks.insert(SEARCH_INDEX, if index.is_ok() { "ok" } else { "failing" });
         let ready = checks.values().all(|state| *state == "ok");
-        Report { status: if ready { "ready" } else { "not ready" }, checks, last_ok_secs_ago }
+        Report {
+            status: if ready { "ready" } else { "not ready" },
+            checks,
+            last_ok_secs_ago,
+            ocr_languages: self.ocr.clone(),
+        }
     }
 }

@@ -94,6 +94,10 @@ enum Command {
         /// sustained uploads, and search throughput with 1…N replicas (clients: the largest).
         #[arg(long)]
         replicas: Option<usize>,
+        /// Instead: the OCR corpus (every language, clean and degraded scans) read by the
+        /// platform and by tesseract directly — character error rates side by side.
+        #[arg(long)]
+        ocr: bool,
     },
     /// Soak: mixed load (uploads, hostile files, searches, downloads, bad tokens) against a real
     /// server for a given time, then check: no 5xx, memory flat, audit chain valid, every upload
@@ -118,8 +122,12 @@ enum Command {
         input: PathBuf,
         #[arg(long)]
         media_type: String,
+        /// Tesseract language packs for images and scanned pages (`-l`), e.g. `srp+srp_latn`.
+        #[arg(long, default_value = "eng")]
+        ocr_languages: String,
+        /// Where tesseract finds them, when not in its own directory.
         #[arg(long)]
-        language: Option<String>,
+        ocr_data_dir: Option<PathBuf>,
     },
 }
 
@@ -170,8 +178,9 @@ fn profile(cli: &Cli, default: &str) -> Profile {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The sandboxed extractor: no runtime, no configuration, no network — read, parse, print.
-    if let Command::Extract { input, media_type, language } = &cli.command {
-        return extract(input, media_type, language.as_deref());
+    if let Command::Extract { input, media_type, ocr_languages, ocr_data_dir } = &cli.command {
+        let ocr = anaspoc::ingest::extract::OcrOptions { packs: ocr_languages.clone(), data_dir: ocr_data_dir.clone() };
+        return extract(input, media_type, &ocr);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -189,14 +198,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn extract(input: &std::path::Path, media_type: &str, language: Option<&str>) -> ExitCode {
+/// The text on standard output; on standard error, how many pages OCR read (the server notes on
+/// the version when a stand-in language pack read them).
+fn extract(input: &std::path::Path, media_type: &str, ocr: &anaspoc::ingest::extract::OcrOptions) -> ExitCode {
     use std::io::Write;
-    match anaspoc::ingest::extract::extract_file(input, media_type, language) {
-        Ok(text) => {
+    match anaspoc::ingest::extract::extract_file(input, media_type, ocr) {
+        Ok(extracted) => {
             let mut out = std::io::stdout().lock();
-            if out.write_all(text.as_bytes()).and_then(|_| out.flush()).is_err() {
+            if out.write_all(extracted.text.as_bytes()).and_then(|_| out.flush()).is_err() {
                 return ExitCode::FAILURE;
             }
+            eprintln!("{}{}", anaspoc::ingest::sandbox::OCR_PAGES_LINE, extracted.ocr_pages);
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -254,11 +266,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Extract { .. } => Ok(()),
-        Command::Bench { documents, seconds, clients, seed, postgres_url, upload_concurrency, replicas } => {
+        Command::Bench { documents, seconds, clients, seed, postgres_url, upload_concurrency, replicas, ocr } => {
             anaspoc::telemetry::init(&anaspoc::config::LogSettings {
                 format: anaspoc::config::LogFormat::Pretty,
                 level: "warn".into(),
             });
+            if ocr {
+                return anaspoc::bench::ocr::run(anaspoc::bench::ocr::OcrBenchOptions { seed })
+                    .await
+                    .map_err(|e| e as Box<dyn std::error::Error>);
+            }
             if let Some(replicas) = replicas {
                 let postgres_url = postgres_url.ok_or("--replicas needs --postgres-url")?;
                 return anaspoc::bench::replicas::run(anaspoc::bench::replicas::ReplicaOptions {

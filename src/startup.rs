@@ -20,6 +20,7 @@ use crate::auth::{
 use crate::caller::TrustedProxies;
 use crate::config::{ConfigError, Settings};
 use crate::health::{Probes, Readiness};
+use crate::ingest::ocr_languages::OcrLanguages;
 use crate::ingest::sandbox::Sandbox;
 use crate::ingest::{Pipeline, Trigger};
 use crate::metrics::{self, Metrics};
@@ -135,12 +136,15 @@ impl Application {
         follower.start().await?;
         let trigger = Trigger::new(feed.clone());
         let sandbox = Sandbox::from_settings(&settings.ingest)?;
-        if settings.ingest.workers {
+        // The OCR languages matter where extraction runs: on replicas with workers.
+        let ocr = settings.ingest.workers.then(|| ocr_languages(&settings.ingest));
+        if let Some(ocr) = &ocr {
             sandbox.check().await?;
             Arc::new(Pipeline::new(
                 db.clone(),
                 storage.clone(),
                 sandbox,
+                ocr.clone(),
                 trigger.clone(),
                 settings.ingest.parallel_extractions,
             ))
@@ -221,6 +225,7 @@ impl Application {
             max_lag_changes: settings.search.max_lag_changes,
             interval: Duration::from_millis(settings.health.check_interval_ms),
             timeout: Duration::from_millis(settings.health.check_timeout_ms),
+            ocr,
         }));
         let readiness_checks = readiness.clone();
         let readiness = web::Data::from(readiness);
@@ -373,4 +378,21 @@ fn tls_config(cert_path: &str, key_path: &str) -> Result<rustls::ServerConfig, S
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| StartupError::Tls(format!("server.tls_cert/tls_key: {e}")))
+}
+
+/// The OCR language packs installed, logged at start-up: a missing pack of the network is a
+/// warning (its documents are read with the closest installed one, and noted as such).
+fn ocr_languages(settings: &crate::config::IngestSettings) -> OcrLanguages {
+    let data_dir = (!settings.ocr_data_dir.is_empty()).then(|| Path::new(&settings.ocr_data_dir));
+    let ocr = OcrLanguages::detect(data_dir);
+    let missing = ocr.missing();
+    tracing::info!(available = ?ocr.available(), "OCR languages");
+    if !missing.is_empty() {
+        tracing::warn!(
+            ?missing,
+            "OCR language packs of the network are missing: documents in those languages are read with the closest \
+             installed pack, less accurately (Debian: apt-get install tesseract-ocr-<pack>)"
+        );
+    }
+    ocr
 }

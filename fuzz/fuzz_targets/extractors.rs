@@ -1,12 +1,12 @@
 //! The in-process extractors — plain text in any encoding, HTML, e-mail (EML) and the office
 //! formats (DOCX, XLSX, PPTX, ODT, ODS, ODP) — on any bytes: text or a reasoned error, never a
 //! panic. The first byte picks the format, as the media-type sniffer would have; PDF and images
-//! go to external tools inside the sandbox and are not fuzzed here.
+//! go to external tools inside the sandbox (images after `scan_cleanup`, fuzzed on its own).
 #![no_main]
 
 use std::io::Write;
 
-use anaspoc::ingest::extract::extract_file;
+use anaspoc::ingest::extract::{OcrOptions, extract_file};
 use libfuzzer_sys::fuzz_target;
 
 const FORMATS: [&str; 11] = [
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let media_type = FORMATS[usize::from(selector) % FORMATS.len()];
     let mut file = tempfile::NamedTempFile::new_in(scratch()).expect("temp file");
     file.write_all(bytes).expect("write");
-    let _ = extract_file(file.path(), media_type, None);
+    let _ = extract_file(file.path(), media_type, &OcrOptions::default());
 });
 
 /// Memory-backed where there is one: the target writes a file per input.

@@ -11,6 +11,7 @@ mod m20261128_000005_create_web_sessions;
 mod m20261201_000006_bind_sign_ins;
 mod m20261201_000007_change_feed;
 mod m20261201_000008_rate_limits;
+mod m20261207_000009_ingest_note;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_bind_sign_ins::Migration),
             Box::new(m20261201_000007_change_feed::Migration),
             Box::new(m20261201_000008_rate_limits::Migration),
+            Box::new(m20261207_000009_ingest_note::Migration),
         ]
     }
 }

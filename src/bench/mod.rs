@@ -8,6 +8,8 @@
 mod ceiling;
 pub mod corpus;
 mod import;
+pub mod ocr;
+pub mod ocr_corpus;
 mod postgres;
 pub mod replicas;
 pub mod soak;

@@ -209,6 +209,9 @@ pub struct IngestSettings {
     pub max_text_bytes: u64,
     /// How extractions are isolated.
     pub sandbox: SandboxKind,
+    /// Tesseract's language packs (`*.traineddata`), when not its own directory — e.g. the more
+    /// accurate `tessdata_best` packs; empty = tesseract's own. Mounted read-only in the sandbox.
+    pub ocr_data_dir: String,
 }
 
 /// The isolation of text extraction from untrusted files.

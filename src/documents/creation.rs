@@ -131,6 +131,7 @@ impl NewRecord {
         // Every column set on every row: a multi-row insert has one column list.
         version.version = Set(1);
         version.ingest_error = Set(None);
+        version.ingest_note = Set(None);
         let extract = new.text.is_none();
         match new.text {
             Some(text) => {

@@ -241,6 +241,10 @@ pub struct IngestView {
     pub state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Something a reader should know about the text that is not an error: e.g. that OCR read
+    /// the scan with a stand-in language pack, the document's own not being installed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -261,7 +265,7 @@ pub struct VersionView {
 impl From<document_version::Model> for VersionView {
     fn from(row: document_version::Model) -> Self {
         Self {
-            ingest: IngestView { state: row.ingest_state, error: row.ingest_error },
+            ingest: IngestView { state: row.ingest_state, error: row.ingest_error, note: row.ingest_note },
             detected_language: row.detected_language,
             version: row.version,
             sha256: row.sha256,

@@ -5,6 +5,7 @@
 pub mod extract;
 pub mod jobs;
 pub mod language;
+pub mod ocr_languages;
 mod pipeline;
 pub mod sandbox;
 

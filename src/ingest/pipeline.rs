@@ -16,7 +16,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
+use super::extract::OcrOptions;
 use super::jobs::{self, Lease};
+use super::ocr_languages::OcrLanguages;
 use super::sandbox::Sandbox;
 use super::{IngestError, language};
 use crate::db::documents as repo;
@@ -66,6 +68,8 @@ pub struct Pipeline {
     db: DatabaseConnection,
     storage: Storage,
     sandbox: Sandbox,
+    /// The OCR language packs installed, to choose each scan's (or the closest).
+    ocr: OcrLanguages,
     trigger: Trigger,
     /// Sandboxed extractions at once (each is a process; about one per core).
     extractions: Semaphore,
@@ -83,6 +87,7 @@ impl Pipeline {
         db: DatabaseConnection,
         storage: Storage,
         sandbox: Sandbox,
+        ocr: OcrLanguages,
         trigger: Trigger,
         parallel_extractions: usize,
     ) -> Self {
@@ -91,6 +96,7 @@ impl Pipeline {
             db,
             storage,
             sandbox,
+            ocr,
             trigger,
             extractions: Semaphore::new(parallel),
             in_flight: (parallel * 8).max(16),
@@ -213,16 +219,21 @@ impl Pipeline {
     pub async fn extract(&self, document_id: &str, version: i32, lease: &Lease) -> Result<bool, IngestError> {
         let row = repo::version(&self.db, document_id, version).await?.ok_or(IngestError::Gone)?;
         let doc = repo::find(&self.db, document_id).await?.ok_or(IngestError::Gone)?;
-        let (key, bytes, detected) = match &row.text_key {
+        let (key, bytes, detected, note) = match &row.text_key {
             // Recorded already (by a worker whose finish was lost): just finish.
-            Some(key) => (key.clone(), row.text_bytes.unwrap_or_default(), row.detected_language.clone()),
+            Some(key) => (
+                key.clone(),
+                row.text_bytes.unwrap_or_default(),
+                row.detected_language.clone(),
+                row.ingest_note.clone(),
+            ),
             None => {
-                let text = self.extract_text(&doc, &row).await?;
+                let (text, note) = self.extract_text(&doc, &row).await?;
                 let key = ObjectKey::text_of(&row.object_key);
                 self.storage.put(&key, Bytes::copy_from_slice(text.as_bytes())).await?;
                 let bytes = text.len() as i64;
                 let detected = if doc.language.is_none() { language::detect_apart(text).await } else { None };
-                (key.as_str().to_owned(), bytes, detected)
+                (key.as_str().to_owned(), bytes, detected, note)
             }
         };
         let txn = self.db.begin().await?;
@@ -235,6 +246,7 @@ impl Pipeline {
             .col_expr(document_version::Column::DetectedLanguage, Expr::value(detected))
             .col_expr(document_version::Column::IngestState, Expr::value("indexed"))
             .col_expr(document_version::Column::IngestError, Expr::value(Option::<String>::None))
+            .col_expr(document_version::Column::IngestNote, Expr::value(note))
             .filter(document_version::Column::Id.eq(row.id))
             .exec(&txn)
             .await?;
@@ -262,7 +274,12 @@ impl Pipeline {
         Ok(true)
     }
 
-    async fn extract_text(&self, doc: &document::Model, row: &document_version::Model) -> Result<String, IngestError> {
+    /// The version's text, and a note when OCR read it with a stand-in language pack.
+    async fn extract_text(
+        &self,
+        doc: &document::Model,
+        row: &document_version::Model,
+    ) -> Result<(String, Option<String>), IngestError> {
         let key = ObjectKey::from_stored(&row.object_key);
         let download = self.storage.download(&key, None).await?;
         let essence = row.media_type.split(';').next().unwrap_or_default().trim();
@@ -277,7 +294,7 @@ impl Pipeline {
                     return Err(IngestError::Extraction("the text file exceeds the extraction limits".into()));
                 }
             }
-            return Ok(super::extract::plain_text(&bytes));
+            return Ok((super::extract::plain_text(&bytes), None));
         }
         let file = tempfile::Builder::new().prefix("anaspoc-extract-").tempfile()?;
         let (std_file, path) = file.into_parts();
@@ -289,10 +306,16 @@ impl Pipeline {
         out.flush().await?;
         drop(out);
         let _permit = self.extractions.acquire().await.map_err(|e| IngestError::Extraction(e.to_string()))?;
-        self.sandbox
-            .extract(&path, &row.media_type, doc.language.as_deref())
+        let plan = self.ocr.plan(doc.language.as_deref());
+        let options = OcrOptions { packs: plan.packs, data_dir: self.ocr.data_dir().map(Into::into) };
+        let extracted = self
+            .sandbox
+            .extract(&path, &row.media_type, &options)
             .await
-            .map_err(|e| IngestError::Extraction(e.to_string()))
+            .map_err(|e| IngestError::Extraction(e.to_string()))?;
+        // A PDF with a text layer was not read by OCR: no pack stood in for anything.
+        let note = plan.note.filter(|_| extracted.ocr_pages > 0);
+        Ok((extracted.text, note))
     }
 
     pub fn trigger(&self) -> &Trigger {

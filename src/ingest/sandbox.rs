@@ -17,7 +17,11 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
+use super::extract::{Extracted, OcrOptions};
 use crate::config::{IngestSettings, SandboxKind};
+
+/// The extractor's last line on standard error after a success: how many pages OCR read.
+pub const OCR_PAGES_LINE: &str = "ocr-pages: ";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -100,13 +104,9 @@ impl Sandbox {
         Ok(())
     }
 
-    /// The text of `input`, extracted in a limited, isolated child process.
-    pub async fn extract(
-        &self,
-        input: &Path,
-        media_type: &str,
-        language: Option<&str>,
-    ) -> Result<String, SandboxError> {
+    /// The text of `input`, extracted in a limited, isolated child process; images and scanned
+    /// pages are read by OCR as `ocr` says (its packs directory mounted read-only).
+    pub async fn extract(&self, input: &Path, media_type: &str, ocr: &OcrOptions) -> Result<Extracted, SandboxError> {
         // The scratch directory lives exactly as long as this extraction.
         let scratch = tempfile::Builder::new()
             .prefix("anaspoc-extract-")
@@ -123,6 +123,9 @@ impl Sandbox {
             SandboxKind::Bubblewrap => {
                 command.arg("bwrap").args(isolation(scratch.path()));
                 command.arg("--ro-bind").arg(input).arg(INPUT);
+                if let Some(dir) = &ocr.data_dir {
+                    command.arg("--ro-bind").arg(dir).arg(dir);
+                }
                 command.arg("--ro-bind").arg(&self.program).arg(EXTRACTOR).arg("--");
                 (PathBuf::from(EXTRACTOR), PathBuf::from(INPUT))
             }
@@ -132,8 +135,9 @@ impl Sandbox {
             }
         };
         command.arg(program).args(["extract", "--media-type", media_type, "--input"]).arg(input_path);
-        if let Some(language) = language {
-            command.args(["--language", language]);
+        command.args(["--ocr-languages", &ocr.packs]);
+        if let Some(dir) = &ocr.data_dir {
+            command.arg("--ocr-data-dir").arg(dir);
         }
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         let mut child = command.spawn().map_err(|e| SandboxError::Spawn(format!("prlimit: {e}")))?;
@@ -159,13 +163,14 @@ impl Sandbox {
                 return Err(SandboxError::TooMuchText(limit));
             }
             let status = child.wait().await.map_err(|e| SandboxError::Failed(e.to_string()))?;
+            let errors = errors.await.unwrap_or_default();
+            let message = String::from_utf8_lossy(&errors);
+            let last = message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim();
             if !status.success() {
-                let errors = errors.await.unwrap_or_default();
-                let message = String::from_utf8_lossy(&errors);
-                let last = message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
-                return Err(SandboxError::Failed(describe_exit(status, &last)));
+                return Err(SandboxError::Failed(describe_exit(status, last)));
             }
-            Ok(String::from_utf8_lossy(&text).into_owned())
+            let ocr_pages = last.strip_prefix(OCR_PAGES_LINE).and_then(|n| n.parse().ok()).unwrap_or(0);
+            Ok(Extracted { text: String::from_utf8_lossy(&text).into_owned(), ocr_pages })
         };
         let result = match tokio::time::timeout(self.wall, run).await {
             Ok(result) => result,

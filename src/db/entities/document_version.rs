@@ -22,6 +22,8 @@ pub struct Model {
     /// `pending`, `indexed` or `failed`.
     pub ingest_state: String,
     pub ingest_error: Option<String>,
+    /// Not an error: e.g. which OCR language pack stood in for a missing one.
+    pub ingest_note: Option<String>,
     pub detected_language: Option<String>,
 }
 

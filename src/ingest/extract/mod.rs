@@ -11,7 +11,7 @@ mod text;
 
 use std::path::Path;
 
-pub use ocr::tesseract_languages;
+pub use ocr::{OcrOptions, clean_scan};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
@@ -35,16 +35,31 @@ pub fn plain_text(bytes: &[u8]) -> String {
 /// Largest input a format parser reads fully into memory (text, HTML, mail).
 pub const MAX_DIRECT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The text of the file at `path`, whose media type was detected from its bytes. `language`
-/// (a BCP 47 tag such as `sr` or `sq`) chooses the OCR language packs.
-pub fn extract_file(path: &Path, media_type: &str, language: Option<&str>) -> Result<String, ExtractError> {
+/// What an extraction found: the text, and how many pages of it were read by OCR.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    pub text: String,
+    pub ocr_pages: usize,
+}
+
+/// The text of the file at `path`, whose media type was detected from its bytes; images and
+/// scanned PDF pages are read by OCR as `ocr` says.
+pub fn extract_file(path: &Path, media_type: &str, ocr: &OcrOptions) -> Result<Extracted, ExtractError> {
     let essence = media_type.split(';').next().unwrap_or_default().trim();
+    let mut ocr_pages = 0;
     let text = match essence {
         "text/plain" | "text/markdown" | "text/csv" => text::decode(&read_limited(path)?),
         "text/html" | "application/xhtml+xml" => html::to_text(&read_limited(path)?),
         "message/rfc822" => eml::to_text(&read_limited(path)?)?,
-        "application/pdf" => pdf::to_text(path, language)?,
-        image if image.starts_with("image/") => ocr::image_to_text(path, language)?,
+        "application/pdf" => {
+            let (text, pages) = pdf::to_text(path, ocr)?;
+            ocr_pages = pages;
+            text
+        }
+        image if image.starts_with("image/") => {
+            ocr_pages = 1;
+            ocr::image_to_text(path, ocr)?
+        }
         office_type if office::handles(office_type) => office::to_text(path, office_type)?,
         // A ZIP the sniffer could not place: look inside for an office package.
         "application/zip" => match office::package_type(path)? {
@@ -53,7 +68,7 @@ pub fn extract_file(path: &Path, media_type: &str, language: Option<&str>) -> Re
         },
         other => return Err(ExtractError::Unsupported(other.to_owned())),
     };
-    Ok(normalise_whitespace(&text))
+    Ok(Extracted { text: normalise_whitespace(&text), ocr_pages })
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>, ExtractError> {

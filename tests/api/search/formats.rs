@@ -224,6 +224,7 @@ async fn hostile_files_fail_alone(backend: Backend) {
 /// stand in for a hostile parser, so each limit is hit for certain).
 #[tokio::test]
 async fn the_sandbox_stops_runaway_extractors() {
+    use anaspoc::ingest::extract::OcrOptions;
     use anaspoc::ingest::sandbox::{Sandbox, SandboxError};
     use std::os::unix::fs::PermissionsExt;
 
@@ -246,31 +247,32 @@ async fn the_sandbox_stops_runaway_extractors() {
 
     let hang = sandbox(script("hang.sh", "#!/bin/sh\nsleep 60\n"), &|s| s.extract_timeout_secs = 1);
     let started = std::time::Instant::now();
-    let error = hang.extract(&input, "application/pdf", None).await.expect_err("timed out");
+    let error = hang.extract(&input, "application/pdf", &OcrOptions::default()).await.expect_err("timed out");
     assert!(matches!(error, SandboxError::TimedOut(1)), "{error}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "killed, not waited for");
 
     let flood = sandbox(script("flood.sh", "#!/bin/sh\nyes Beograd\n"), &|s| s.max_text_bytes = 10_000);
-    let error = flood.extract(&input, "application/pdf", None).await.expect_err("too much");
+    let error = flood.extract(&input, "application/pdf", &OcrOptions::default()).await.expect_err("too much");
     assert!(matches!(error, SandboxError::TooMuchText(10_000)), "{error}");
 
     let hog = sandbox(
         script("hog.py", "#!/usr/bin/env python3\nblocks = [bytearray(64 * 1024 * 1024) for _ in range(64)]\n"),
         &|s| s.extract_memory_mib = 256,
     );
-    let error = hog.extract(&input, "application/pdf", None).await.expect_err("out of memory");
+    let error = hog.extract(&input, "application/pdf", &OcrOptions::default()).await.expect_err("out of memory");
     assert!(error.to_string().contains("MemoryError") || error.to_string().contains("killed"), "{error}");
 
     let spin = sandbox(script("spin.sh", "#!/bin/sh\nwhile :; do :; done\n"), &|s| {
         s.extract_cpu_secs = 1;
         s.extract_timeout_secs = 30;
     });
-    let error = spin.extract(&input, "application/pdf", None).await.expect_err("cpu");
+    let error = spin.extract(&input, "application/pdf", &OcrOptions::default()).await.expect_err("cpu");
     assert!(error.to_string().contains("CPU"), "{error}");
 
     // And the real extractor, for contrast.
     let real = sandbox(env!("CARGO_BIN_EXE_anaspoc").to_owned(), &|_| {});
     std::fs::write(&input, "Шабац и Лозница").expect("text");
-    let text = real.extract(&input, "text/html", None).await.expect("extracts");
-    assert_eq!(text, "Шабац и Лозница");
+    let extracted = real.extract(&input, "text/html", &OcrOptions::default()).await.expect("extracts");
+    assert_eq!(extracted.text, "Шабац и Лозница");
+    assert_eq!(extracted.ocr_pages, 0);
 }

@@ -5,6 +5,7 @@
 mod crash_recovery;
 mod cross_script;
 mod formats;
+mod ocr;
 mod query_cost;
 mod samples;
 mod sandbox;
@@ -17,7 +18,11 @@ use crate::helpers::TestApp;
 
 /// Poll the document until every version's text is through ingest; returns the document.
 pub async fn wait_until_ingested(app: &TestApp, token: &str, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_until_ingested_by(app, token, id, Instant::now() + Duration::from_secs(60)).await
+}
+
+/// [`wait_until_ingested`], failing at `deadline`.
+pub async fn wait_until_ingested_by(app: &TestApp, token: &str, id: &str, deadline: Instant) -> Value {
     loop {
         let document: Value = app.get_as(token, &format!("/api/v1/documents/{id}")).await.json().await.expect("json");
         let pending =

@@ -56,8 +56,11 @@ async fn a_hostile_extractor_reaches_nothing() {
     settings.extractor = script(dir.path(), "probe.sh", &probe(&app));
     let input = dir.path().join("input.pdf");
     std::fs::write(&input, b"%PDF-1.4").expect("input");
-    let report = Sandbox::from_settings(&settings).expect("sandbox").extract(&input, "application/pdf", None).await;
-    let report = report.expect("the probe runs");
+    let report = Sandbox::from_settings(&settings)
+        .expect("sandbox")
+        .extract(&input, "application/pdf", &anaspoc::ingest::extract::OcrOptions::default())
+        .await;
+    let report = report.expect("the probe runs").text;
     let lines: Vec<&str> = report.lines().collect();
     assert_eq!(lines.len(), 12, "{report}");
     assert!(lines.iter().all(|line| line.ends_with(": blocked")), "{report}");
@@ -66,8 +69,11 @@ async fn a_hostile_extractor_reaches_nothing() {
     // The same probe without the sandbox reaches what an exploited parser would: the test that
     // the probe itself can tell.
     settings.sandbox = anaspoc::config::SandboxKind::Off;
-    let exposed = Sandbox::from_settings(&settings).expect("sandbox").extract(&input, "application/pdf", None).await;
-    let exposed = exposed.expect("the probe runs");
+    let exposed = Sandbox::from_settings(&settings)
+        .expect("sandbox")
+        .extract(&input, "application/pdf", &anaspoc::ingest::extract::OcrOptions::default())
+        .await;
+    let exposed = exposed.expect("the probe runs").text;
     assert!(exposed.contains("database: LEAKED") && exposed.contains("signing-key: LEAKED"), "{exposed}");
 }
 
