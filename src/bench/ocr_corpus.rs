@@ -87,6 +87,15 @@ It is recommended that analysis units exchange data every month on seizures, ves
     },
 ];
 
+impl Sample {
+    /// Serbian in both scripts on one page, read with both packs at once: a short Latin word is
+    /// now and then read as its Cyrillic twin (`da` as `да`, `sa` as `за`) — which search folds,
+    /// as it folds the scripts — so it is measured apart from the single-script pages.
+    pub fn mixes_scripts(&self) -> bool {
+        self.language == "sr"
+    }
+}
+
 /// How a page is damaged: one way at a time, the four of a poor office scan together, and the
 /// other usual ways scans go wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
