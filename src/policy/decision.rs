@@ -84,6 +84,8 @@ pub enum Reason {
     NotARecipient,
     NoWriteCapability,
     NotOriginatorOrganisation,
+    /// A handling-code request is decided by the provider, never by whoever made it.
+    OwnRequest,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,6 +7,7 @@ mod classification;
 mod decision;
 mod markings;
 mod principal;
+mod requests;
 mod search_filter;
 
 use std::collections::BTreeSet;
@@ -15,6 +16,7 @@ pub use classification::{Ladder, LadderError, Level};
 pub use decision::{Action, Decision, DocumentMarkings, Reason, Status, decide};
 pub use markings::{ALL_COUNTRIES, HandlingCode, Markings, MarkingsError, MarkingsInput, Releasability, Tlp};
 pub use principal::{Capability, Principal, UnknownCapability, organisation_key};
+pub use requests::{RequestKind, RequestParties, RequestRefusal, may_decide, may_request};
 pub use search_filter::{OPEN_GATE, VisibilityFilter, recipient_gate, red_gates, release_values, search_filter};
 
 /// The configured vocabulary markings are checked against (built from `[policy]` by
