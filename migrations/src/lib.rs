@@ -12,6 +12,7 @@ mod m20261201_000006_bind_sign_ins;
 mod m20261201_000007_change_feed;
 mod m20261201_000008_rate_limits;
 mod m20261207_000009_ingest_note;
+mod m20261207_000010_handling_requests;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_change_feed::Migration),
             Box::new(m20261201_000008_rate_limits::Migration),
             Box::new(m20261207_000009_ingest_note::Migration),
+            Box::new(m20261207_000010_handling_requests::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ pub mod documents;
 pub mod entities;
 pub mod feed;
 pub mod rate_limits;
+pub mod requests;
 pub mod sessions;
 pub mod users;
 

@@ -19,6 +19,7 @@ mod oidc_peer;
 mod openapi;
 mod outages;
 mod replicas;
+mod requests;
 mod search;
 mod sign_in;
 mod tls;

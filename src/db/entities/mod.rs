@@ -6,6 +6,7 @@ pub mod audit_head;
 pub mod change_feed;
 pub mod document;
 pub mod document_version;
+pub mod handling_request;
 pub mod ingest_job;
 pub mod user;
 pub mod web_login;
