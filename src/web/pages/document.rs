@@ -95,6 +95,7 @@ fn render(
             "created_at": v.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             "ingest": v.ingest.state,
             "ingest_error": v.ingest.error,
+            "ingest_note": v.ingest.note,
         })).collect::<Vec<_>>(),
         "can_change": view.can_change,
         "revision": view.revision,

@@ -145,6 +145,12 @@ async fn a_language_without_its_pack_is_read_with_the_closest_and_says_so() {
     assert!(rate <= DEGRADED, "{:.2}% read with the stand-in pack", rate * 100.0);
     let found = search(&app, &token, &format!("q={}", q("zapljenama plovilima"))).await;
     assert!(hit_ids(&found).contains(&scan), "{found}");
+    // The document page says so too, in the reader's language, with the detail at hand.
+    let browser = crate::web::signed_in(&app, "analyst-rs").await;
+    let page = browser.get(app.url(&format!("/documents/{scan}"))).header("accept-language", "sq").send().await;
+    let html = page.expect("page").text().await.expect("html");
+    assert!(html.contains("lexuar me OCR me një paketë gjuhësore zëvendësuese"), "the note, in Albanian: {html}");
+    assert!(html.contains("Bosnian (bos) for Croatian (hrv)"), "and its detail");
 
     // Macedonian without its pack: Serbian Cyrillic stands in, never a Latin pack.
     let macedonian = SAMPLES.iter().find(|s| s.language == "mk").expect("Macedonian");
