@@ -190,9 +190,20 @@ impl Service {
                 }
                 feed::stamp(&txn, document).await?;
             }
+            // Permission requests still open on a withdrawn document are closed with it (those
+            // decided stay as they were, and its derivatives stand on their own markings).
+            let closed_requests = if status == Status::Withdrawn && previous != status {
+                crate::db::requests::close_open_on(&txn, document, now).await?
+            } else {
+                0
+            };
+            let mut details = json!({"from": previous, "to": status, "markings": permitted.facts.markings});
+            if closed_requests > 0 {
+                details["closed_requests"] = json!(closed_requests);
+            }
             let event = NewEvent::of(caller, action, Outcome::Allowed)
                 .target(Target::version(document, permitted.row.current_version))
-                .details(json!({"from": previous, "to": status, "markings": permitted.facts.markings}));
+                .details(details);
             let recorded = audit::Log::append(&txn, event).await?;
             txn.commit().await?;
             self.changed(&recorded);

@@ -1,5 +1,6 @@
 //! Handling-code requests (issue 16). So far: the repository on both backends — boxes per
-//! organisation, a request decided once, open requests closed when the document is withdrawn.
+//! organisation, a request decided once — and withdrawing a document closes its open requests,
+//! in the same transaction, audited with the withdrawal.
 
 use anaspoc::db::entities::handling_request;
 use anaspoc::db::requests::{self, Decided, RequestBox};
@@ -10,7 +11,10 @@ use crate::documents::{create, metadata, with};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(requests_are_listed_per_organisation_and_decided_once);
+on_both_backends!(
+    requests_are_listed_per_organisation_and_decided_once,
+    withdrawing_a_document_closes_its_open_requests
+);
 
 fn request(id: &str, document_id: &str, kind: &str, at: chrono::DateTime<chrono::Utc>) -> handling_request::Model {
     handling_request::Model {
@@ -80,4 +84,42 @@ async fn requests_are_listed_per_organisation_and_decided_once(backend: Backend)
     assert_eq!(requests::find(&app.db, "r-2").await.expect("find").expect("row").status, requests::WITHDRAWN);
     assert_eq!(requests::find(&app.db, "r-1").await.expect("find").expect("row").status, requests::APPROVED);
     assert!(!requests::decide(&app.db, "r-2", approve("provider-rs")).await.expect("decide"), "closed is final");
+}
+
+async fn withdrawing_a_document_closes_its_open_requests(backend: Backend) {
+    let app = TestApp::spawn_on(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let document = create(&app, &rs, &with(metadata("Tuzla"), json!({"handling_code": "H1"})), b"Tuzla").await;
+    let id = document["id"].as_str().expect("id");
+    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+    requests::insert(&app.db, request("open", id, "judicial-use", now)).await.expect("insert");
+    requests::insert(&app.db, request("decided", id, "sanitised-version", now)).await.expect("insert");
+    let denied =
+        Decided { status: requests::DENIED, decided_by: "provider-rs", note: "No", derivative_id: None, at: now };
+    assert!(requests::decide(&app.db, "decided", denied).await.expect("decide"));
+
+    let withdrawn = app
+        .client
+        .post(app.url(&format!("/api/v1/documents/{id}/withdraw")))
+        .bearer_auth(&rs)
+        .send()
+        .await
+        .expect("withdraw");
+    assert_eq!(withdrawn.status(), 200);
+    let status = |id: &'static str| {
+        let db = app.db.clone();
+        async move { requests::find(&db, id).await.expect("find").expect("row").status }
+    };
+    assert_eq!(status("open").await, requests::WITHDRAWN);
+    assert_eq!(status("decided").await, requests::DENIED, "a decision stands");
+
+    let auditor = app.token("auditor").await;
+    let trail: serde_json::Value = app
+        .get_as(&auditor, &format!("/api/v1/audit?action=document.withdraw&document={id}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let event = &trail["events"][0];
+    assert_eq!(event["details"]["closed_requests"], 1, "{trail}");
 }
