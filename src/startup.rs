@@ -383,8 +383,7 @@ fn tls_config(cert_path: &str, key_path: &str) -> Result<rustls::ServerConfig, S
 /// The OCR language packs installed, logged at start-up: a missing pack of the network is a
 /// warning (its documents are read with the closest installed one, and noted as such).
 fn ocr_languages(settings: &crate::config::IngestSettings) -> OcrLanguages {
-    let data_dir = (!settings.ocr_data_dir.is_empty()).then(|| Path::new(&settings.ocr_data_dir));
-    let ocr = OcrLanguages::detect(data_dir);
+    let ocr = OcrLanguages::detect(settings.ocr_data_dir());
     let missing = ocr.missing();
     tracing::info!(available = ?ocr.available(), "OCR languages");
     if !missing.is_empty() {

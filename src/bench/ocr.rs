@@ -43,8 +43,7 @@ pub async fn run(options: OcrBenchOptions) -> Result<(), BoxError> {
     let settings = Settings::load(&Profile::Named("demo".into()))?;
     let sandbox = Sandbox::from_settings(&settings.ingest)?;
     sandbox.check().await?;
-    let data_dir = (!settings.ingest.ocr_data_dir.is_empty()).then(|| Path::new(&settings.ingest.ocr_data_dir));
-    let ocr = OcrLanguages::detect(data_dir);
+    let ocr = OcrLanguages::detect(settings.ingest.ocr_data_dir());
     println!(
         "OCR corpus: {} languages × {} pages (seed {}); tesseract packs installed: {}",
         SAMPLES.len(),

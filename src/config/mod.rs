@@ -214,6 +214,13 @@ pub struct IngestSettings {
     pub ocr_data_dir: String,
 }
 
+impl IngestSettings {
+    /// The configured tessdata directory; `None`: tesseract's own.
+    pub fn ocr_data_dir(&self) -> Option<&std::path::Path> {
+        (!self.ocr_data_dir.trim().is_empty()).then(|| std::path::Path::new(&self.ocr_data_dir))
+    }
+}
+
 /// The isolation of text extraction from untrusted files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

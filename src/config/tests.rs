@@ -142,3 +142,12 @@ fn the_client_secret_is_never_serialised() {
     assert!(!rendered.contains("s3cr3t"));
     assert!(!format!("{settings:?}").contains("s3cr3t"));
 }
+
+#[test]
+fn an_ocr_data_dir_that_is_no_directory_is_named() {
+    let mut settings = defaults();
+    settings.ingest.ocr_data_dir = "/nonexistent/tessdata".into();
+    assert_eq!(invalid_key(&settings), "ingest.ocr_data_dir");
+    settings.ingest.ocr_data_dir = std::env::temp_dir().display().to_string();
+    settings.validate().expect("a directory");
+}

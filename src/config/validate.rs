@@ -72,6 +72,11 @@ impl Settings {
                 "must be at least 128, with extract_cpu_secs and extract_timeout_secs above 0",
             ));
         }
+        if let Some(dir) = self.ingest.ocr_data_dir()
+            && !dir.is_dir()
+        {
+            return Err(ConfigError::invalid("ingest.ocr_data_dir", "must be a directory of tesseract language packs"));
+        }
         if self.audit.signing_key_file.trim().is_empty() {
             return Err(ConfigError::invalid("audit.signing_key_file", "must name a file"));
         }

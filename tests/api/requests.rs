@@ -40,13 +40,19 @@ fn request(id: &str, document_id: &str, kind: &str, at: chrono::DateTime<chrono:
     }
 }
 
-async fn requests_are_listed_per_organisation_and_decided_once(backend: Backend) {
+/// An app with one published H1 document of analyst-rs (RS-MUP): the app, the provider's token,
+/// the document's id, and now to the microsecond (what PostgreSQL keeps of a timestamp).
+async fn provider_document(backend: Backend) -> (TestApp, String, String, chrono::DateTime<chrono::Utc>) {
     let app = TestApp::spawn_on(backend).await;
     let rs = app.token("analyst-rs").await;
     let document = create(&app, &rs, &with(metadata("Bar port"), json!({"handling_code": "H1"})), b"Luka Bar").await;
-    let document_id = document["id"].as_str().expect("id");
-    // Microseconds: what PostgreSQL keeps of a timestamp.
-    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+    let id = document["id"].as_str().expect("id").to_owned();
+    (app, rs, id, chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6))
+}
+
+async fn requests_are_listed_per_organisation_and_decided_once(backend: Backend) {
+    let (app, _, document_id, now) = provider_document(backend).await;
+    let document_id = document_id.as_str();
     let first = requests::insert(&app.db, request("r-1", document_id, "judicial-use", now)).await.expect("insert");
     let later = now + chrono::Duration::seconds(1);
     requests::insert(&app.db, request("r-2", document_id, "sanitised-version", later)).await.expect("insert");
@@ -87,11 +93,8 @@ async fn requests_are_listed_per_organisation_and_decided_once(backend: Backend)
 }
 
 async fn withdrawing_a_document_closes_its_open_requests(backend: Backend) {
-    let app = TestApp::spawn_on(backend).await;
-    let rs = app.token("analyst-rs").await;
-    let document = create(&app, &rs, &with(metadata("Tuzla"), json!({"handling_code": "H1"})), b"Tuzla").await;
-    let id = document["id"].as_str().expect("id");
-    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+    let (app, rs, id, now) = provider_document(backend).await;
+    let id = id.as_str();
     requests::insert(&app.db, request("open", id, "judicial-use", now)).await.expect("insert");
     requests::insert(&app.db, request("decided", id, "sanitised-version", now)).await.expect("insert");
     let denied =

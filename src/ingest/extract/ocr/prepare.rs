@@ -28,12 +28,13 @@ const MAX_SIDE: u32 = 20_000;
 const MAX_DECODER_BYTES: u64 = 512 * 1024 * 1024;
 
 /// The page at `path` in grey, or `None` when it should go to tesseract as it is: a format
-/// this build does not decode, or a TIFF of several pages.
+/// this build does not decode, a TIFF of several pages, or a file this decoder refuses (leptonica
+/// may still read it; if it cannot either, tesseract's reason fails the job).
 pub fn load(path: &Path) -> Result<Option<GrayImage>, ExtractError> {
     let mut reader = ImageReader::open(path)?.with_guessed_format()?;
     match reader.format() {
         None => return Ok(None),
-        Some(ImageFormat::Tiff) if tiff_pages(path)? > 1 => return Ok(None),
+        Some(ImageFormat::Tiff) if tiff_pages(path) != Some(1) => return Ok(None),
         Some(_) => {}
     }
     let mut limits = Limits::default();
@@ -43,26 +44,24 @@ pub fn load(path: &Path) -> Result<Option<GrayImage>, ExtractError> {
     reader.limits(limits);
     match reader.decode() {
         Ok(image) => Ok(Some(image.to_luma8())),
-        Err(ImageError::Unsupported(_)) => Ok(None),
         Err(ImageError::Limits(_)) => {
             Err(ExtractError::TooLarge(format!("an image larger than {MAX_SIDE} pixels a side")))
         }
-        Err(ImageError::IoError(error)) => Err(error.into()),
-        Err(error) => Err(ExtractError::Malformed { format: "image", reason: error.to_string() }),
+        Err(_) => Ok(None),
     }
 }
 
-/// Pages in a TIFF (counting stops at two: all that matters is whether there is more than one).
-fn tiff_pages(path: &Path) -> Result<usize, ExtractError> {
-    let file = std::io::BufReader::new(std::fs::File::open(path)?);
-    let malformed = |e: tiff::TiffError| ExtractError::Malformed { format: "TIFF", reason: e.to_string() };
-    let mut decoder = tiff::decoder::Decoder::new(file).map_err(malformed)?;
+/// Pages in a TIFF, counting to two (all that matters is whether there is more than one);
+/// `None` when the decoder cannot tell.
+fn tiff_pages(path: &Path) -> Option<usize> {
+    let file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    let mut decoder = tiff::decoder::Decoder::new(file).ok()?;
     let mut pages = 1;
     while pages < 2 && decoder.more_images() {
-        decoder.next_image().map_err(malformed)?;
+        decoder.next_image().ok()?;
         pages += 1;
     }
-    Ok(pages)
+    Some(pages)
 }
 
 /// Enlarge, despeckle, straighten.
@@ -194,6 +193,23 @@ mod tests {
         assert!(left.abs() < 0.15, "{left}° left after straightening");
         let level = decoded(&page(SAMPLES[0].text, Degradation::Clean, 1));
         assert!(skew_degrees(&binarise(&level)).abs() < 0.1);
+    }
+
+    #[test]
+    fn what_this_decoder_refuses_goes_to_tesseract_as_it_is() {
+        let dir = tempfile::tempdir().expect("dir");
+        let damaged = dir.path().join("damaged.png");
+        let mut bytes = page(SAMPLES[0].text, Degradation::Clean, 1);
+        bytes.truncate(bytes.len() / 3);
+        bytes.extend_from_slice(b"not the rest of the picture");
+        std::fs::write(&damaged, bytes).expect("write");
+        assert!(load(&damaged).expect("not an error of ours").is_none());
+        let unknown = dir.path().join("page.jp2");
+        std::fs::write(&unknown, b"\0\0\0\x0cjP  \r\n\x87\n").expect("write");
+        assert!(load(&unknown).expect("not an error of ours").is_none());
+        let fax = dir.path().join("fax.tif");
+        std::fs::write(&fax, page(SAMPLES[0].text, Degradation::Fax, 1)).expect("write");
+        assert!(load(&fax).expect("one page").is_some(), "a one-page TIFF is cleaned up");
     }
 
     #[test]
