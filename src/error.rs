@@ -143,6 +143,13 @@ impl ApiError {
             ApiError::Documents(DocumentsError::Forbidden(reason)) => {
                 let detail = match reason {
                     Reason::NoWriteCapability => "This action needs the `document:write` capability.",
+                    Reason::NoReadCapability => "This action needs the `document:read` capability.",
+                    Reason::OwnRequest => {
+                        "You made this request: another member of the provider organisation decides it."
+                    }
+                    Reason::OwnDocument => {
+                        "Your organisation provided this document: it needs no permission from itself."
+                    }
                     _ => "Only the originating organisation can change this document.",
                 };
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not permitted").detail(detail)
@@ -194,6 +201,10 @@ impl ApiError {
             ApiError::Documents(DocumentsError::Stale) => {
                 Problem::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Precondition failed")
                     .detail("The document changed since you read it: read it again (its ETag) and repeat the change.")
+            }
+            ApiError::Documents(DocumentsError::AlreadyDecided(status)) => {
+                Problem::new(StatusCode::CONFLICT, "already-decided", "Already decided")
+                    .detail(format!("The request is {status} already: a request is decided once."))
             }
             ApiError::Documents(DocumentsError::Busy) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict")
                 .detail("The document kept changing while this change was being applied; try again."),

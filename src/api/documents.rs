@@ -26,6 +26,7 @@ pub fn operations() -> Vec<Operation> {
         Operation::new(Method::POST, "/documents/{id}/versions", || web::to(add_version)),
         Operation::new(Method::POST, "/documents/{id}/publish", || web::to(publish)),
         Operation::new(Method::POST, "/documents/{id}/withdraw", || web::to(withdraw)),
+        Operation::new(Method::POST, "/documents/{id}/derivatives", || web::to(create_derivative)),
     ]
 }
 
@@ -83,6 +84,52 @@ async fn create(
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     service.may_create(&caller).await?;
+    upload(caller, req, payload, service, None).await
+}
+
+/// `POST /api/v1/documents/{id}/derivatives`: parts `metadata` (JSON) then `file`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/documents/{id}/derivatives",
+    tag = "requests",
+    description = "Upload a derivative of a document — a sanitised version with its own (usually \
+        lower) markings, linked to its source: the `metadata` part (JSON) first, then the `file` \
+        part, as an upload. Only the source's provider organisation, with `document:write`. The \
+        derivative is a document of its own: its readers see `derived_from` only if they may see \
+        the source too.",
+    params(("id" = String, Path, description = "The source document's id (a UUID)")),
+    request_body(content = super::contract::UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored, audited (with the source's markings), queued for text extraction", body = Created,
+            headers(("Location" = String, description = "The derivative's URL"), ("ETag" = String, description = "Its revision"))),
+        (status = 403, description = "`urn:anaspoc:problem:forbidden`: needs `document:write` in the source's organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`urn:anaspoc:problem:invalid-field`: a metadata field is not acceptable (`field` names it)", body = Problem, content_type = "application/problem+json"),
+        super::contract::Upload,
+        super::contract::NotFound,
+        super::contract::Common,
+    ),
+)]
+async fn create_derivative(
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, ApiError> {
+    let source = RequestedId::parse(&id);
+    service.may_derive(&caller, &source).await?;
+    upload(caller, req, payload, service, Some(source)).await
+}
+
+/// An upload's parts — `metadata`, then `file` — stored as a new document, or as a derivative
+/// of `source`.
+async fn upload(
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    service: web::Data<Service>,
+    source: Option<RequestedId>,
+) -> Result<HttpResponse, ApiError> {
     let mut parts = Parts::new(&req, payload, service.max_upload_bytes())?;
     let metadata: NewDocument = match parts.next().await? {
         Some(Part::Text { name, field }) if name == "metadata" => {
@@ -96,7 +143,10 @@ async fn create(
         Some(Part::Text { name, .. }) => return Err(unexpected(&name).into()),
         None => return Err(DocumentsError::malformed("metadata", "the metadata part is missing").into()),
     };
-    let plan = service.plan_create(&caller, metadata).await?;
+    let plan = match &source {
+        Some(source) => service.plan_derivative(&caller, source, metadata).await?,
+        None => service.plan_create(&caller, metadata).await?,
+    };
     let (object, filename) = parts.store_file(&service, &plan).await?;
     let document = service.commit_create(&caller, plan, object, filename.as_deref()).await?;
     Ok(Created::response(document))
@@ -178,20 +228,7 @@ async fn update(
     payload: web::Payload,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
-    let is_json = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
-    if !is_json {
-        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
-    }
-    let body = payload.to_bytes_limited(MAX_JSON_BYTES).await.map_err(|_| {
-        ApiError::from(DocumentsError::invalid("body", format!("is larger than {MAX_JSON_BYTES} bytes")))
-    })?;
-    let body = body.map_err(|e| DocumentsError::malformed("body", format!("unreadable body: {e}")))?;
-    let patch: DocumentPatch = parse_json("body", &body)?;
+    let patch: DocumentPatch = json_body(&req, payload).await?;
     let document = service.update(&caller, &RequestedId::parse(&id), patch, precondition(&req)).await?;
     Ok(changed(document))
 }
@@ -287,6 +324,24 @@ async fn content(
     service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     content_response(&req, &caller, &RequestedId::parse(&id), query.version, &service).await
+}
+
+/// A JSON request body (`application/json`, at most 256 KiB), parsed.
+pub(super) async fn json_body<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload) -> Result<T, ApiError> {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
+    }
+    let body = payload.to_bytes_limited(MAX_JSON_BYTES).await.map_err(|_| {
+        ApiError::from(DocumentsError::invalid("body", format!("is larger than {MAX_JSON_BYTES} bytes")))
+    })?;
+    let body = body.map_err(|e| DocumentsError::malformed("body", format!("unreadable body: {e}")))?;
+    Ok(parse_json("body", &body)?)
 }
 
 /// Deserialize JSON, naming the field at fault: 400 for syntax, 422 for content.

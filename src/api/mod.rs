@@ -10,6 +10,7 @@ mod documents;
 mod health;
 mod me;
 pub mod openapi;
+mod requests;
 mod search;
 
 use actix_web::http::Method;
@@ -37,6 +38,7 @@ impl Operation {
 pub fn operations() -> Vec<Operation> {
     let mut all = vec![Operation::new(Method::GET, "/me", || web::to(me::me))];
     all.extend(documents::operations());
+    all.extend(requests::operations());
     all.extend(search::operations());
     all.extend(audit::operations());
     all

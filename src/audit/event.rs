@@ -27,6 +27,15 @@ pub enum Action {
     DocumentPublish,
     #[serde(rename = "document.withdraw")]
     DocumentWithdraw,
+    /// A reader asked a document's provider for permission or a sanitised version.
+    #[serde(rename = "request.create")]
+    RequestCreate,
+    /// A request box (incoming or outgoing) was read.
+    #[serde(rename = "request.list")]
+    RequestList,
+    /// The provider approved or denied a request.
+    #[serde(rename = "request.decide")]
+    RequestDecide,
     #[serde(rename = "search.query")]
     SearchQuery,
     #[serde(rename = "audit.read")]
@@ -38,7 +47,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 16] = [
         Action::AuthLogin,
         Action::AuthDenied,
         Action::DocumentCreate,
@@ -48,6 +57,9 @@ impl Action {
         Action::DocumentUpdate,
         Action::DocumentPublish,
         Action::DocumentWithdraw,
+        Action::RequestCreate,
+        Action::RequestList,
+        Action::RequestDecide,
         Action::SearchQuery,
         Action::AuditRead,
         Action::AuditExport,
@@ -65,6 +77,9 @@ impl Action {
             Action::DocumentUpdate => "document.update",
             Action::DocumentPublish => "document.publish",
             Action::DocumentWithdraw => "document.withdraw",
+            Action::RequestCreate => "request.create",
+            Action::RequestList => "request.list",
+            Action::RequestDecide => "request.decide",
             Action::SearchQuery => "search.query",
             Action::AuditRead => "audit.read",
             Action::AuditExport => "audit.export",

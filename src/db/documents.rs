@@ -84,6 +84,8 @@ pub struct NewDocumentRow<'a> {
     pub originator_country: String,
     pub originator_sub: String,
     pub status: Status,
+    /// The source of a derivative.
+    pub derived_from: Option<String>,
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
@@ -105,6 +107,7 @@ impl NewDocumentRow<'_> {
             updated_at: Set(self.now),
             published_at: Set((self.status == Status::Published).then_some(self.now)),
             revision: Set(1),
+            derived_from: Set(self.derived_from),
             ..Default::default()
         };
         set_markings(&mut row, self.markings);
@@ -153,6 +156,24 @@ pub async fn change_seq(db: &impl ConnectionTrait, id: &str) -> Result<Option<i6
 
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<document::Model>, DbErr> {
     document::Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// The documents of `ids` that exist (in no particular order).
+pub async fn find_all(db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<document::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    document::Entity::find().filter(document::Column::Id.is_in(ids.iter().cloned())).all(db).await
+}
+
+/// The documents derived from `source`, oldest first.
+pub async fn derivatives_of(db: &impl ConnectionTrait, source: &str) -> Result<Vec<document::Model>, DbErr> {
+    document::Entity::find()
+        .filter(document::Column::DerivedFrom.eq(source))
+        .order_by_asc(document::Column::CreatedAt)
+        .order_by_asc(document::Column::Id)
+        .all(db)
+        .await
 }
 
 /// All versions of a document, oldest first.

@@ -58,6 +58,23 @@ pub async fn list(
         .await
 }
 
+/// The approved requests of organisation `requester` on `document`, oldest first: the
+/// permissions that organisation holds.
+pub async fn approved_for(
+    db: &impl ConnectionTrait,
+    document: &str,
+    requester: &str,
+) -> Result<Vec<handling_request::Model>, DbErr> {
+    handling_request::Entity::find()
+        .filter(handling_request::Column::DocumentId.eq(document))
+        .filter(handling_request::Column::RequesterKey.eq(requester))
+        .filter(handling_request::Column::Status.eq(APPROVED))
+        .order_by_asc(handling_request::Column::DecidedAt)
+        .order_by_asc(handling_request::Column::Id)
+        .all(db)
+        .await
+}
+
 /// The provider's answer to a pending request.
 pub struct Decided<'a> {
     pub status: &'a str,

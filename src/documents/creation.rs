@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::DocumentsError;
+use super::model::DerivedFrom;
 use crate::audit::{self, Action as AuditAction, Event, NewEvent, Outcome, Target};
 use crate::caller::Caller;
 use crate::db::documents::{NewDocumentRow, NewVersionRow};
@@ -42,6 +43,8 @@ pub struct FirstVersion<'a> {
     pub filename: String,
     /// Its text, when it was extracted before the commit (plain text in an import).
     pub text: Option<ExtractedText>,
+    /// The source, when the new document is a derivative of one.
+    pub derived_from: Option<&'a DerivedFrom>,
 }
 
 /// Text extracted and stored before its document was recorded.
@@ -111,6 +114,7 @@ impl NewRecord {
             originator_country: principal.country.clone(),
             originator_sub: principal.sub.clone(),
             status: new.status,
+            derived_from: new.derived_from.map(|source| source.id.to_string()),
             now,
         }
         .into_active_model();
@@ -147,15 +151,20 @@ impl NewRecord {
                 version.ingest_state = Set("pending".into());
             }
         }
+        let mut details = json!({
+            "markings": new.markings,
+            "status": new.status,
+            "sha256": new.object.sha256(),
+            "size": new.object.size(),
+            "media_type": new.media_type,
+        });
+        if let Some(source) = new.derived_from {
+            // The source's markings at the time: what the derivative lowered them from.
+            details["derived_from"] = json!({"id": source.id.to_string(), "markings": source.markings});
+        }
         let event = NewEvent::of(caller, AuditAction::DocumentCreate, Outcome::Allowed)
             .target(Target::version(&id, 1))
-            .details(json!({
-                "markings": new.markings,
-                "status": new.status,
-                "sha256": new.object.sha256(),
-                "size": new.object.size(),
-                "media_type": new.media_type,
-            }));
+            .details(details);
         Self { id, document, version, extract, event }
     }
 

@@ -5,16 +5,21 @@
 
 mod changes;
 pub mod creation;
+mod derivatives;
 mod filename;
 mod media_type;
 mod model;
+mod requests;
 mod service;
 mod upload;
 
 pub use changes::Precondition;
 pub use filename::sanitise_filename;
 pub use media_type::detect_media_type;
-pub use model::{DocumentPatch, DocumentView, IngestView, NewDocument, ValidNewDocument, VersionView};
+pub use model::{
+    BoxName, DocumentLink, DocumentPatch, DocumentView, IngestView, NewDecision, NewDocument, NewRequest, Recipient,
+    RequestStatus, RequestView, Requester, RequestsQuery, ValidNewDocument, Verdict, VersionView,
+};
 pub use service::{Content, Service};
 pub use upload::{CreatePlan, UploadPlan, VersionPlan};
 
@@ -48,6 +53,9 @@ pub enum DocumentsError {
     /// The document kept changing under a change without `If-Match`: 409, try again.
     #[error("the document kept changing; try again")]
     Busy,
+    /// A handling-code request was decided (or closed) before: it is answered once (409).
+    #[error("the request is {0} already")]
+    AlreadyDecided(&'static str),
     /// The caller is over a rate limit (`[limits]`): 429, try again after this long.
     #[error("too many requests; retry after {} s", .0.seconds())]
     Throttled(RetryAfter),

@@ -4,7 +4,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::DocumentsError;
 use crate::db::entities::document_version;
-use crate::policy::{Markings, MarkingsInput, PolicyConfig, Principal, Status};
+use crate::db::entities::handling_request;
+use crate::db::requests as requests_repo;
+use crate::document_id::DocumentId;
+use crate::policy::{Markings, MarkingsInput, PolicyConfig, Principal, RequestKind, Status};
 
 const MAX_TITLE_CHARS: usize = 300;
 const MAX_SUMMARY_CHARS: usize = 10_000;
@@ -231,6 +234,17 @@ pub struct DocumentView {
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Whether the caller may add versions, change markings, publish and withdraw.
     pub can_change: bool,
+    /// What the caller may ask the provider for (`POST /api/v1/documents/{id}/requests`):
+    /// readers of other organisations, by the handling code.
+    pub requestable: Vec<RequestKind>,
+    /// The document this one is a derivative of — only when the caller may see that one too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derived_from: Option<String>,
+    /// The derivatives of this document that the caller may see.
+    pub derivatives: Vec<DocumentLink>,
+    /// The provider's written permissions held by the caller's organisation: its approved
+    /// requests on this document.
+    pub permissions: Vec<RequestView>,
 }
 
 /// Where a version's text stands: `pending`, `indexed`, or `failed` with the reason — the last
@@ -274,6 +288,197 @@ impl From<document_version::Model> for VersionView {
             filename: row.filename,
             created_by: row.created_by,
             created_at: row.created_at,
+        }
+    }
+}
+
+// ---- derivatives (derivatives.rs) --------------------------------------------------------
+
+/// The source of a derivative, as it was when the derivative was planned.
+#[derive(Debug, Clone)]
+pub struct DerivedFrom {
+    pub id: DocumentId,
+    /// Recorded in the derivative's `document.create` event.
+    pub markings: Markings,
+}
+
+/// Another document, as a link on a document's page.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DocumentLink {
+    pub id: String,
+    pub title: String,
+    pub markings: Markings,
+    pub status: Status,
+}
+
+// ---- handling-code requests (requests.rs) ------------------------------------------------
+
+/// `POST /api/v1/documents/{id}/requests`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    /// `judicial-use` (the document is H1), `dissemination` (H2; needs `recipient`) or
+    /// `sanitised-version` (any handling code).
+    pub kind: RequestKind,
+    /// Why the requester needs it; at most 4,000 characters.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    pub justification: String,
+    /// The requester's case or file number, if any; at most 200 characters.
+    #[schema(max_length = 200)]
+    pub case_reference: Option<String>,
+    /// To whom the requester wants to pass the document (or the sanitised version).
+    pub recipient: Option<Recipient>,
+}
+
+/// An organisation outside the document's audience, named by a requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    /// At most 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    pub organisation: String,
+    /// A country code of the network (`AL`, `BA`, … `EU`).
+    pub country: String,
+}
+
+/// Where a request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Denied,
+    /// The document was withdrawn while the request was open.
+    Withdrawn,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => requests_repo::PENDING,
+            Self::Approved => requests_repo::APPROVED,
+            Self::Denied => requests_repo::DENIED,
+            Self::Withdrawn => requests_repo::WITHDRAWN,
+        }
+    }
+
+    pub(super) fn parse(stored: &str) -> Self {
+        [Self::Approved, Self::Denied, Self::Withdrawn]
+            .into_iter()
+            .find(|status| status.as_str() == stored)
+            .unwrap_or(Self::Pending)
+    }
+}
+
+/// Which requests: those on the caller's organisation's documents, or its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BoxName {
+    Incoming,
+    Outgoing,
+}
+
+/// `GET /api/v1/requests`.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RequestsQuery {
+    /// `incoming`: requests on documents of the caller's organisation (needs `document:write`);
+    /// `outgoing`: requests made by the caller's organisation.
+    #[serde(rename = "box")]
+    #[param(rename = "box")]
+    pub r#box: BoxName,
+    /// Only requests in this state.
+    pub status: Option<RequestStatus>,
+    /// At most this many, newest first (default 50, at most 200).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u64>,
+}
+
+/// The provider's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Approve,
+    Deny,
+}
+
+/// `POST /api/v1/requests/{id}/decision`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDecision {
+    pub decision: Verdict,
+    /// The provider's conditions or reasons, in writing; at most 4,000 characters.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    pub note: String,
+    /// The derivative that answers an approved `sanitised-version` request (and only that).
+    pub derivative_id: Option<String>,
+}
+
+/// A person who made a request.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Requester {
+    pub sub: String,
+    pub name: String,
+    pub organisation: String,
+    pub country: String,
+}
+
+/// A request as the two organisations it concerns see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    pub kind: RequestKind,
+    pub status: RequestStatus,
+    pub document_id: String,
+    /// The document's title, while the caller may see the document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_title: Option<String>,
+    pub justification: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<Recipient>,
+    pub requester: Requester,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The `sub` of the provider's member who decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision_note: Option<String>,
+    /// The derivative that answers an approved `sanitised-version` request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derivative_id: Option<String>,
+}
+
+impl RequestView {
+    pub(super) fn of(row: handling_request::Model, document_title: Option<String>) -> Self {
+        let recipient = match (row.recipient_organisation, row.recipient_country) {
+            (Some(organisation), Some(country)) => Some(Recipient { organisation, country }),
+            _ => None,
+        };
+        Self {
+            kind: row.kind.parse().unwrap_or(RequestKind::SanitisedVersion),
+            status: RequestStatus::parse(&row.status),
+            id: row.id,
+            document_id: row.document_id,
+            document_title,
+            justification: row.justification,
+            case_reference: row.case_reference,
+            recipient,
+            requester: Requester {
+                sub: row.requester_sub,
+                name: row.requester_name,
+                organisation: row.requester_organisation,
+                country: row.requester_country,
+            },
+            created_at: row.created_at,
+            decided_at: row.decided_at,
+            decided_by: row.decided_by,
+            decision_note: row.decision_note,
+            derivative_id: row.derivative_id,
         }
     }
 }

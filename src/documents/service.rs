@@ -17,7 +17,9 @@ use crate::db::documents as repo;
 use crate::db::entities::document;
 use crate::document_id::{DocumentId, RequestedId};
 use crate::ingest::Trigger;
-use crate::policy::{Action, Decision, DocumentMarkings, PolicyConfig, Principal, Reason, decide};
+use crate::policy::{
+    Action, Decision, DocumentMarkings, PolicyConfig, Principal, Reason, RequestKind, decide, may_request,
+};
 use crate::storage::{Download, ObjectKey, Storage};
 use crate::throttle::{Limit, Throttle};
 
@@ -217,6 +219,10 @@ impl Service {
             }
         }
         let can_change = decide(principal, &facts, Action::Change).is_allowed();
+        let requestable =
+            RequestKind::ALL.into_iter().filter(|kind| may_request(principal, &facts, *kind).is_ok()).collect();
+        let (derived_from, derivatives) = self.lineage(principal, &row).await?;
+        let permissions = self.permissions(principal, &row.id).await?;
         Ok(DocumentView {
             id: row.id,
             title: row.title,
@@ -235,6 +241,10 @@ impl Service {
             updated_at: row.updated_at,
             published_at: row.published_at,
             can_change,
+            requestable,
+            derived_from,
+            derivatives,
+            permissions,
         })
     }
 }
@@ -276,6 +286,7 @@ fn stand_in(id: DocumentId, policy: &PolicyConfig) -> document::Model {
         published_at: Some(now),
         revision: 1,
         change_seq: 0,
+        derived_from: None,
         changed_at_ms: 0,
     }
 }

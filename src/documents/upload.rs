@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::changes::{MAX_ATTEMPTS, Precondition};
 use super::creation::{FirstVersion, NewRecord, extract_in_hand};
-use super::model::{DocumentView, NewDocument, ValidNewDocument};
+use super::model::{DerivedFrom, DocumentView, NewDocument, ValidNewDocument};
 use super::service::Service;
 use super::{DocumentsError, detect_media_type, sanitise_filename};
 use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
@@ -34,6 +34,8 @@ pub struct CreatePlan {
     tags: Vec<String>,
     markings: Markings,
     publish: bool,
+    /// The source, when the new document is a derivative of one.
+    derived_from: Option<DerivedFrom>,
 }
 
 /// A permitted upload waiting for its bytes: the only way to store any ([`Service::receive`]).
@@ -88,10 +90,21 @@ impl Service {
     pub async fn plan_create(&self, caller: &Caller, new: NewDocument) -> Result<CreatePlan, DocumentsError> {
         self.within(caller, Limit::Uploads).await?;
         self.may_create(caller).await?;
+        self.plan(caller, new, None)
+    }
+
+    /// The plan of a new document from validated metadata (a derivative names its source).
+    pub(super) fn plan(
+        &self,
+        caller: &Caller,
+        new: NewDocument,
+        derived_from: Option<DerivedFrom>,
+    ) -> Result<CreatePlan, DocumentsError> {
         let ValidNewDocument { title, summary, language, tags, markings, publish } =
             new.validate(&self.policy, &caller.principal)?;
         let id = DocumentId::generate();
-        Ok(CreatePlan { id, key: ObjectKey::version(id.uuid(), 1), title, summary, language, tags, markings, publish })
+        let key = ObjectKey::version(id.uuid(), 1);
+        Ok(CreatePlan { id, key, title, summary, language, tags, markings, publish, derived_from })
     }
 
     /// Stream `body` into the new object `plan` reserved, hashing and counting. Any error aborts
@@ -178,6 +191,7 @@ impl Service {
             media_type,
             filename: sanitise_filename(filename),
             text,
+            derived_from: plan.derived_from.as_ref(),
         };
         let record = NewRecord::of(caller, first, chrono::Utc::now());
         let result = self.creations.record(record).await;

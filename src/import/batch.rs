@@ -149,6 +149,7 @@ impl Importer {
                     media_type: file.media_type.clone(),
                     filename: sanitise_filename(file.entry.path.file_name().and_then(|n| n.to_str())),
                     text: file.text.clone(),
+                    derived_from: None,
                 };
                 NewRecord::of(&self.caller, first, now)
                     .noting("import", json!({"manifest": self.manifest, "line": file.entry.line}))

@@ -86,6 +86,8 @@ pub enum Reason {
     NotOriginatorOrganisation,
     /// A handling-code request is decided by the provider, never by whoever made it.
     OwnRequest,
+    /// The provider's own organisation asks nobody for permission on its documents.
+    OwnDocument,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

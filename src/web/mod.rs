@@ -91,11 +91,12 @@ pub struct WebState {
     catalogues: Arc<Catalogues>,
 }
 
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("search.html", include_str!("../../templates/search.html")),
     ("document.html", include_str!("../../templates/document.html")),
     ("upload.html", include_str!("../../templates/upload.html")),
+    ("requests.html", include_str!("../../templates/requests.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
     ("message.html", include_str!("../../templates/message.html")),
     ("api.html", include_str!("../../templates/api.html")),
@@ -159,6 +160,7 @@ impl WebState {
                 organisation => v.caller.principal.organisation.clone(),
                 auditor => v.caller.principal.has(Capability::AuditRead),
                 writer => v.caller.principal.has(Capability::DocumentWrite),
+                reader => v.caller.principal.has(Capability::DocumentRead),
             }
         });
         let languages: Vec<JinjaValue> =
@@ -254,6 +256,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/documents/{id}/edit", web::post().to(pages::document::edit))
         .route("/documents/{id}/versions", web::post().to(pages::document::new_version))
         .route("/documents/{id}/{change:publish|withdraw}", web::post().to(pages::document::change_status))
+        .route("/documents/{id}/requests", web::post().to(pages::document::ask))
+        .route("/requests", web::get().to(pages::requests::page))
+        .route("/requests/{id}/decision", web::post().to(pages::requests::decide))
         .route("/audit", web::get().to(pages::audit::page))
         .route(crate::api::openapi::REFERENCE_PATH, web::get().to(pages::api_reference::page))
         .route("/audit/export", web::get().to(pages::audit::export))

@@ -238,3 +238,126 @@ async fn analysts_and_auditor_in_a_real_browser() {
     shot(&auditor, "06-audit").await;
     auditor.close().await.expect("close");
 }
+
+/// Type `text` into the field `css`.
+async fn fill(client: &Client, css: &str, text: &str) {
+    client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}")).send_keys(text).await.expect("type");
+}
+
+async fn click(client: &Client, css: &str) {
+    client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}")).click().await.expect("click");
+}
+
+/// The handling-code workflow end to end (issue 16): Tirana asks Belgrade for a sanitised version
+/// of an H2 document, Belgrade answers with a derivative carrying lower markings and a written
+/// note, Tirana finds the approval, the derivative and its link back to the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sanitised_version_is_asked_for_answered_and_found_in_a_real_browser() {
+    let Some(chromedriver) = peer(CHROMEDRIVER_VAR) else { return };
+    let Some(issuer) = peer(OIDC_ISSUER_VAR) else { return };
+    let app = TestApp::spawn_with(move |s| {
+        s.demo.enabled = false;
+        s.oidc.issuer_url = issuer;
+        s.oidc.audience = "urn:anaspoc".into();
+        s.oidc.resource = "urn:anaspoc".into();
+        s.oidc.claims.roles = "/roles".into();
+        s.oidc.client_id = "anaspoc-web".into();
+        s.oidc.client_secret = anaspoc::config::Secret::new("web-secret");
+    })
+    .await;
+    let driver = start_driver(&chromedriver).await;
+    let work = tempfile::tempdir().expect("dir");
+    let source_file = work.path().join("drina-full.txt");
+    std::fs::write(&source_file, "Doušnik Marko: prelaz Zvornik koristi se utorkom, čamci iz Karakaja.").expect("file");
+    let sanitised_file = work.path().join("drina-sanitised.txt");
+    std::fs::write(&sanitised_file, "Prelaz Zvornik koristi se nedeljno za krijumčarenje cigareta.").expect("file");
+    let base = app.base.clone();
+
+    // Belgrade provides an H2 document released to Albania.
+    let provider = browser(&driver, work.path()).await;
+    sign_in(&provider, &app, "analyst.rs", false).await;
+    provider.goto(&app.url("/upload")).await.expect("upload page");
+    fill(&provider, "#title", "Drina crossings — full report").await;
+    provider
+        .find(Locator::Id("classification"))
+        .await
+        .expect("level")
+        .select_by_value("SENSITIVE")
+        .await
+        .expect("select");
+    provider.find(Locator::Id("handling_code")).await.expect("code").select_by_value("H2").await.expect("select");
+    click(&provider, "input[name=releasable_to][value=AL]").await;
+    fill(&provider, "#file", &source_file.display().to_string()).await;
+    click(&provider, "form.upload-form button[type=submit]").await;
+    wait_for(&provider, "the source document", |u, _| u.starts_with(&format!("{base}/documents/"))).await;
+    let source_id = provider.current_url().await.expect("url").to_string().rsplit('/').next().expect("id").to_owned();
+
+    // Tirana asks for a sanitised version (H2 also offers dissemination, not judicial use).
+    let requester = browser(&driver, work.path()).await;
+    sign_in(&requester, &app, "analyst.al", false).await;
+    requester.goto(&app.url(&format!("/documents/{source_id}"))).await.expect("source page");
+    let page = wait_for(&requester, "the request forms", |_, s| s.contains("id=\"request-title\"")).await;
+    assert!(page.contains("Request permission to disseminate"), "{page}");
+    assert!(!page.contains("Request permission to use in judicial proceedings"));
+    click(&requester, "details:has(#request-sanitised-version) summary").await;
+    fill(&requester, "#justification-sanitised-version", "To brief the border police at Kapshticë").await;
+    shot(&requester, "07-request").await;
+    click(&requester, "#request-sanitised-version button[type=submit]").await;
+    let outgoing = wait_for(&requester, "the outgoing box", |u, _| u.contains("/requests?box=outgoing")).await;
+    assert!(outgoing.contains("Pending") && outgoing.contains("To brief the border police"), "{outgoing}");
+
+    // Belgrade answers with a derivative: the form comes filled in with the source's markings.
+    provider.goto(&app.url("/requests")).await.expect("inbox");
+    let inbox = wait_for(&provider, "the incoming box", |_, s| s.contains("Answer with a sanitised version")).await;
+    assert!(inbox.contains("Blerina Shehu") && inbox.contains("Drina crossings"), "{inbox}");
+    shot(&provider, "08-inbox").await;
+    click(&provider, "a[href*='/upload?derive=']").await;
+    let form = wait_for(&provider, "the derivative form", |_, s| s.contains("name=\"derive\"")).await;
+    assert!(form.contains("Drina crossings — full report (sanitised)"), "prefilled title: {form}");
+    provider
+        .find(Locator::Id("classification"))
+        .await
+        .expect("level")
+        .select_by_value("UNCLASSIFIED")
+        .await
+        .expect("select");
+    provider.find(Locator::Id("handling_code")).await.expect("code").select_by_value("H0").await.expect("select");
+    fill(&provider, "#note", "Released without the informant's name.").await;
+    fill(&provider, "#file", &sanitised_file.display().to_string()).await;
+    shot(&provider, "09-derivative-form").await;
+    click(&provider, "form.upload-form button[type=submit]").await;
+    let derivative_page = wait_for(&provider, "the derivative", |u, s| {
+        u.starts_with(&format!("{base}/documents/")) && !u.ends_with(&source_id) && s.contains("id=\"derived-from\"")
+    })
+    .await;
+    assert!(derivative_page.contains("UNCLASSIFIED"), "its own markings");
+    let derivative_id =
+        provider.current_url().await.expect("url").to_string().rsplit('/').next().expect("id").to_owned();
+    provider.close().await.expect("close");
+
+    // Tirana finds the approval with its note, the derivative, and the permission on the source.
+    requester.goto(&app.url("/requests?box=outgoing")).await.expect("outgoing");
+    let approved = wait_for(&requester, "the approval", |_, s| s.contains("Approved")).await;
+    assert!(approved.contains("Released without the informant"), "{approved}");
+    shot(&requester, "10-approved").await;
+    click(&requester, "a.derivative-link").await;
+    let derivative = wait_for(&requester, "the derivative page", |u, _| u.ends_with(&derivative_id)).await;
+    assert!(derivative.contains("(sanitised)") && derivative.contains("id=\"derived-from\""), "{derivative}");
+    click(&requester, "#derived-from").await;
+    let source = wait_for(&requester, "the source page", |u, _| u.ends_with(&source_id)).await;
+    assert!(source.contains("Permissions held by your organisation"), "{source}");
+    assert!(source.contains("Sanitised versions") && source.contains(&derivative_id));
+    shot(&requester, "11-permission").await;
+    // And search finds the derivative by its text once indexed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        requester.goto(&app.url("/?q=cigareta")).await.expect("search");
+        let results = wait_for(&requester, "results", |_, s| s.contains("class=\"total\"")).await;
+        if results.contains(&format!("/documents/{derivative_id}")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the derivative was not found: {results}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    requester.close().await.expect("close");
+}

@@ -202,6 +202,18 @@ impl TestApp {
         body["access_token"].as_str().expect("access_token").to_owned()
     }
 
+    /// A token of the built-in provider for someone who is not a persona.
+    pub fn custom_token(&self, sub: &str, org: &str, country: &str, clearance: &str, roles: &[&str]) -> String {
+        let idp = self.idp();
+        let mut claims = idp.claims_for(&anaspoc::auth::demo_idp::PERSONAS[0]);
+        claims["sub"] = serde_json::json!(sub);
+        claims["organisation"] = serde_json::json!(org);
+        claims["country"] = serde_json::json!(country);
+        claims["clearance"] = serde_json::json!(clearance);
+        claims["realm_access"]["roles"] = serde_json::json!(roles);
+        idp.sign(&claims).expect("sign")
+    }
+
     /// GET `path` with `token` as bearer.
     pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request")

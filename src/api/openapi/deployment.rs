@@ -24,6 +24,8 @@ pub fn describe(document: &mut Value, policy: &PolicyConfig) {
         constrain(&mut properties["handling_code"], &HANDLING_CODES, nullable);
         constrain(&mut properties["releasable_to"]["items"], &countries, false);
     }
+    let network: Vec<&str> = policy.countries.iter().map(String::as_str).collect();
+    constrain(&mut document["components"]["schemas"]["Recipient"]["properties"]["country"], &network, false);
     let paths = &mut document["paths"];
     let date_or_time =
         json!({"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]});
@@ -58,9 +60,11 @@ pub fn describe(document: &mut Value, policy: &PolicyConfig) {
         document["components"]["schemas"][form]["additionalProperties"] = Value::Bool(false);
     }
 
+    for path in ["/api/v1/documents", "/api/v1/documents/{id}/derivatives"] {
+        document["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["encoding"] =
+            json!({"metadata": {"contentType": "application/json"}});
+    }
     let upload = &mut document["paths"]["/api/v1/documents"]["post"];
-    upload["requestBody"]["content"]["multipart/form-data"]["encoding"] =
-        json!({"metadata": {"contentType": "application/json"}});
     let id = json!({"id": "$response.body#/id"});
     upload["responses"]["201"]["links"] = json!({
         "GetDocument": {"operationId": "get", "parameters": id},
@@ -69,7 +73,11 @@ pub fn describe(document: &mut Value, policy: &PolicyConfig) {
         "AddVersion": {"operationId": "add_version", "parameters": id},
         "Publish": {"operationId": "publish", "parameters": id},
         "Withdraw": {"operationId": "withdraw", "parameters": id},
+        "RequestFromProvider": {"operationId": "create_request", "parameters": id},
+        "CreateDerivative": {"operationId": "create_derivative", "parameters": id},
     });
+    let request = &mut document["paths"]["/api/v1/documents/{id}/requests"]["post"];
+    request["responses"]["201"]["links"] = json!({"Decide": {"operationId": "decide_request", "parameters": id}});
 }
 
 /// Rewrite the schema of `operation`'s parameter `name`.

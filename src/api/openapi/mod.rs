@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::Server;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, OpenIdConnect, SecurityScheme};
 
-use super::{audit, documents, me, search};
+use super::{audit, documents, me, requests, search};
 use crate::error::Problem;
 use crate::policy::PolicyConfig;
 
@@ -45,6 +45,10 @@ pub const REFERENCE_PATH: &str = "/api/reference";
         documents::add_version,
         documents::publish,
         documents::withdraw,
+        requests::create,
+        requests::list,
+        requests::decide,
+        documents::create_derivative,
         search::search,
         audit::list,
         audit::export,
@@ -55,6 +59,7 @@ pub const REFERENCE_PATH: &str = "/api/reference";
     tags(
         (name = "identity", description = "Who the caller is"),
         (name = "documents", description = "Upload, read, version, mark and withdraw documents"),
+        (name = "requests", description = "Handling-code requests to a document's provider, its decisions, and sanitised derivatives"),
         (name = "search", description = "Full-text search over what the caller may read"),
         (name = "audit", description = "The tamper-evident audit trail (capability `audit:read`)"),
     ),

@@ -40,6 +40,8 @@ pub struct Model {
     pub change_seq: i64,
     /// When that change was made, by the database's clock, in milliseconds since 1970.
     pub changed_at_ms: i64,
+    /// The document this one was derived from (a sanitised version of it), if any.
+    pub derived_from: Option<String>,
 }
 
 /// The foreign key lives in the migration; nothing here navigates between the tables.

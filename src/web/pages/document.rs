@@ -1,6 +1,8 @@
-//! `GET /documents/{id}`: banners, markings in words, versions, and — for the originator
-//! organisation — the forms that change it: edit, new version, publish, withdraw. Downloads go
-//! through the same response as the API's.
+//! `GET /documents/{id}`: banners, markings in words, versions, its source and derivatives, the
+//! permissions the reader's organisation holds; for readers of other organisations the forms
+//! that ask the provider (`requests.rs` takes them); for the originator organisation the forms
+//! that change it: edit, new version, publish, withdraw, derive. Downloads go through the same
+//! response as the API's.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::context;
@@ -13,7 +15,7 @@ use super::{
     see_other, tlp_class,
 };
 use crate::document_id::RequestedId;
-use crate::documents::{DocumentPatch, DocumentView, DocumentsError, Precondition, Service};
+use crate::documents::{DocumentPatch, DocumentView, DocumentsError, NewRequest, Precondition, Recipient, Service};
 use crate::edge::content_response;
 use crate::policy::{HandlingCode, Tlp};
 use crate::web::session::Viewer;
@@ -99,7 +101,29 @@ fn render(
         })).collect::<Vec<_>>(),
         "can_change": view.can_change,
         "revision": view.revision,
+        "requestable": view.requestable.iter().map(|kind| json!({
+            "kind": kind.as_str(),
+            "key": kind.as_str().replace('-', "_"),
+            "needs_recipient": kind.needs_recipient(),
+        })).collect::<Vec<_>>(),
+        "derived_from": view.derived_from,
+        "derivatives": view.derivatives.iter().map(|d| json!({
+            "id": d.id,
+            "title": d.title,
+            "classification": d.markings.classification().name(),
+            "classification_class": level_class(d.markings.classification()),
+            "tlp": d.markings.tlp().as_str(),
+            "tlp_class": tlp_class(d.markings.tlp()),
+            "handling_code": d.markings.handling_code().as_str(),
+            "status": d.status.as_str(),
+        })).collect::<Vec<_>>(),
+        "permissions": view.permissions.into_iter().map(|p| super::requests::shown(state, viewer, p)).collect::<Vec<_>>(),
     });
+    let network: Vec<Value> = state
+        .countries
+        .iter()
+        .map(|code| json!({"code": code, "name": label(state, viewer.lang, "country", code)}))
+        .collect();
     state.render(
         "document.html",
         viewer.lang,
@@ -110,6 +134,7 @@ fn render(
             tlps => Tlp::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
             codes => HandlingCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             edit_countries => editable_countries,
+            network => network,
             error_field => error.as_ref().map(|(f, _)| f.clone()),
             error_text => error.map(|(_, t)| t),
             form => form,
@@ -192,6 +217,45 @@ pub async fn new_version(
     match settle(stored, viewer.lang)? {
         Ok(view) => Ok(see_other(&format!("/documents/{}", view.id))),
         Err(problem) => refused_change(&state, &viewer, &service, &id, problem, None).await,
+    }
+}
+
+/// `POST /documents/{id}/requests`: one of the request forms ("Ask the provider"); the box
+/// of outgoing requests after it.
+pub async fn ask(
+    viewer: Viewer,
+    id: web::Path<String>,
+    form: web::Form<Pairs>,
+    state: web::Data<WebState>,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, WebError> {
+    let pairs = form.into_inner();
+    viewer.check_csrf(first(&pairs, "csrf").unwrap_or_default())?;
+    let lang = viewer.lang;
+    let kind = first(&pairs, "kind").unwrap_or_default();
+    let Ok(kind) = kind.parse() else {
+        return Err(WebError::BadForm { lang });
+    };
+    let recipient = optional(&pairs, "recipient_organisation").map(|organisation| Recipient {
+        organisation,
+        country: first(&pairs, "recipient_country").unwrap_or_default().to_owned(),
+    });
+    let new = NewRequest {
+        kind,
+        justification: first(&pairs, "justification").unwrap_or_default().to_owned(),
+        case_reference: optional(&pairs, "case_reference"),
+        recipient,
+    };
+    let id = RequestedId::parse(&id);
+    match service.request(&viewer.caller, &id, new).await {
+        Ok(_) => Ok(see_other("/requests?box=outgoing")),
+        Err(DocumentsError::Invalid { field, problem }) => {
+            let view = service.get(&viewer.caller, &id).await.map_err(|e| WebError::from_service(e, lang))?;
+            let html =
+                super::document::render(&state, &viewer, view, Some((field, problem)), Some(super::form_echo(&pairs)))?;
+            Ok(invalid_form(html))
+        }
+        Err(other) => Err(WebError::from_service(other, lang)),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod document;
 pub mod language;
 mod multipart_form;
+pub mod requests;
 pub mod search;
 pub mod upload;
 

@@ -1,9 +1,13 @@
 //! `GET /upload`: a form that can only be filled in validly (levels up to the platform maximum
 //! and the user's clearance, countries from the configuration, RED → recipients, H3 → note);
 //! `POST /upload`: the same plan → stream → commit as the API, with errors next to the field.
+//! `GET /upload?derive={id}[&request={id}]`: the same form for a derivative of a document, filled
+//! in from the source's markings for the provider to lower — and, answering a sanitised-version
+//! request, with the note that approves it once the derivative is stored.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::context;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::multipart_form::{Refusal, form_fields, parts_of, settle};
@@ -11,7 +15,8 @@ use super::{
     Pairs, allowed_levels, comma_list, first, form_echo, html_page, invalid_form, label, optional, releasability,
     see_other,
 };
-use crate::documents::{DocumentsError, NewDocument, Service};
+use crate::document_id::RequestedId;
+use crate::documents::{DocumentsError, NewDecision, NewDocument, Service, Verdict};
 use crate::policy::{HandlingCode, Tlp};
 use crate::web::session::Viewer;
 use crate::web::{WebError, WebState};
@@ -19,13 +24,44 @@ use crate::web::{WebError, WebState};
 /// Languages an uploader can name; left empty, the language is detected from the text.
 const DOCUMENT_LANGUAGES: [&str; 7] = ["sq", "sr", "sr-Latn", "bs", "hr", "mk", "en"];
 
+/// What a derivative form derives from, and the request it answers.
+#[derive(Deserialize)]
+pub struct DeriveQuery {
+    derive: Option<String>,
+    request: Option<String>,
+}
+
 pub async fn form(
     viewer: Viewer,
+    query: web::Query<DeriveQuery>,
     state: web::Data<WebState>,
     service: web::Data<Service>,
 ) -> Result<HttpResponse, WebError> {
-    service.may_create(&viewer.caller).await.map_err(|e| WebError::from_service(e, viewer.lang))?;
-    Ok(html_page(render(&state, &viewer, None, None)?))
+    let failed = |e| WebError::from_service(e, viewer.lang);
+    service.may_create(&viewer.caller).await.map_err(failed)?;
+    let Some(source) = &query.derive else {
+        return Ok(html_page(render(&state, &viewer, None, None)?));
+    };
+    let source = RequestedId::parse(source);
+    service.may_derive(&viewer.caller, &source).await.map_err(failed)?;
+    let view = service.get(&viewer.caller, &source).await.map_err(failed)?;
+    let suffix = state.catalogues().get(viewer.lang, "derivative_title_suffix");
+    let markings = &view.markings;
+    // The source's markings as a filled-in form, for the provider to lower.
+    let prefilled = json!({
+        "title": format!("{} {suffix}", view.title),
+        "language": view.language,
+        "classification": markings.classification().name(),
+        "tlp": markings.tlp().as_str(),
+        "recipients": markings.recipients().iter().cloned().collect::<Vec<_>>().join(", "),
+        "handling_code": markings.handling_code().as_str(),
+        "handling_note": markings.handling_note(),
+        "releasable_to": markings.releasable_to().codes(),
+        "tags": view.tags.join(", "),
+        "derive": view.id,
+        "request": query.request,
+    });
+    Ok(html_page(render(&state, &viewer, None, Some(prefilled))?))
 }
 
 fn render(
@@ -90,9 +126,26 @@ pub async fn submit(
             publish: first(&pairs, "publish").is_some(),
         };
         let file = file.ok_or_else(|| DocumentsError::invalid("file", "choose a file"))?;
-        let plan = service.plan_create(&viewer.caller, new).await?;
+        let source = first(&pairs, "derive").map(RequestedId::parse);
+        // Answering a request: its note is checked before any byte is stored.
+        let answering = match first(&pairs, "request").filter(|id| !id.is_empty()) {
+            Some(request) => match first(&pairs, "note").map(str::trim).filter(|note| !note.is_empty()) {
+                Some(note) => Some((request.to_owned(), note.to_owned())),
+                None => return Err(DocumentsError::invalid("note", "must not be empty").into()),
+            },
+            None => None,
+        };
+        let plan = match &source {
+            Some(source) => service.plan_derivative(&viewer.caller, source, new).await?,
+            None => service.plan_create(&viewer.caller, new).await?,
+        };
         let (object, filename) = parts.store_last(file, &service, &plan).await?;
-        Ok::<_, Refusal>(service.commit_create(&viewer.caller, plan, object, filename.as_deref()).await?)
+        let stored = service.commit_create(&viewer.caller, plan, object, filename.as_deref()).await?;
+        if let Some((request, note)) = answering {
+            let approval = NewDecision { decision: Verdict::Approve, note, derivative_id: Some(stored.id.clone()) };
+            service.decide_request(&viewer.caller, &request, approval).await?;
+        }
+        Ok::<_, Refusal>(stored)
     }
     .await;
     match settle(stored, viewer.lang)? {

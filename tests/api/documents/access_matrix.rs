@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{add_version, create, metadata, patch, post, with};
+use super::{add_version, create, derive, metadata, patch, post, post_json, with};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
@@ -64,6 +64,41 @@ fn may_change(who: &Who, doc: &Doc) -> bool {
     may_see(who, doc) && who.write && own(who, doc)
 }
 
+/// A handling-code request made in the matrix: on `doc`, by `who`.
+struct Req {
+    id: String,
+    doc: usize,
+    sub: &'static str,
+    org: &'static str,
+    country: &'static str,
+}
+
+/// A request to the provider: hidden documents are missing, the provider asks nobody (403),
+/// anyone else who may see it may ask (`allowed`).
+fn request_status(who: &Who, doc: &Doc, allowed: u16) -> u16 {
+    if !may_see(who, doc) {
+        404
+    } else if own(who, doc) {
+        403
+    } else {
+        allowed
+    }
+}
+
+/// A decision: only the two organisations know the request exists, and only while they may see
+/// the document; the provider with write decides (`allowed`), never the requester.
+fn decision_status(who: &Who, doc: &Doc, req: &Req) -> u16 {
+    let requesting = (who.country, who.org) == (req.country, req.org);
+    if !(own(who, doc) || requesting) || !may_see(who, doc) {
+        404
+    } else if who.sub == req.sub || !may_change(who, doc) {
+        403
+    } else {
+        // The probe's empty note: refused as invalid once every permission holds.
+        422
+    }
+}
+
 /// 404 when hidden, 403 when visible but not changeable, `allowed` otherwise.
 fn change_status(who: &Who, doc: &Doc, allowed: u16) -> u16 {
     if !may_see(who, doc) {
@@ -75,17 +110,6 @@ fn change_status(who: &Who, doc: &Doc, allowed: u16) -> u16 {
     }
 }
 
-async fn custom_token(app: &TestApp, sub: &str, org: &str, country: &str, clearance: &str, roles: &[&str]) -> String {
-    let idp = app.idp();
-    let mut claims = idp.claims_for(&anaspoc::auth::demo_idp::PERSONAS[0]);
-    claims["sub"] = json!(sub);
-    claims["organisation"] = json!(org);
-    claims["country"] = json!(country);
-    claims["clearance"] = json!(clearance);
-    claims["realm_access"]["roles"] = json!(roles);
-    idp.sign(&claims).expect("sign")
-}
-
 async fn principals(app: &TestApp) -> Vec<Who> {
     let persona = |label, sub: &'static str, org, country, clearance: &'static str, read, write| async move {
         Who { label, token: app.token(sub).await, sub, org, country, clearance: rank(clearance), read, write }
@@ -95,7 +119,7 @@ async fn principals(app: &TestApp) -> Vec<Who> {
         let write = roles.contains(&"analyst");
         Who {
             label,
-            token: custom_token(app, sub, org, country, clearance, roles).await,
+            token: app.custom_token(sub, org, country, clearance, roles),
             sub,
             org,
             country,
@@ -256,11 +280,37 @@ async fn every_principal_against_every_document(backend: Backend) {
     let whos = principals(&app).await;
     let docs = documents(&app).await;
 
+    // One sanitised-version request on each published document, by the first principal who may
+    // see it and is not of its provider.
+    let mut reqs = Vec::new();
+    for (index, doc) in docs.iter().enumerate().filter(|(_, doc)| doc.published) {
+        let who = whos.iter().find(|who| may_see(who, doc) && !own(who, doc)).expect("a reader outside");
+        let body = json!({"kind": "sanitised-version", "justification": "Matrix"});
+        let asked = post_json(&app, &who.token, &format!("/api/v1/documents/{}/requests", doc.id), &body).await;
+        let asked: Value = asked.json().await.expect("json");
+        let id = asked["id"].as_str().unwrap_or_else(|| panic!("{}: {asked}", doc.label)).to_owned();
+        reqs.push(Req { id, doc: index, sub: who.sub, org: who.org, country: who.country });
+    }
+
     let missing = uuid::Uuid::new_v4();
+    let probe_request = json!({"kind": "sanitised-version", "justification": ""});
+    let probe_decision = json!({"decision": "approve", "note": ""});
+    let probe_derivative = with(metadata(""), json!({}));
     let mut checked = 0;
     for who in &whos {
         let not_found = observe(app.get_as(&who.token, &format!("/api/v1/documents/{missing}")).await).await;
         assert_eq!(not_found.0, 404);
+        let missing_path = format!("/api/v1/documents/{missing}/requests");
+        let request_missing = observe(post_json(&app, &who.token, &missing_path, &probe_request).await).await;
+        assert_eq!(request_missing, not_found, "{}: a request on a missing document", who.label);
+        let derivative_missing =
+            observe(derive(&app, &who.token, &missing.to_string(), &probe_derivative, b"x").await).await;
+        assert_eq!(derivative_missing, not_found, "{}: a derivative of a missing document", who.label);
+        let decision_missing = observe(
+            post_json(&app, &who.token, &format!("/api/v1/requests/{missing}/decision"), &probe_decision).await,
+        )
+        .await;
+        assert_eq!(decision_missing, not_found, "{}: a decision on no request", who.label);
         for doc in &docs {
             let case = format!("{} × {}", who.label, doc.label);
             let see = may_see(who, doc);
@@ -298,17 +348,61 @@ async fn every_principal_against_every_document(backend: Backend) {
                 let withdrawn = observe(post(&app, &who.token, &format!("{base}/withdraw")).await).await;
                 assert_eq!(withdrawn.0, change_status(who, doc, 200), "{case}: withdraw");
             }
-            for refused in [&patched, &versioned].into_iter().filter(|r| r.0 == 404) {
-                assert_eq!(refused, &not_found, "{case}: a refused change reveals nothing");
+            // Requests and derivatives, probed the same way: an empty justification, an empty
+            // title (422 when permitted).
+            let requested =
+                observe(post_json(&app, &who.token, &format!("{base}/requests"), &probe_request).await).await;
+            assert_eq!(requested.0, request_status(who, doc, 422), "{case}: request {}", requested.2);
+            let derived = observe(derive(&app, &who.token, &doc.id, &probe_derivative, b"x").await).await;
+            assert_eq!(derived.0, change_status(who, doc, 422), "{case}: derivative {}", derived.2);
+            for refused in [&patched, &versioned, &requested, &derived].into_iter().filter(|r| r.0 == 404) {
+                assert_eq!(refused, &not_found, "{case}: a refusal reveals nothing");
             }
             checked += 1;
         }
+
+        // Decisions on every request, and the boxes.
+        for req in &reqs {
+            let doc = &docs[req.doc];
+            let case = format!("{} deciding a request of {} on {}", who.label, req.sub, doc.label);
+            let path = format!("/api/v1/requests/{}/decision", req.id);
+            let decided = observe(post_json(&app, &who.token, &path, &probe_decision).await).await;
+            assert_eq!(decided.0, decision_status(who, doc, req), "{case}: {}", decided.2);
+            if decided.0 == 404 {
+                assert_eq!(decided, decision_missing, "{case}: an unknown request reveals nothing");
+            }
+        }
+        let listed = |query: &'static str| {
+            let token = who.token.clone();
+            let app = &app;
+            async move {
+                let response = app.get_as(&token, &format!("/api/v1/requests?box={query}")).await;
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.expect("json");
+                let mut ids: Vec<String> = body["items"]
+                    .as_array()
+                    .map(|items| items.iter().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default();
+                ids.sort();
+                (status, ids)
+            }
+        };
+        let expected = |mine: &dyn Fn(&Req) -> bool, allowed: bool| {
+            let mut ids: Vec<String> = reqs.iter().filter(|r| mine(r)).map(|r| r.id.clone()).collect();
+            ids.sort();
+            if allowed { (200, ids) } else { (403, Vec::new()) }
+        };
+        let provided = |r: &Req| own(who, &docs[r.doc]);
+        let made = |r: &Req| (who.country, who.org) == (r.country, r.org);
+        assert_eq!(listed("incoming").await, expected(&provided, who.write), "{}: incoming box", who.label);
+        assert_eq!(listed("outgoing").await, expected(&made, who.read), "{}: outgoing box", who.label);
     }
     assert_eq!(checked, whos.len() * docs.len());
     eprintln!(
-        "access matrix: {} principals × {} documents = {checked} pairs, 6–7 operations each",
+        "access matrix: {} principals × {} documents = {checked} pairs, 8–9 operations each; × {} requests",
         whos.len(),
-        docs.len()
+        docs.len(),
+        reqs.len()
     );
 
     // The matrix left every document as it was.

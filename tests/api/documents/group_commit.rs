@@ -124,6 +124,7 @@ async fn a_bad_record_costs_only_its_own_request(backend: Backend) {
             media_type: detect_media_type(object.head()),
             filename: "record.txt".into(),
             text: None,
+            derived_from: None,
         };
         records.push(NewRecord::of(&caller, new, chrono::Utc::now()));
     }

@@ -40,13 +40,30 @@ pub fn with(mut base: Value, changes: Value) -> Value {
 
 /// `POST /api/v1/documents` with parts `metadata` and `file`.
 pub async fn upload(app: &TestApp, token: &str, metadata: &Value, bytes: Vec<u8>, filename: &str) -> reqwest::Response {
+    upload_to(app, token, "/api/v1/documents", metadata, bytes, filename).await
+}
+
+/// `POST /api/v1/documents/{source}/derivatives` with parts `metadata` and `file`.
+pub async fn derive(app: &TestApp, token: &str, source: &str, metadata: &Value, bytes: &[u8]) -> reqwest::Response {
+    let path = format!("/api/v1/documents/{source}/derivatives");
+    upload_to(app, token, &path, metadata, bytes.to_vec(), "sanitised.txt").await
+}
+
+async fn upload_to(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    metadata: &Value,
+    bytes: Vec<u8>,
+    filename: &str,
+) -> reqwest::Response {
     let form = reqwest::multipart::Form::new()
         .part(
             "metadata",
             reqwest::multipart::Part::text(metadata.to_string()).mime_str("application/json").expect("mime"),
         )
         .part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()));
-    app.client.post(app.url("/api/v1/documents")).bearer_auth(token).multipart(form).send().await.expect("upload")
+    app.client.post(app.url(path)).bearer_auth(token).multipart(form).send().await.expect("upload")
 }
 
 /// Upload and return the created document, asserting 201.
@@ -83,6 +100,11 @@ pub async fn patch(app: &TestApp, token: &str, id: &str, body: &Value) -> reqwes
 
 pub async fn post(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
     app.client.post(app.url(path)).bearer_auth(token).send().await.expect("post")
+}
+
+/// POST `body` as JSON to `path`.
+pub async fn post_json(app: &TestApp, token: &str, path: &str, body: &Value) -> reqwest::Response {
+    app.client.post(app.url(path)).bearer_auth(token).json(body).send().await.expect("post")
 }
 
 /// Object keys of uploaded versions under `documents/` in the app's object store (the extracted
