@@ -1,5 +1,5 @@
 //! Rate limits against floods (`[limits]`): failed authentications per client address, and
-//! searches, downloads and uploads per signed-in user. A limited request answers 429 with
+//! searches, downloads, uploads and handling-code requests per signed-in user. A limited request answers 429 with
 //! `Retry-After` and does no work; every refusal is counted in `/metrics` by kind. One process
 //! (SQLite) keeps its buckets in memory; replicas sharing PostgreSQL keep them in the database
 //! (`db::rate_limits`), so that an allowance holds for the cluster, not for each replica.
@@ -29,6 +29,8 @@ pub enum Limit {
     Downloads,
     /// Uploads (new documents and versions), per user.
     Uploads,
+    /// Handling-code requests and decisions, per user: a flood would bury a provider's inbox.
+    Requests,
 }
 
 impl Limit {
@@ -38,6 +40,7 @@ impl Limit {
             Limit::Searches => "searches",
             Limit::Downloads => "downloads",
             Limit::Uploads => "uploads",
+            Limit::Requests => "requests",
         }
     }
 }
@@ -61,14 +64,14 @@ impl RetryAfter {
 #[derive(Clone)]
 pub struct Throttle {
     buckets: Buckets,
-    per_minute: [u32; 4],
+    per_minute: [u32; 5],
     refused: Family<LimitLabels, Counter>,
 }
 
 #[derive(Clone)]
 enum Buckets {
     /// One process: in memory, one limiter per kind.
-    Local([Arc<DefaultKeyedRateLimiter<String>>; 4]),
+    Local([Arc<DefaultKeyedRateLimiter<String>>; 5]),
     /// Replicas: in the database they share.
     Shared(DatabaseConnection),
 }
@@ -79,6 +82,7 @@ fn slot(limit: Limit) -> usize {
         Limit::Searches => 1,
         Limit::Downloads => 2,
         Limit::Uploads => 3,
+        Limit::Requests => 4,
     }
 }
 
@@ -98,12 +102,13 @@ impl Throttle {
         Self { buckets: Buckets::Shared(db), per_minute: Self::rates(settings), refused: Family::default() }
     }
 
-    fn rates(settings: &LimitsSettings) -> [u32; 4] {
+    fn rates(settings: &LimitsSettings) -> [u32; 5] {
         [
             settings.auth_failures_per_minute,
             settings.searches_per_minute,
             settings.downloads_per_minute,
             settings.uploads_per_minute,
+            settings.requests_per_minute,
         ]
     }
 
@@ -180,6 +185,7 @@ mod tests {
             searches_per_minute: 1,
             downloads_per_minute: 1,
             uploads_per_minute: 1,
+            requests_per_minute: 1,
             denied_audit_window_secs: 60,
             denied_audit_individually: 10,
         });

@@ -331,6 +331,8 @@ pub struct LimitsSettings {
     pub searches_per_minute: u32,
     pub downloads_per_minute: u32,
     pub uploads_per_minute: u32,
+    /// Handling-code requests and decisions.
+    pub requests_per_minute: u32,
     pub denied_audit_window_secs: u64,
     pub denied_audit_individually: u64,
 }

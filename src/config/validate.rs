@@ -25,6 +25,7 @@ impl Settings {
             ("limits.searches_per_minute", self.limits.searches_per_minute),
             ("limits.downloads_per_minute", self.limits.downloads_per_minute),
             ("limits.uploads_per_minute", self.limits.uploads_per_minute),
+            ("limits.requests_per_minute", self.limits.requests_per_minute),
         ] {
             if rate == 0 {
                 return Err(ConfigError::invalid(key, "must be greater than 0"));

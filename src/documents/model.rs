@@ -386,7 +386,7 @@ pub struct RequestsQuery {
     /// `incoming`: requests on documents of the caller's organisation (needs `document:write`);
     /// `outgoing`: requests made by the caller's organisation.
     #[serde(rename = "box")]
-    #[param(rename = "box")]
+    #[param(rename = "box", inline)]
     pub r#box: BoxName,
     /// Only requests in this state.
     pub status: Option<RequestStatus>,

@@ -21,6 +21,7 @@ use crate::policy::{
     Action, Capability, Decision, Principal, Reason, RequestKind, RequestParties, RequestRefusal, decide, may_decide,
     may_request,
 };
+use crate::throttle::Limit;
 
 const MAX_TEXT_CHARS: usize = 4_000;
 const MAX_REFERENCE_CHARS: usize = 200;
@@ -36,6 +37,7 @@ impl Service {
         id: &RequestedId,
         new: NewRequest,
     ) -> Result<RequestView, DocumentsError> {
+        self.within(caller, Limit::Requests).await?;
         let permitted = self.authorize(caller, id, Action::See, AuditAction::RequestCreate).await?;
         let principal = &caller.principal;
         match may_request(principal, &permitted.facts, new.kind) {
@@ -149,6 +151,7 @@ impl Service {
         id: &str,
         decision: NewDecision,
     ) -> Result<RequestView, DocumentsError> {
+        self.within(caller, Limit::Requests).await?;
         let principal = &caller.principal;
         let refuse = |outcome, details: serde_json::Value| {
             NewEvent::of(caller, AuditAction::RequestDecide, outcome).details(details)

@@ -99,11 +99,12 @@ async fn summaries_keep_the_trail_linear_in_windows_not_requests() {
 }
 
 #[tokio::test]
-async fn searches_downloads_and_uploads_are_limited_per_user() {
+async fn searches_downloads_uploads_and_requests_are_limited_per_user() {
     let app = TestApp::spawn_with(|s| {
         s.limits.searches_per_minute = 3;
         s.limits.downloads_per_minute = 2;
         s.limits.uploads_per_minute = 2;
+        s.limits.requests_per_minute = 1;
     })
     .await;
     let rs = app.token("analyst-rs").await;
@@ -140,7 +141,22 @@ async fn searches_downloads_and_uploads_are_limited_per_user() {
     );
     assert_eq!(app.get_as(&ba, &content).await.status(), 200, "another user downloads");
 
+    // Handling-code requests: a flood would bury the provider's inbox.
+    let ask = |token: String| {
+        let path = format!("/api/v1/documents/{}/requests", ids[0]);
+        let app = &app;
+        async move {
+            let body = serde_json::json!({"kind": "judicial-use", "justification": "Case BA-9/26"});
+            app.client.post(app.url(&path)).bearer_auth(token).json(&body).send().await.expect("request")
+        }
+    };
+    assert_eq!(ask(ba.clone()).await.status(), 201);
+    assert_throttled(ask(ba.clone()).await, "handling-code request").await;
+    let incoming: Value = app.get_as(&rs, "/api/v1/requests?box=incoming").await.json().await.expect("json");
+    assert_eq!(incoming["items"].as_array().map(Vec::len), Some(1), "a throttled request is not recorded");
+
     assert_eq!(metric(&app, "searches").await, 1);
     assert_eq!(metric(&app, "uploads").await, 1);
     assert_eq!(metric(&app, "downloads").await, 1);
+    assert_eq!(metric(&app, "requests").await, 1);
 }

@@ -18,7 +18,8 @@ on_both_backends!(
     withdrawing_a_document_closes_its_open_requests,
     judicial_use_is_asked_decided_once_and_held_as_written_permission,
     a_sanitised_version_is_answered_by_a_derivative_that_stands_on_its_own,
-    requests_on_hidden_documents_answer_like_missing_ones
+    requests_on_hidden_documents_answer_like_missing_ones,
+    derivatives_are_listed_only_to_their_readers
 );
 
 fn request(id: &str, document_id: &str, kind: &str, at: chrono::DateTime<chrono::Utc>) -> handling_request::Model {
@@ -192,8 +193,8 @@ async fn judicial_use_is_asked_decided_once_and_held_as_written_permission(backe
     );
 
     // Only the two organisations see it: the provider's incoming box, the requester's outgoing.
-    assert_eq!(request_box(&app, &rs, "box=incoming&status=pending").await, [request_id.clone()]);
-    assert_eq!(request_box(&app, &al, "box=outgoing").await, [request_id.clone()]);
+    assert_eq!(request_box(&app, &rs, "box=incoming&status=pending").await, [request_id.as_str()]);
+    assert_eq!(request_box(&app, &al, "box=outgoing").await, [request_id.as_str()]);
     assert!(request_box(&app, &al, "box=incoming").await.is_empty());
     assert!(request_box(&app, &ba, "box=outgoing").await.is_empty());
     assert!(request_box(&app, &rs, "box=incoming&status=approved").await.is_empty());
@@ -383,4 +384,37 @@ async fn requests_on_hidden_documents_answer_like_missing_ones(backend: Backend)
         json_of(app.get_as(&auditor, &format!("/api/v1/audit?document={id}&action=request.create")).await, 200).await;
     assert_eq!(trail["events"][0]["outcome"], "denied", "the attempt is audited: {trail}");
     assert_eq!(trail["events"][0]["details"]["hidden"], true);
+}
+
+async fn derivatives_are_listed_only_to_their_readers(backend: Backend) {
+    let app = TestApp::spawn_on(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let al = app.token("analyst-al").await;
+    let ba = app.token("analyst-ba").await;
+    let released = json!({"releasable_to": ["AL", "BA"], "handling_code": "H2"});
+    let source = create(&app, &rs, &with(metadata("Bar port"), released), b"Bar port").await;
+    let source_id = source["id"].as_str().expect("id");
+    let for_al = with(
+        metadata("Bar port, for Tirana"),
+        json!({"tlp": "RED", "recipients": ["analyst-al"], "releasable_to": ["AL", "BA"], "handling_code": "H0"}),
+    );
+    let red = json_of(derive(&app, &rs, source_id, &for_al, b"for Tirana").await, 201).await;
+    let draft = with(metadata("Bar port, draft"), json!({"publish": false}));
+    let drafted = json_of(derive(&app, &rs, source_id, &draft, b"draft").await, 201).await;
+    let listed = |token: String| {
+        let app = &app;
+        async move {
+            let source = json_of(app.get_as(&token, &format!("/api/v1/documents/{source_id}")).await, 200).await;
+            source["derivatives"]
+                .as_array()
+                .expect("derivatives")
+                .iter()
+                .map(|d| d["id"].as_str().expect("id").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let (red_id, draft_id) = (red["id"].as_str().expect("id"), drafted["id"].as_str().expect("id"));
+    assert_eq!(listed(rs.clone()).await, [red_id, draft_id], "the provider sees both");
+    assert_eq!(listed(al.clone()).await, [red_id], "the recipient sees the RED one, not the draft");
+    assert!(listed(ba.clone()).await.is_empty(), "BA is no recipient and sees no draft");
 }
