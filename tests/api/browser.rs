@@ -118,11 +118,9 @@ async fn sign_in(client: &Client, app: &TestApp, login: &str, first: bool) {
     wait_for(client, "the search page", |u, s| u.starts_with(&base) && s.contains("role=\"search\"")).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn analysts_and_auditor_in_a_real_browser() {
-    let Some(chromedriver) = peer(CHROMEDRIVER_VAR) else { return };
-    let Some(issuer) = peer(OIDC_ISSUER_VAR) else { return };
-    let app = TestApp::spawn_with(move |s| {
+/// The platform signing in at the OpenID Connect provider of CI (`issuer`) as its web client.
+async fn signing_in_at(issuer: String) -> TestApp {
+    TestApp::spawn_with(move |s| {
         s.demo.enabled = false;
         s.oidc.issuer_url = issuer;
         s.oidc.audience = "urn:anaspoc".into();
@@ -131,7 +129,14 @@ async fn analysts_and_auditor_in_a_real_browser() {
         s.oidc.client_id = "anaspoc-web".into();
         s.oidc.client_secret = anaspoc::config::Secret::new("web-secret");
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysts_and_auditor_in_a_real_browser() {
+    let Some(chromedriver) = peer(CHROMEDRIVER_VAR) else { return };
+    let Some(issuer) = peer(OIDC_ISSUER_VAR) else { return };
+    let app = signing_in_at(issuer).await;
     let driver = start_driver(&chromedriver).await;
     let work = tempfile::tempdir().expect("dir");
     let downloads = work.path().join("downloads");
@@ -255,16 +260,7 @@ async fn click(client: &Client, css: &str) {
 async fn a_sanitised_version_is_asked_for_answered_and_found_in_a_real_browser() {
     let Some(chromedriver) = peer(CHROMEDRIVER_VAR) else { return };
     let Some(issuer) = peer(OIDC_ISSUER_VAR) else { return };
-    let app = TestApp::spawn_with(move |s| {
-        s.demo.enabled = false;
-        s.oidc.issuer_url = issuer;
-        s.oidc.audience = "urn:anaspoc".into();
-        s.oidc.resource = "urn:anaspoc".into();
-        s.oidc.claims.roles = "/roles".into();
-        s.oidc.client_id = "anaspoc-web".into();
-        s.oidc.client_secret = anaspoc::config::Secret::new("web-secret");
-    })
-    .await;
+    let app = signing_in_at(issuer).await;
     let driver = start_driver(&chromedriver).await;
     let work = tempfile::tempdir().expect("dir");
     let source_file = work.path().join("drina-full.txt");

@@ -433,3 +433,61 @@ async fn an_edit_from_an_outdated_page_is_refused_with_a_clear_message() {
     assert_eq!(now["title"], "Two editors");
     assert_eq!(now["markings"]["releasable_to"], json!(["BA", "RS"]), "the narrowing was not undone");
 }
+
+/// The handling-code request forms without JavaScript: the document page offers what fits the
+/// code, a blank justification comes back next to its field, the provider's box denies with a
+/// written note (a blank one refused), and the pages speak the reader's language.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_forms_ask_decide_and_answer_in_the_readers_language() {
+    let app = TestApp::spawn().await;
+    let token = app.token("analyst-rs").await;
+    let created =
+        create(&app, &token, &with(metadata("Sarajevo route"), json!({"handling_code": "H1"})), b"route").await;
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let reader = signed_in(&app, "analyst-ba").await;
+    let (status, document) = page(&reader, &app, &format!("/documents/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(document.contains("Request permission to use in judicial proceedings"), "{document}");
+    assert!(!document.contains("Request permission to disseminate"), "H1 calls for judicial use only");
+    let csrf = csrf_of(&document);
+    let ask = |csrf: &str, justification: &str| {
+        let form = [("csrf", csrf), ("kind", "judicial-use"), ("justification", justification), ("case_reference", "")];
+        reader.post(app.url(&format!("/documents/{id}/requests"))).form(&form).send()
+    };
+    assert_eq!(ask("forged", "Case").await.expect("post").status(), 403, "CSRF");
+    let blank = ask(&csrf, " ").await.expect("post");
+    assert_eq!(blank.status(), 422);
+    let html = blank.text().await.expect("html");
+    assert!(
+        html.contains("justification: must not be empty") && html.contains("<details class=\"request-form\" open>"),
+        "{html}"
+    );
+    let asked = ask(&csrf, "Indictment of the Sarajevo cell").await.expect("post");
+    assert_eq!(asked.status(), 303);
+    assert_eq!(asked.headers()["location"], "/requests?box=outgoing");
+    let (_, outgoing) = page(&reader, &app, "/requests?box=outgoing").await;
+    assert!(outgoing.contains("Pending") && outgoing.contains("Sarajevo route"), "{outgoing}");
+
+    let provider = signed_in(&app, "analyst-rs").await;
+    let (_, inbox) = page(&provider, &app, "/requests").await;
+    assert!(inbox.contains("Indictment of the Sarajevo cell"), "incoming by default for providers: {inbox}");
+    let listed: Value = app.get_as(&token, "/api/v1/requests?box=incoming").await.json().await.expect("json");
+    let request = listed["items"][0]["id"].as_str().expect("id").to_owned();
+    let decide = |note: &str| {
+        let form = [("csrf", csrf_of(&inbox)), ("note", note.to_owned()), ("decision", "deny".to_owned())];
+        provider.post(app.url(&format!("/requests/{request}/decision"))).form(&form).send()
+    };
+    let blank = decide("").await.expect("post");
+    assert_eq!(blank.status(), 422);
+    assert!(blank.text().await.expect("html").contains("note: must not be empty"));
+    let denied = decide("Not for this indictment.").await.expect("post");
+    assert_eq!(denied.status(), 303);
+    let (_, outgoing) = page(&reader, &app, "/requests?box=outgoing").await;
+    assert!(outgoing.contains("Denied") && outgoing.contains("Not for this indictment."), "{outgoing}");
+
+    let switched = reader.get(app.url("/language?lang=sr-Cyrl&return_to=/requests")).send().await.expect("switch");
+    assert_eq!(switched.status(), 303);
+    let (_, cyrillic) = page(&reader, &app, "/requests?box=outgoing").await;
+    assert!(cyrillic.contains("Захтеви за дозволу") && cyrillic.contains("Одбијен"), "{cyrillic}");
+}
