@@ -19,7 +19,7 @@ use crate::db::requests::{self as repo, Decided, RequestBox};
 use crate::document_id::{DocumentId, RequestedId};
 use crate::policy::{
     Action, Capability, Decision, Principal, Reason, RequestKind, RequestParties, RequestRefusal, decide, may_decide,
-    may_request,
+    may_request, reaches_requester,
 };
 use crate::throttle::Limit;
 
@@ -272,10 +272,29 @@ impl Service {
             Some(id) => documents_repo::find(&self.db, &id.to_string()).await?,
             None => None,
         };
-        match derivative {
-            Some(row) if row.derived_from.as_deref() == Some(request.document_id.as_str()) => Ok(Some(row.id)),
-            _ => Err(DocumentsError::invalid("derivative_id", "is not a derivative of the requested document")),
+        let Some(row) = derivative.filter(|row| row.derived_from.as_deref() == Some(request.document_id.as_str()))
+        else {
+            return Err(DocumentsError::invalid("derivative_id", "is not a derivative of the requested document"));
+        };
+        // An approval the requester could not follow is a mistake: say so before it is recorded.
+        let reaches = documents_repo::read(&row, &self.policy).is_some_and(|readable| {
+            reaches_requester(
+                &request.requester_sub,
+                &request.requester_organisation,
+                &request.requester_country,
+                &readable.facts,
+            )
+        });
+        if !reaches {
+            return Err(DocumentsError::invalid(
+                "derivative_id",
+                format!(
+                    "does not reach the requester: publish it, release it to {} and, under TLP:RED, name them",
+                    request.requester_country
+                ),
+            ));
         }
+        Ok(Some(row.id))
     }
 
     /// Views of `rows`, each with its document's title while the caller may see the document.

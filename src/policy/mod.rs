@@ -16,7 +16,7 @@ pub use classification::{Ladder, LadderError, Level};
 pub use decision::{Action, Decision, DocumentMarkings, Reason, Status, decide};
 pub use markings::{ALL_COUNTRIES, HandlingCode, Markings, MarkingsError, MarkingsInput, Releasability, Tlp};
 pub use principal::{Capability, Principal, UnknownCapability, organisation_key};
-pub use requests::{RequestKind, RequestParties, RequestRefusal, may_decide, may_request};
+pub use requests::{RequestKind, RequestParties, RequestRefusal, may_decide, may_request, reaches_requester};
 pub use search_filter::{OPEN_GATE, VisibilityFilter, recipient_gate, red_gates, release_values, search_filter};
 
 /// The configured vocabulary markings are checked against (built from `[policy]` by

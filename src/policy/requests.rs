@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decision::{Action, Decision, DocumentMarkings, Reason, decide};
 use super::markings::HandlingCode;
-use super::principal::{Principal, organisation_key};
+use super::principal::{Capability, Principal, organisation_key};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -128,11 +128,32 @@ pub fn may_decide(principal: &Principal, document: &DocumentMarkings, parties: &
     decide(principal, document, Action::Change)
 }
 
+/// Whether a derivative answering a request of `requester_sub` (of `organisation` in `country`)
+/// reaches them: they could see it — published, released to their country, addressed to them
+/// under TLP:RED — clearance aside (theirs is known at their sign-in, not here).
+pub fn reaches_requester(
+    requester_sub: &str,
+    organisation: &str,
+    country: &str,
+    derivative: &DocumentMarkings,
+) -> bool {
+    let requester = Principal {
+        sub: requester_sub.to_owned(),
+        name: String::new(),
+        organisation: organisation.to_owned(),
+        country: country.to_owned(),
+        clearance: derivative.markings.classification().clone(),
+        roles: Vec::new(),
+        capabilities: [Capability::DocumentRead].into_iter().collect(),
+    };
+    decide(&requester, derivative, Action::See).is_allowed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::policy::decision::Status;
-    use crate::policy::{Capability, Ladder, Level, Markings, MarkingsInput, PolicyConfig};
+    use crate::policy::{Ladder, Level, Markings, MarkingsInput, PolicyConfig};
 
     fn config() -> PolicyConfig {
         let levels: Vec<String> =
@@ -259,5 +280,29 @@ mod tests {
         assert!(matches!(may_decide(&outsider, &h2, &parties), Decision::Hidden(_)));
         // The same organisation name in another country is another organisation.
         assert!(!parties.involves(&person("x", "RS-MUP", "ME", true)));
+    }
+
+    #[test]
+    fn a_derivative_reaches_the_requester_only_where_they_could_read_it() {
+        let mut derivative = document("H0");
+        assert!(reaches_requester("analyst-al", "AL-ASP", "AL", &derivative), "released to ALL, published");
+        derivative.status = Status::Draft;
+        assert!(!reaches_requester("analyst-al", "AL-ASP", "AL", &derivative), "a draft reaches nobody outside");
+        let input = MarkingsInput {
+            classification: "RESTRICTED".into(),
+            tlp: "RED".into(),
+            handling_code: "H0".into(),
+            handling_note: None,
+            releasable_to: vec!["AL".into()],
+            recipients: vec!["analyst-al".into()],
+        };
+        let red = DocumentMarkings {
+            markings: Markings::restore(&input, &config(), "RS").expect("markings"),
+            status: Status::Published,
+            ..document("H0")
+        };
+        assert!(reaches_requester("analyst-al", "AL-ASP", "AL", &red));
+        assert!(!reaches_requester("chief-al", "AL-ASP", "AL", &red), "not a recipient");
+        assert!(!reaches_requester("analyst-ba", "BA-SIPA", "BA", &red), "not released to BA");
     }
 }

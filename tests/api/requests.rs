@@ -312,6 +312,14 @@ async fn a_sanitised_version_is_answered_by_a_derivative_that_stands_on_its_own(
     let not_derived = answer(&app, &rs, &sanitised_id, approve(unrelated["id"].as_str())).await;
     assert_eq!(problem(not_derived, 422).await["field"], "derivative_id");
 
+    // A derivative the requester could not read does not answer their request.
+    let unreleased = with(lowered.clone(), json!({"releasable_to": ["BA"]}));
+    let elsewhere = json_of(derive(&app, &rs, &source_id, &unreleased, b"for Sarajevo").await, 201).await;
+    let not_theirs = answer(&app, &rs, &sanitised_id, approve(elsewhere["id"].as_str())).await;
+    let refused = problem(not_theirs, 422).await;
+    assert_eq!(refused["field"], "derivative_id");
+    assert!(refused["detail"].as_str().expect("detail").contains("does not reach the requester"), "{refused}");
+
     let derivative =
         json_of(derive(&app, &rs, &source_id, &lowered, b"The Zvornik crossing is used weekly").await, 201).await;
     let derivative_id = derivative["id"].as_str().expect("id").to_owned();
