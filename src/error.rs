@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::audit::AuditError;
 use crate::auth::AuthError;
 use crate::documents::DocumentsError;
+use crate::notify::NotifyError;
 use crate::policy::Reason;
 use crate::search::SearchError;
 use crate::storage::StorageError;
@@ -85,6 +86,8 @@ pub enum ApiError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Search(#[from] SearchError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
     /// Query parameters that do not parse (400).
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -132,9 +135,9 @@ impl ApiError {
                     .detail(format!("`{name}` is not a parameter of this resource."))
             }
             // A hidden document answers exactly like a missing one: this same problem.
-            ApiError::NotFound | ApiError::Documents(DocumentsError::NotFound) => {
-                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
-            }
+            ApiError::NotFound
+            | ApiError::Documents(DocumentsError::NotFound)
+            | ApiError::Notify(NotifyError::NotFound) => Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Documents(DocumentsError::VersionNotFound(n)) => {
                 Problem::new(StatusCode::NOT_FOUND, "version-not-found", "Version not found")
                     .detail(format!("The document has no version {n}."))
@@ -188,6 +191,7 @@ impl ApiError {
                     .detail("The search could not be completed. Quote the X-Request-Id header when reporting this.")
             }
             ApiError::Documents(DocumentsError::Invalid { field, problem }) => invalid_field(field, problem),
+            ApiError::Notify(NotifyError::Invalid { field, problem }) => invalid_field(field, problem),
             ApiError::Documents(DocumentsError::Malformed { field, problem }) => {
                 Problem::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request")
                     .detail(format!("{field}: {problem}"))
@@ -216,6 +220,7 @@ impl ApiError {
                 DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_),
             )
             | ApiError::Audit(_)
+            | ApiError::Notify(NotifyError::Database(_) | NotifyError::Audit(_) | NotifyError::Search(_))
             | ApiError::Auth(AuthError::Unavailable(_)) => {
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
                     .detail("The request could not be completed. Quote the X-Request-Id header when reporting this.")
@@ -235,7 +240,9 @@ impl ApiError {
             | ApiError::Search(SearchError::Database(error))
             | ApiError::Audit(AuditError::Database(error))
             | ApiError::Documents(DocumentsError::Audit(AuditError::Database(error)))
-            | ApiError::Search(SearchError::Audit(AuditError::Database(error))) => database(error),
+            | ApiError::Search(SearchError::Audit(AuditError::Database(error)))
+            | ApiError::Notify(NotifyError::Database(error))
+            | ApiError::Notify(NotifyError::Audit(AuditError::Database(error))) => database(error),
             _ => false,
         }
     }
@@ -283,6 +290,9 @@ impl ResponseError for ApiError {
                 error @ (DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_)),
             ) => {
                 tracing::error!(%error, "document request failed")
+            }
+            ApiError::Notify(error @ (NotifyError::Database(_) | NotifyError::Audit(_) | NotifyError::Search(_))) => {
+                tracing::error!(%error, "saved-search or notification request failed")
             }
             ApiError::Auth(AuthError::IssuerUnavailable(reason)) => {
                 tracing::error!(%reason, "identity provider unavailable")

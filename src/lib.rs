@@ -19,6 +19,7 @@ pub mod health;
 pub mod import;
 pub mod ingest;
 pub mod metrics;
+pub mod notify;
 pub mod policy;
 pub mod redirect;
 pub mod search;

@@ -24,6 +24,7 @@ use crate::ingest::ocr_languages::OcrLanguages;
 use crate::ingest::sandbox::Sandbox;
 use crate::ingest::{Pipeline, Trigger};
 use crate::metrics::{self, Metrics};
+use crate::notify;
 use crate::search::{self, Follower, QueryCaps, SearchIndex};
 use crate::storage::Storage;
 use crate::throttle::Throttle;
@@ -191,6 +192,20 @@ impl Application {
             settings.limits.max_upload_bytes,
             throttle.clone(),
         ));
+        notify::Alerts::new(
+            db.clone(),
+            search_index.clone(),
+            feed.clone(),
+            policy.clone(),
+            QueryCaps::from_settings(&settings.search),
+        )
+        .spawn();
+        let notify = web::Data::new(notify::Service::new(
+            db.clone(),
+            audit_log.clone(),
+            policy.clone(),
+            QueryCaps::from_settings(&settings.search),
+        ));
         let signing_key =
             Arc::new(SigningKey::for_database(Path::new(&settings.audit.signing_key_file), &settings.database.url)?);
         let reader = web::Data::new(audit::Reader::new(Trail::new(db.clone()), audit_log.clone(), signing_key));
@@ -254,6 +269,7 @@ impl Application {
                     .app_data(metrics.clone())
                     .app_data(documents.clone())
                     .app_data(search.clone())
+                    .app_data(notify.clone())
                     .app_data(reader.clone())
                     .app_data(web_state.clone())
                     .app_data(spec.clone())

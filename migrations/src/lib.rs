@@ -13,6 +13,7 @@ mod m20261201_000007_change_feed;
 mod m20261201_000008_rate_limits;
 mod m20261207_000009_ingest_note;
 mod m20261207_000010_handling_requests;
+mod m20261207_000011_saved_searches;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_rate_limits::Migration),
             Box::new(m20261207_000009_ingest_note::Migration),
             Box::new(m20261207_000010_handling_requests::Migration),
+            Box::new(m20261207_000011_saved_searches::Migration),
         ]
     }
 }

@@ -9,8 +9,10 @@ mod contract;
 mod documents;
 mod health;
 mod me;
+mod notifications;
 pub mod openapi;
 mod requests;
+mod saved_searches;
 mod search;
 
 use actix_web::http::Method;
@@ -40,6 +42,8 @@ pub fn operations() -> Vec<Operation> {
     all.extend(documents::operations());
     all.extend(requests::operations());
     all.extend(search::operations());
+    all.extend(saved_searches::operations());
+    all.extend(notifications::operations());
     all.extend(audit::operations());
     all
 }

@@ -36,6 +36,16 @@ pub enum Action {
     /// The provider approved or denied a request.
     #[serde(rename = "request.decide")]
     RequestDecide,
+    /// A principal saved a search (with or without an alert), changed or deleted one.
+    #[serde(rename = "saved_search.create")]
+    SavedSearchCreate,
+    #[serde(rename = "saved_search.update")]
+    SavedSearchUpdate,
+    #[serde(rename = "saved_search.delete")]
+    SavedSearchDelete,
+    /// A principal read their notifications (the documents shown are named).
+    #[serde(rename = "notification.list")]
+    NotificationList,
     #[serde(rename = "search.query")]
     SearchQuery,
     #[serde(rename = "audit.read")]
@@ -47,7 +57,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 20] = [
         Action::AuthLogin,
         Action::AuthDenied,
         Action::DocumentCreate,
@@ -60,6 +70,10 @@ impl Action {
         Action::RequestCreate,
         Action::RequestList,
         Action::RequestDecide,
+        Action::SavedSearchCreate,
+        Action::SavedSearchUpdate,
+        Action::SavedSearchDelete,
+        Action::NotificationList,
         Action::SearchQuery,
         Action::AuditRead,
         Action::AuditExport,
@@ -80,6 +94,10 @@ impl Action {
             Action::RequestCreate => "request.create",
             Action::RequestList => "request.list",
             Action::RequestDecide => "request.decide",
+            Action::SavedSearchCreate => "saved_search.create",
+            Action::SavedSearchUpdate => "saved_search.update",
+            Action::SavedSearchDelete => "saved_search.delete",
+            Action::NotificationList => "notification.list",
             Action::SearchQuery => "search.query",
             Action::AuditRead => "audit.read",
             Action::AuditExport => "audit.export",

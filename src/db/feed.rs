@@ -171,6 +171,22 @@ pub async fn changes_after(db: &impl ConnectionTrait, cursor: i64, limit: u64) -
         .collect())
 }
 
+/// The documents whose latest change is in `(after, up_to]`, in feed order, at most `limit`.
+pub async fn changed_between(
+    db: &impl ConnectionTrait,
+    after: i64,
+    up_to: i64,
+    limit: u64,
+) -> Result<Vec<document::Model>, DbErr> {
+    document::Entity::find()
+        .filter(document::Column::ChangeSeq.gt(after))
+        .filter(document::Column::ChangeSeq.lte(up_to))
+        .order_by_asc(document::Column::ChangeSeq)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 /// Ids of the documents changed after `cursor`, or `None` when there are more than `cap` (the
 /// follower is far behind: the caller refuses rather than guess).
 pub async fn changed_after(db: &impl ConnectionTrait, cursor: i64, cap: u64) -> Result<Option<Vec<String>>, DbErr> {

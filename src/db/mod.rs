@@ -8,6 +8,7 @@ pub mod entities;
 pub mod feed;
 pub mod rate_limits;
 pub mod requests;
+pub mod saved_searches;
 pub mod sessions;
 pub mod users;
 

@@ -9,6 +9,7 @@ mod exclusion;
 pub mod facets;
 pub mod follower;
 pub mod index;
+pub mod matching;
 pub mod query;
 mod request;
 pub mod schema;

@@ -15,6 +15,7 @@ mod helpers;
 mod identity;
 mod import;
 mod limits;
+mod notifications;
 mod oidc_peer;
 mod openapi;
 mod outages;

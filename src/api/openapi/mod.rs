@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::Server;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, OpenIdConnect, SecurityScheme};
 
-use super::{audit, documents, me, requests, search};
+use super::{audit, documents, me, notifications, requests, saved_searches, search};
 use crate::error::Problem;
 use crate::policy::PolicyConfig;
 
@@ -50,6 +50,13 @@ pub const REFERENCE_PATH: &str = "/api/reference";
         requests::decide,
         documents::create_derivative,
         search::search,
+        saved_searches::create,
+        saved_searches::list,
+        saved_searches::update,
+        saved_searches::delete,
+        notifications::list,
+        notifications::read,
+        notifications::read_all,
         audit::list,
         audit::export,
         audit::verify,
@@ -61,6 +68,7 @@ pub const REFERENCE_PATH: &str = "/api/reference";
         (name = "documents", description = "Upload, read, version, mark and withdraw documents"),
         (name = "requests", description = "Handling-code requests to a document's provider, its decisions, and sanitised derivatives"),
         (name = "search", description = "Full-text search over what the caller may read"),
+        (name = "notifications", description = "Saved searches, their alerts, and the caller's notifications"),
         (name = "audit", description = "The tamper-evident audit trail (capability `audit:read`)"),
     ),
 )]
