@@ -102,6 +102,30 @@ pub async fn alerting(db: &impl ConnectionTrait) -> Result<Vec<saved_search::Mod
 
 // ---- notifications -----------------------------------------------------------------------
 
+/// What a notification of a handling-code request (`request`, to the document's provider) or of
+/// its decision (`decision`, to the requester) says: which request, on which document.
+pub fn of_request(owner: &Owner, kind: &str, document: &str, request: &str) -> notification::Model {
+    notification::Model {
+        id: uuid::Uuid::new_v4().hyphenated().to_string(),
+        owner_sub: owner.sub.clone(),
+        owner_organisation: owner.organisation.clone(),
+        owner_country: owner.country.clone(),
+        kind: kind.to_owned(),
+        created_at: chrono::Utc::now(),
+        read_at: None,
+        saved_search_id: None,
+        document_id: Some(document.to_owned()),
+        request_id: Some(request.to_owned()),
+        emailed_at: None,
+    }
+}
+
+/// Record a notification.
+pub async fn notify(db: &impl ConnectionTrait, row: notification::Model) -> Result<(), DbErr> {
+    notification::Entity::insert(notification::ActiveModel::from(row).reset_all()).exec_without_returning(db).await?;
+    Ok(())
+}
+
 /// Record `row` unless its saved search told its owner of its document before; `true` if new.
 pub async fn notify_once(db: &impl ConnectionTrait, row: notification::Model) -> Result<bool, DbErr> {
     let inserted = notification::Entity::insert(notification::ActiveModel::from(row).reset_all())
@@ -150,6 +174,15 @@ pub async fn unread(db: &impl ConnectionTrait, owner: &Owner) -> Result<Vec<noti
         .order_by_desc(notification::Column::CreatedAt)
         .all(db)
         .await
+}
+
+/// The owner's notification `id` (someone else's is `None`).
+pub async fn find_notification(
+    db: &impl ConnectionTrait,
+    owner: &Owner,
+    id: &str,
+) -> Result<Option<notification::Model>, DbErr> {
+    notification::Entity::find_by_id(id.to_owned()).filter(owner.notified()).one(db).await
 }
 
 /// Mark the owner's notification `id` read; `false` if they have no such notification.

@@ -16,6 +16,7 @@ use crate::caller::Caller;
 use crate::db::documents as documents_repo;
 use crate::db::entities::handling_request;
 use crate::db::requests::{self as repo, Decided, RequestBox};
+use crate::db::saved_searches::{self as notices, Owner};
 use crate::document_id::{DocumentId, RequestedId};
 use crate::policy::{
     Action, Capability, Decision, Principal, Reason, RequestKind, RequestParties, RequestRefusal, decide, may_decide,
@@ -99,8 +100,15 @@ impl Service {
                 "provider": {"organisation": permitted.row.originator_org, "country": permitted.row.originator_country},
                 "markings": permitted.facts.markings,
             }));
+        // The document's uploader hears of it (the provider's inbox lists it for all of them).
+        let uploader = Owner {
+            sub: permitted.row.originator_sub.clone(),
+            organisation: permitted.row.originator_org.clone(),
+            country: permitted.row.originator_country.clone(),
+        };
         let txn = self.db.begin().await?;
         let row = repo::insert(&txn, row).await?;
+        notices::notify(&txn, notices::of_request(&uploader, "request", &row.document_id, &row.id)).await?;
         let recorded = audit::Log::append(&txn, event).await?;
         txn.commit().await?;
         audit::Log::emit(&recorded);
@@ -227,6 +235,12 @@ impl Service {
             let now_stored = repo::find(&self.db, &row.id).await?.map(|r| RequestStatus::parse(&r.status));
             return Err(DocumentsError::AlreadyDecided(now_stored.unwrap_or(RequestStatus::Withdrawn).as_str()));
         }
+        let requester = Owner {
+            sub: row.requester_sub.clone(),
+            organisation: row.requester_organisation.clone(),
+            country: row.requester_country.clone(),
+        };
+        notices::notify(&txn, notices::of_request(&requester, "decision", &row.document_id, &row.id)).await?;
         let recorded = audit::Log::append(&txn, event).await?;
         txn.commit().await?;
         audit::Log::emit(&recorded);

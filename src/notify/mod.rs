@@ -15,7 +15,7 @@ use sea_orm::DatabaseConnection;
 
 pub use alerts::Alerts;
 pub use notifications::{
-    NotificationList, NotificationView, NotificationsQuery, NotifiedDocument, RequestRef, SavedSearchRef,
+    NotificationList, NotificationView, NotificationsQuery, NotifiedDocument, Opens, RequestRef, SavedSearchRef,
 };
 pub use saved_searches::{NewSavedSearch, SavedSearchPatch, SavedSearchView, SearchFilters};
 
@@ -66,13 +66,19 @@ impl Service {
     /// capabilities are kept on their saved searches for the alerts decided while they are away.
     async fn owner(&self, caller: &Caller) -> Result<Owner, NotifyError> {
         let principal = &caller.principal;
-        let owner = Owner {
-            sub: principal.sub.clone(),
-            organisation: principal.organisation.clone(),
-            country: principal.country.clone(),
-        };
+        let owner = owner_of(caller);
         let capabilities = principal.capabilities.iter().map(|c| c.as_str().to_owned()).collect();
         repo::refresh_owner(&self.db, &owner, principal.clearance.name(), capabilities).await?;
         Ok(owner)
+    }
+}
+
+/// The caller as an owner: subject, organisation and country together.
+fn owner_of(caller: &Caller) -> Owner {
+    let principal = &caller.principal;
+    Owner {
+        sub: principal.sub.clone(),
+        organisation: principal.organisation.clone(),
+        country: principal.country.clone(),
     }
 }

@@ -82,6 +82,16 @@ pub struct RequestRef {
     pub id: String,
 }
 
+/// What opening a notification shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opens {
+    Document(String),
+    /// The provider's box, where a request to them waits.
+    IncomingRequests,
+    /// The requester's box, where the decision is.
+    OutgoingRequests,
+}
+
 impl Service {
     /// A page of the caller's notifications; audited as `notification.list` with the documents
     /// it showed.
@@ -143,8 +153,7 @@ impl Service {
     /// How many of the caller's unread notifications still point to something they may see
     /// (the badge); at most [`MAX_COUNTED`].
     pub async fn unread_count(&self, caller: &Caller) -> Result<usize, NotifyError> {
-        let owner = self.owner(caller).await?;
-        self.unread(caller, &owner).await
+        self.unread(caller, &super::owner_of(caller)).await
     }
 
     async fn unread(&self, caller: &Caller, owner: &repo::Owner) -> Result<usize, NotifyError> {
@@ -152,6 +161,20 @@ impl Service {
         rows.truncate(MAX_COUNTED);
         let shown = self.visible_documents(&caller.principal, &rows).await?;
         Ok(rows.iter().filter(|row| row.document_id.as_ref().is_none_or(|id| shown.contains_key(id))).count())
+    }
+
+    /// Where one of the caller's notifications leads, if what it points to may still be shown.
+    pub async fn opens(&self, caller: &Caller, id: &str) -> Result<Option<Opens>, NotifyError> {
+        let row =
+            repo::find_notification(&self.db, &super::owner_of(caller), id).await?.ok_or(NotifyError::NotFound)?;
+        let shown = self.visible_documents(&caller.principal, std::slice::from_ref(&row)).await?;
+        Ok(match (row.kind.as_str(), row.document_id) {
+            (_, Some(document)) if !shown.contains_key(&document) => None,
+            ("request", _) => Some(Opens::IncomingRequests),
+            ("decision", _) => Some(Opens::OutgoingRequests),
+            (_, Some(document)) => Some(Opens::Document(document)),
+            _ => None,
+        })
     }
 
     /// Mark one of the caller's notifications read (someone else's is missing).

@@ -91,12 +91,14 @@ pub struct WebState {
     catalogues: Arc<Catalogues>,
 }
 
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("search.html", include_str!("../../templates/search.html")),
     ("document.html", include_str!("../../templates/document.html")),
     ("upload.html", include_str!("../../templates/upload.html")),
     ("requests.html", include_str!("../../templates/requests.html")),
+    ("saved_searches.html", include_str!("../../templates/saved_searches.html")),
+    ("notifications.html", include_str!("../../templates/notifications.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
     ("message.html", include_str!("../../templates/message.html")),
     ("api.html", include_str!("../../templates/api.html")),
@@ -161,6 +163,7 @@ impl WebState {
                 auditor => v.caller.principal.has(Capability::AuditRead),
                 writer => v.caller.principal.has(Capability::DocumentWrite),
                 reader => v.caller.principal.has(Capability::DocumentRead),
+                unread => v.unread,
             }
         });
         let languages: Vec<JinjaValue> =
@@ -259,6 +262,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/documents/{id}/requests", web::post().to(pages::document::ask))
         .route("/requests", web::get().to(pages::requests::page))
         .route("/requests/{id}/decision", web::post().to(pages::requests::decide))
+        .route("/saved-searches", web::get().to(pages::saved_searches::page))
+        .route("/saved-searches", web::post().to(pages::saved_searches::create))
+        .route("/saved-searches/{id}/alert", web::post().to(pages::saved_searches::alert))
+        .route("/saved-searches/{id}/delete", web::post().to(pages::saved_searches::delete))
+        .route("/notifications", web::get().to(pages::notifications::page))
+        .route("/notifications/read-all", web::post().to(pages::notifications::read_all))
+        .route("/notifications/{id}/open", web::post().to(pages::notifications::open))
         .route("/audit", web::get().to(pages::audit::page))
         .route(crate::api::openapi::REFERENCE_PATH, web::get().to(pages::api_reference::page))
         .route("/audit/export", web::get().to(pages::audit::export))

@@ -67,6 +67,8 @@ pub struct Viewer {
     pub lang: &'static str,
     /// Path and query of this page, so the language switcher can come back to it.
     pub here: String,
+    /// Unread notifications of what the viewer may still see (the header's bell; pages only).
+    pub unread: usize,
 }
 
 impl Viewer {
@@ -84,6 +86,8 @@ impl FromRequest for Viewer {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let sessions = req.app_data::<web::Data<Sessions>>().cloned();
+        let notify = req.app_data::<web::Data<crate::notify::Service>>().cloned();
+        let page = req.method() == actix_web::http::Method::GET;
         let secure = req.app_data::<web::Data<WebState>>().is_some_and(|state| state.secure_cookies);
         let id = Jar::Session.read(req, secure);
         let request = RequestInfo::of(req);
@@ -96,7 +100,15 @@ impl FromRequest for Viewer {
             let (Some(sessions), Some(id)) = (sessions, id) else { return Err(sign_in()) };
             let session = sessions.resume(&id, request).await.map_err(|e| WebError::from_service(e, lang))?;
             let session = session.ok_or_else(sign_in)?;
-            Ok(Viewer { caller: session.caller, csrf: session.csrf, lang, here })
+            // The bell is a courtesy: a page still shows if it cannot be counted.
+            let unread = match notify.filter(|_| page) {
+                Some(notify) => notify.unread_count(&session.caller).await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "unread notifications not counted");
+                    0
+                }),
+                None => 0,
+            };
+            Ok(Viewer { caller: session.caller, csrf: session.csrf, lang, here, unread })
         })
     }
 }

@@ -16,7 +16,8 @@ on_both_backends!(
     saved_searches_belong_to_their_owner,
     an_alert_tells_of_a_document_when_it_becomes_visible_and_matches,
     a_red_document_alerts_only_its_recipients,
-    a_withdrawn_document_is_no_longer_available_when_read
+    a_withdrawn_document_is_no_longer_available_when_read,
+    requests_and_decisions_are_told_to_the_two_sides
 );
 
 async fn save(app: &TestApp, token: &str, body: Value) -> Value {
@@ -237,4 +238,55 @@ async fn a_withdrawn_document_is_no_longer_available_when_read(backend: Backend)
         .expect("delete");
     assert_eq!(deleted.status(), 204);
     assert_eq!(notifications(&app, &ba, "").await["items"], json!([]));
+}
+
+async fn requests_and_decisions_are_told_to_the_two_sides(backend: Backend) {
+    let app = TestApp::spawn_on(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let ba = app.token("analyst-ba").await;
+    let document = create(&app, &rs, &metadata("Doboj junction"), b"Doboj").await;
+    let id = document["id"].as_str().expect("id").to_owned();
+    let asked = post_json(
+        &app,
+        &ba,
+        &format!("/api/v1/documents/{id}/requests"),
+        &json!({"kind": "judicial-use", "justification": "Case"}),
+    )
+    .await;
+    let request: Value = asked.json().await.expect("json");
+    let request_id = request["id"].as_str().expect("id");
+
+    let provider = notifications(&app, &rs, "").await;
+    let told = &provider["items"][0];
+    assert_eq!(
+        (told["kind"].as_str(), told["request"]["id"].as_str()),
+        (Some("request"), Some(request_id)),
+        "{provider}"
+    );
+    assert_eq!(told["document"]["title"], "Doboj junction");
+    assert_eq!(provider["unread"], 1);
+    assert_eq!(
+        notifications(&app, &ba, "").await["items"],
+        json!([]),
+        "the requester is not told of their own request"
+    );
+
+    let decided = post_json(
+        &app,
+        &rs,
+        &format!("/api/v1/requests/{request_id}/decision"),
+        &json!({"decision": "approve", "note": "Yes."}),
+    )
+    .await;
+    assert_eq!(decided.status(), 200);
+    let requester = notifications(&app, &ba, "").await;
+    assert_eq!(requester["items"][0]["kind"], "decision", "{requester}");
+    assert_eq!(requester["items"][0]["request"]["id"], request_id);
+
+    // Withdrawn: the decision's document is no longer available to the requester.
+    assert_eq!(post(&app, &rs, &format!("/api/v1/documents/{id}/withdraw")).await.status(), 200);
+    let requester = notifications(&app, &ba, "").await;
+    assert_eq!(requester["items"][0]["available"], false);
+    assert!(requester["items"][0].get("request").is_none() && requester["items"][0].get("document").is_none());
+    assert_eq!(requester["unread"], 0);
 }

@@ -491,3 +491,58 @@ async fn request_forms_ask_decide_and_answer_in_the_readers_language() {
     let (_, cyrillic) = page(&reader, &app, "/requests?box=outgoing").await;
     assert!(cyrillic.contains("Захтеви за дозволу") && cyrillic.contains("Одбијен"), "{cyrillic}");
 }
+
+/// Saved searches and notifications without JavaScript: save from the search page (CSRF), the
+/// bell counts what the viewer may see, opening a notification reads it and shows the document,
+/// and the alert switches off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn save_a_search_hear_of_a_match_and_open_it() {
+    let app = TestApp::spawn().await;
+    let reader = signed_in(&app, "analyst-ba").await;
+    let (_, results) = page(&reader, &app, "/?q=trebinje&tlp=AMBER").await;
+    assert!(results.contains("id=\"save-search\""), "{results}");
+    let csrf = csrf_of(&results);
+    let form = [("csrf", csrf.as_str()), ("q", "trebinje"), ("tlp", "AMBER"), ("name", "Trebinje"), ("alert", "1")];
+    assert_eq!(
+        reader.post(app.url("/saved-searches")).form(&form[1..]).send().await.expect("post").status(),
+        403,
+        "CSRF"
+    );
+    let saved = reader.post(app.url("/saved-searches")).form(&form).send().await.expect("post");
+    assert_eq!(saved.status(), 303);
+    let (_, list) = page(&reader, &app, "/saved-searches").await;
+    assert!(list.contains("Trebinje") && list.contains("Alert on") && list.contains("tlp=AMBER"), "{list}");
+
+    let token = app.token("analyst-rs").await;
+    let created =
+        create(&app, &token, &with(metadata("Trebinje depot"), json!({"releasable_to": ["BA"]})), b"Trebinje").await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let bell = loop {
+        let (_, home) = page(&reader, &app, "/").await;
+        if home.contains("class=\"unread-count\">1<") {
+            break home;
+        }
+        assert!(std::time::Instant::now() < deadline, "the bell never rang: {home}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(bell.contains("id=\"bell\""));
+    let (_, notices) = page(&reader, &app, "/notifications").await;
+    assert!(notices.contains("Trebinje depot") && notices.contains("Unread: 1"), "{notices}");
+    let end = notices.find("/open\"").expect("an open form") + "/open".len();
+    let start = notices[..end].rfind('"').expect("start") + 1;
+    let action = &notices[start..end];
+    let opened = reader.post(app.url(action)).form(&[("csrf", csrf_of(&notices))]).send().await.expect("open");
+    assert_eq!(opened.status(), 303);
+    assert_eq!(opened.headers()["location"], format!("/documents/{id}").as_str());
+    let (_, home) = page(&reader, &app, "/").await;
+    assert!(!home.contains("class=\"unread-count\""), "read: the bell is quiet");
+
+    let (_, list) = page(&reader, &app, "/saved-searches").await;
+    let start = list.find("action=\"/saved-searches/").expect("a form") + "action=\"".len();
+    let action = &list[start..start + list[start..].find('"').expect("end")];
+    let off = reader.post(app.url(action)).form(&[("csrf", csrf_of(&list)), ("alert".into(), "0".into())]).send().await;
+    assert_eq!(off.expect("post").status(), 303);
+    let (_, list) = page(&reader, &app, "/saved-searches").await;
+    assert!(list.contains("Alert off"), "{list}");
+}

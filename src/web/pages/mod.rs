@@ -8,7 +8,9 @@ pub mod audit;
 pub mod document;
 pub mod language;
 mod multipart_form;
+pub mod notifications;
 pub mod requests;
+pub mod saved_searches;
 pub mod search;
 pub mod upload;
 

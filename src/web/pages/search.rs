@@ -78,6 +78,16 @@ pub async fn page(
         viewer.lang,
         Some(&viewer),
         context! {
+            saved_filters => [
+                ("classification", &filters.classification),
+                ("tlp", &filters.tlp),
+                ("country", &filters.country),
+                ("language", &filters.language),
+                ("tag", &filters.tag),
+            ]
+            .iter()
+            .flat_map(|(name, values)| values.iter().map(move |value| json!({"name": name, "value": value})))
+            .collect::<Vec<_>>(),
             q => request.q,
             total => response.total,
             hits => hits,
