@@ -541,7 +541,7 @@ async fn save_a_search_hear_of_a_match_and_open_it() {
     let (_, list) = page(&reader, &app, "/saved-searches").await;
     let start = list.find("action=\"/saved-searches/").expect("a form") + "action=\"".len();
     let action = &list[start..start + list[start..].find('"').expect("end")];
-    let off = reader.post(app.url(action)).form(&[("csrf", csrf_of(&list)), ("alert".into(), "0".into())]).send().await;
+    let off = reader.post(app.url(action)).form(&[("csrf", csrf_of(&list)), ("alert", "0".to_owned())]).send().await;
     assert_eq!(off.expect("post").status(), 303);
     let (_, list) = page(&reader, &app, "/saved-searches").await;
     assert!(list.contains("Alert off"), "{list}");
