@@ -357,3 +357,63 @@ async fn a_sanitised_version_is_asked_for_answered_and_found_in_a_real_browser()
     }
     requester.close().await.expect("close");
 }
+
+/// Saved searches and alerts end to end (issue 17): Tirana saves a search with its alert on,
+/// Belgrade uploads a matching document released to Albania, the bell in Tirana's header shows
+/// one, and the notification opens the document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_search_rings_the_bell_and_opens_the_match_in_a_real_browser() {
+    let Some(chromedriver) = peer(CHROMEDRIVER_VAR) else { return };
+    let Some(issuer) = peer(OIDC_ISSUER_VAR) else { return };
+    let app = signing_in_at(issuer).await;
+    let driver = start_driver(&chromedriver).await;
+    let work = tempfile::tempdir().expect("dir");
+    let file = work.path().join("kapshtice.txt");
+    std::fs::write(&file, "Kalimi i Kapshticës: kontrabandë cigaresh me kamionë.").expect("file");
+    let base = app.base.clone();
+
+    let watcher = browser(&driver, work.path()).await;
+    sign_in(&watcher, &app, "analyst.al", false).await;
+    watcher.goto(&app.url("/?q=kapshtic%C3%AB")).await.expect("search");
+    wait_for(&watcher, "the save form", |_, s| s.contains("id=\"save-search\"")).await;
+    watcher.find(Locator::Id("saved-name")).await.expect("name").clear().await.expect("clear");
+    fill(&watcher, "#saved-name", "Kapshticë crossing").await;
+    shot(&watcher, "12-save-search").await;
+    click(&watcher, "#save-search button[type=submit]").await;
+    let list = wait_for(&watcher, "the saved searches", |u, _| u.ends_with("/saved-searches")).await;
+    assert!(list.contains("Kapshticë crossing") && list.contains("Alert on"), "{list}");
+
+    let provider = browser(&driver, work.path()).await;
+    sign_in(&provider, &app, "analyst.rs", false).await;
+    provider.goto(&app.url("/upload")).await.expect("upload page");
+    fill(&provider, "#title", "Kapshticë crossing, November").await;
+    provider.find(Locator::Id("classification")).await.expect("level").select_by_value("SENSITIVE").await.expect("select");
+    click(&provider, "input[name=releasable_to][value=AL]").await;
+    fill(&provider, "#file", &file.display().to_string()).await;
+    click(&provider, "form.upload-form button[type=submit]").await;
+    wait_for(&provider, "the document", |u, _| u.starts_with(&format!("{base}/documents/"))).await;
+    let id = provider.current_url().await.expect("url").to_string().rsplit('/').next().expect("id").to_owned();
+    provider.close().await.expect("close");
+
+    // The bell rings on the next page Tirana opens.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        watcher.goto(&app.url("/saved-searches")).await.expect("a page");
+        let page = watcher.source().await.expect("source");
+        if page.contains("class=\"unread-count\">1<") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the bell never rang: {page}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    shot(&watcher, "13-bell").await;
+    click(&watcher, "#bell").await;
+    let notices = wait_for(&watcher, "the notifications", |u, _| u.ends_with("/notifications")).await;
+    assert!(notices.contains("Kapshticë crossing, November") && notices.contains("Unread: 1"), "{notices}");
+    shot(&watcher, "14-notifications").await;
+    click(&watcher, "form.inline-form button.link").await;
+    let document = wait_for(&watcher, "the document", |u, _| u.ends_with(&id)).await;
+    assert!(document.contains("Kapshticë crossing, November"));
+    assert!(!document.contains("class=\"unread-count\""), "read: the bell is quiet");
+    watcher.close().await.expect("close");
+}

@@ -8,7 +8,7 @@ use minijinja::context;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Pairs, first, html_page, see_other};
+use super::{Pairs, first, html_page, level_class, see_other, tlp_class};
 use crate::notify::{NotificationView, NotificationsQuery, Opens, Service};
 use crate::web::session::Viewer;
 use crate::web::{WebError, WebState};
@@ -48,7 +48,9 @@ fn shown(item: &NotificationView) -> Value {
         "saved_search": item.saved_search.as_ref().map(|s| s.name.clone()),
         "title": item.document.as_ref().map(|d| d.title.clone()),
         "classification": item.document.as_ref().map(|d| d.markings.classification().name().to_owned()),
+        "classification_class": item.document.as_ref().map(|d| level_class(d.markings.classification())),
         "tlp": item.document.as_ref().map(|d| d.markings.tlp().as_str()),
+        "tlp_class": item.document.as_ref().map(|d| tlp_class(d.markings.tlp())),
     })
 }
 
