@@ -387,7 +387,13 @@ async fn a_saved_search_rings_the_bell_and_opens_the_match_in_a_real_browser() {
     sign_in(&provider, &app, "analyst.rs", false).await;
     provider.goto(&app.url("/upload")).await.expect("upload page");
     fill(&provider, "#title", "Kapshticë crossing, November").await;
-    provider.find(Locator::Id("classification")).await.expect("level").select_by_value("SENSITIVE").await.expect("select");
+    provider
+        .find(Locator::Id("classification"))
+        .await
+        .expect("level")
+        .select_by_value("SENSITIVE")
+        .await
+        .expect("select");
     click(&provider, "input[name=releasable_to][value=AL]").await;
     fill(&provider, "#file", &file.display().to_string()).await;
     click(&provider, "form.upload-form button[type=submit]").await;

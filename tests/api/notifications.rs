@@ -126,6 +126,9 @@ async fn an_alert_tells_of_a_document_when_it_becomes_visible_and_matches(backen
     let app = TestApp::spawn_on(backend).await;
     let rs = app.token("analyst-rs").await;
     let ba = app.token("analyst-ba").await;
+    // Already there when the search is saved: not news.
+    create(&app, &rs, &with(metadata("Drina archive"), json!({"releasable_to": ["BA"]})), b"Drina").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
     save(&app, &ba, json!({"name": "Drina", "q": "drina", "alert": true})).await;
     save(&app, &ba, json!({"name": "Quiet", "q": "drina", "alert": false})).await;
 
@@ -289,4 +292,125 @@ async fn requests_and_decisions_are_told_to_the_two_sides(backend: Backend) {
     assert_eq!(requester["items"][0]["available"], false);
     assert!(requester["items"][0].get("request").is_none() && requester["items"][0].get("document").is_none());
     assert_eq!(requester["unread"], 0);
+}
+
+/// What the generated histories do to documents of analyst-rs.
+#[derive(Clone, Debug)]
+enum Change {
+    /// A new document: matching the saved searches or not, released to these countries, RED
+    /// to these recipients or not, published or a draft.
+    Create {
+        matching: bool,
+        released: Vec<&'static str>,
+        red_to: Option<Vec<&'static str>>,
+        publish: bool,
+    },
+    /// Releasability of the n-th document changed.
+    Release {
+        document: usize,
+        released: Vec<&'static str>,
+    },
+    Publish {
+        document: usize,
+    },
+    Withdraw {
+        document: usize,
+    },
+}
+
+fn change() -> impl proptest::strategy::Strategy<Value = Change> {
+    use proptest::prelude::*;
+    let countries = proptest::sample::subsequence(vec!["AL", "BA", "ME"], 1..=3);
+    let recipients =
+        proptest::option::of(proptest::sample::subsequence(vec!["analyst-al", "analyst-ba", "analyst-me"], 1..=2));
+    prop_oneof![
+        3 => (any::<bool>(), countries.clone(), recipients, any::<bool>())
+            .prop_map(|(matching, released, red_to, publish)| Change::Create { matching, released, red_to, publish }),
+        2 => (0..6usize, countries).prop_map(|(document, released)| Change::Release { document, released }),
+        1 => (0..6usize).prop_map(|document| Change::Publish { document }),
+        1 => (0..6usize).prop_map(|document| Change::Withdraw { document }),
+    ]
+}
+
+/// Over generated histories of creations, releasability changes, publications and withdrawals:
+/// every notification a principal reads points to a document they may see at that moment (the
+/// API answers 200 for it) and that matches their saved search, and the unread count counts
+/// exactly those unread ones.
+#[test]
+fn notifications_never_show_what_the_reader_may_not_see() {
+    use proptest::prelude::*;
+    let config = ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() };
+    proptest!(config, |(history in proptest::collection::vec(change(), 1..8))| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        runtime.block_on(replay(history));
+    });
+}
+
+async fn replay(history: Vec<Change>) {
+    let app = TestApp::spawn().await;
+    let rs = app.token("analyst-rs").await;
+    let readers = [
+        ("analyst-al", app.token("analyst-al").await),
+        ("analyst-ba", app.token("analyst-ba").await),
+        ("analyst-me", app.token("analyst-me").await),
+    ];
+    for (_, token) in &readers {
+        save(&app, token, json!({"name": "Drina", "q": "drina", "alert": true})).await;
+    }
+    let mut documents: Vec<String> = Vec::new();
+    for change in history {
+        match change {
+            Change::Create { matching, released, red_to, publish } => {
+                let title = if matching { "Drina crossing" } else { "Bar port" };
+                let mut markings = json!({"releasable_to": released, "publish": publish, "handling_code": "H0"});
+                if let Some(recipients) = red_to {
+                    markings["tlp"] = json!("RED");
+                    markings["recipients"] = json!(recipients);
+                }
+                let created = create(&app, &rs, &with(metadata(title), markings), title.as_bytes()).await;
+                documents.push(created["id"].as_str().expect("id").to_owned());
+            }
+            Change::Release { document, released } => {
+                if let Some(id) = documents.get(document) {
+                    let _ = patch(&app, &rs, id, &json!({"releasable_to": released})).await;
+                }
+            }
+            Change::Publish { document } | Change::Withdraw { document } if documents.get(document).is_none() => {}
+            Change::Publish { document } => {
+                let _ = post(&app, &rs, &format!("/api/v1/documents/{}/publish", documents[document])).await;
+            }
+            Change::Withdraw { document } => {
+                let _ = post(&app, &rs, &format!("/api/v1/documents/{}/withdraw", documents[document])).await;
+            }
+        }
+    }
+    // Until the alerts have seen every change.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let head = anaspoc::db::feed::head(&app.db).await.expect("head").seq;
+        if anaspoc::db::saved_searches::alert_position(&app.db).await.expect("position") >= head {
+            break;
+        }
+        assert!(Instant::now() < deadline, "alerts did not catch up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (sub, token) in &readers {
+        let page = notifications(&app, token, "").await;
+        let mut unread = 0;
+        for item in page["items"].as_array().expect("items") {
+            if item["available"] == false {
+                assert!(item.get("document").is_none(), "{sub}: nothing of an unavailable document: {item}");
+                continue;
+            }
+            let id = item["document"]["id"].as_str().expect("id");
+            let seen = app.get_as(token, &format!("/api/v1/documents/{id}")).await;
+            assert_eq!(seen.status(), 200, "{sub} is told of {id}, which they may not see now");
+            let seen: Value = seen.json().await.expect("json");
+            assert_eq!(seen["title"], "Drina crossing", "{sub}: only matching documents");
+            if item["read"] == false {
+                unread += 1;
+            }
+        }
+        assert_eq!(page["unread"], unread, "{sub}: the count is of what they may see");
+    }
 }
