@@ -220,7 +220,9 @@ impl ApiError {
                 DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_),
             )
             | ApiError::Audit(_)
-            | ApiError::Notify(NotifyError::Database(_) | NotifyError::Audit(_) | NotifyError::Search(_))
+            | ApiError::Notify(
+                NotifyError::Database(_) | NotifyError::Audit(_) | NotifyError::Search(_) | NotifyError::Email(_),
+            )
             | ApiError::Auth(AuthError::Unavailable(_)) => {
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
                     .detail("The request could not be completed. Quote the X-Request-Id header when reporting this.")
@@ -291,7 +293,12 @@ impl ResponseError for ApiError {
             ) => {
                 tracing::error!(%error, "document request failed")
             }
-            ApiError::Notify(error @ (NotifyError::Database(_) | NotifyError::Audit(_) | NotifyError::Search(_))) => {
+            ApiError::Notify(
+                error @ (NotifyError::Database(_)
+                | NotifyError::Audit(_)
+                | NotifyError::Search(_)
+                | NotifyError::Email(_)),
+            ) => {
                 tracing::error!(%error, "saved-search or notification request failed")
             }
             ApiError::Auth(AuthError::IssuerUnavailable(reason)) => {

@@ -56,6 +56,8 @@ pub enum StartupError {
     Sandbox(#[from] crate::ingest::sandbox::SandboxError),
     #[error("web interface: {0}")]
     Web(#[from] crate::web::WebError),
+    #[error(transparent)]
+    Digests(#[from] notify::DigestConfigError),
 }
 
 /// Choose aws-lc-rs as the process-wide rustls provider (the only one compiled in). Idempotent.
@@ -200,6 +202,11 @@ impl Application {
             QueryCaps::from_settings(&settings.search),
         )
         .spawn();
+        if let Some(digests) =
+            notify::Digests::from_settings(&settings.notify, &public_url, db.clone(), policy.clone())?
+        {
+            digests.spawn();
+        }
         let notify = web::Data::new(notify::Service::new(
             db.clone(),
             audit_log.clone(),

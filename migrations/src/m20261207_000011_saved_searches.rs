@@ -18,6 +18,8 @@ enum SavedSearches {
     /// alerts are decided with until they are back (their reads are decided with their token).
     OwnerClearance,
     OwnerCapabilities,
+    /// Where e-mail digests go (the `email` claim), if anywhere.
+    OwnerEmail,
     Name,
     Q,
     Filters,
@@ -63,6 +65,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(SavedSearches::OwnerCountry, 8))
                     .col(string(SavedSearches::OwnerClearance))
                     .col(text(SavedSearches::OwnerCapabilities))
+                    .col(string_null(SavedSearches::OwnerEmail))
                     .col(string(SavedSearches::Name))
                     .col(text(SavedSearches::Q))
                     .col(text(SavedSearches::Filters))

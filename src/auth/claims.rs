@@ -57,7 +57,11 @@ impl ClaimMapper {
         };
         let roles = self.roles(claims)?;
         let capabilities = roles.iter().filter_map(|r| self.roles.get(r)).flatten().copied().collect();
-        Ok(Principal { sub, name, organisation, country, clearance, roles, capabilities })
+        // An address only if it looks like one: it is used for e-mail digests and nothing else.
+        let email = self
+            .optional("email", &self.paths.email, claims)?
+            .filter(|a| a.contains('@') && !a.contains(char::is_whitespace));
+        Ok(Principal { sub, name, organisation, country, clearance, roles, capabilities, email })
     }
 
     /// Roles as an array of strings or one space-separated string; absent means none.

@@ -93,6 +93,7 @@ mod tests {
             clearance: ladder.lowest(),
             roles: vec![],
             capabilities: Default::default(),
+            email: None,
         };
         Validated { principal, kid: "k1".into(), key: key(), usable_until }
     }

@@ -502,6 +502,7 @@ fn principals() -> Arc<HashMap<&'static str, Principal>> {
                         clearance: ladder.as_ref().ok()?.parse(p.clearance)?,
                         roles: vec![],
                         capabilities: [Capability::DocumentRead].into(),
+                        email: None,
                     },
                 ))
             })

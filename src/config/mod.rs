@@ -53,6 +53,25 @@ pub struct Settings {
     pub health: HealthSettings,
     pub demo: DemoSettings,
     pub import: ImportSettings,
+    pub notify: NotifySettings,
+}
+
+/// E-mail digests of alerts (`[notify]`): off while `smtp_url` is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// `smtps://[user:password@]host[:port]` (TLS) or `smtp://…` (STARTTLS, required); set it
+    /// from the environment (`ANASPOC__NOTIFY__SMTP_URL`) when it holds a password. Never logged
+    /// or serialised.
+    #[serde(skip_serializing)]
+    pub smtp_url: Secret,
+    /// The `From` of digests, e.g. `ANASPOC <no-reply@anaspoc.example>`.
+    pub from: String,
+    /// How often digests are sent: one e-mail per person per interval at most.
+    pub digest_interval_secs: u64,
+    /// A PEM file of further CA certificates the SMTP server's certificate may chain to (an
+    /// internal CA); the system's roots are trusted too. Empty: the system's roots only.
+    pub ca_file: String,
 }
 
 /// `anaspoc import`.
@@ -280,6 +299,13 @@ pub struct ClaimPaths {
     pub country: String,
     pub organisation: String,
     pub clearance: String,
+    /// Where the address of e-mail digests is (optional; absent: no e-mail to that person).
+    #[serde(default = "default_email_claim")]
+    pub email: String,
+}
+
+fn default_email_claim() -> String {
+    "/email".to_owned()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

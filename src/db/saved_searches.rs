@@ -85,9 +85,11 @@ pub async fn refresh_owner(
     owner: &Owner,
     clearance: &str,
     capabilities: Vec<String>,
+    email: Option<&str>,
 ) -> Result<(), DbErr> {
     saved_search::Entity::update_many()
         .col_expr(saved_search::Column::OwnerClearance, Expr::value(clearance))
+        .col_expr(saved_search::Column::OwnerEmail, Expr::value(email.map(str::to_owned)))
         .col_expr(saved_search::Column::OwnerCapabilities, Expr::value(StringList::Items(capabilities)))
         .filter(owner.saved())
         .exec(db)
@@ -216,6 +218,42 @@ pub async fn mark_all_read(
         .exec(db)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// Notifications of `kind` no e-mail digest has counted yet, oldest first; at most `limit`.
+pub async fn not_emailed(db: &impl ConnectionTrait, kind: &str, limit: u64) -> Result<Vec<notification::Model>, DbErr> {
+    notification::Entity::find()
+        .filter(notification::Column::Kind.eq(kind))
+        .filter(notification::Column::EmailedAt.is_null())
+        .order_by_asc(notification::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Claim notification `id` for a digest; `false` if another digest claimed it first.
+pub async fn claim_for_email(
+    db: &impl ConnectionTrait,
+    id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, DbErr> {
+    let result = notification::Entity::update_many()
+        .col_expr(notification::Column::EmailedAt, Expr::value(Some(at)))
+        .filter(notification::Column::Id.eq(id))
+        .filter(notification::Column::EmailedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Give claimed notifications back (their digest could not be sent).
+pub async fn unclaim_for_email(db: &impl ConnectionTrait, ids: &[String]) -> Result<(), DbErr> {
+    notification::Entity::update_many()
+        .col_expr(notification::Column::EmailedAt, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+        .filter(notification::Column::Id.is_in(ids.iter().cloned()))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 // ---- the alert position ------------------------------------------------------------------

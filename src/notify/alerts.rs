@@ -111,7 +111,7 @@ impl Alerts {
         let Some(readable) = documents_repo::read(document, &self.policy) else {
             return Ok(false);
         };
-        let owner = self.owner(search);
+        let owner = owner_principal(search, &self.policy);
         if !decide(&owner, &readable.facts, Action::See).is_allowed() {
             return Ok(false);
         }
@@ -120,23 +120,24 @@ impl Alerts {
         matching::matches(&self.index, &self.caps, visibility.as_ref(), &search.q, &filters.to_search(), &document.id)
             .map_err(|error| NotifyError::Search(error.to_string()))
     }
+}
 
-    /// The owner as their saved search remembers them.
-    fn owner(&self, search: &saved_search::Model) -> Principal {
-        let ladder = &self.policy.ladder;
-        let capabilities = match &search.owner_capabilities {
-            StringList::Items(items) => items.iter().filter_map(|c| Capability::from_str(c).ok()).collect(),
-            StringList::Corrupt(_) => Default::default(),
-        };
-        Principal {
-            sub: search.owner_sub.clone(),
-            name: String::new(),
-            organisation: search.owner_organisation.clone(),
-            country: search.owner_country.clone(),
-            clearance: ladder.parse(&search.owner_clearance).unwrap_or_else(|| ladder.lowest().clone()),
-            roles: Vec::new(),
-            capabilities,
-        }
+/// The owner as their saved search remembers them.
+pub(super) fn owner_principal(search: &saved_search::Model, policy: &PolicyConfig) -> Principal {
+    let ladder = &policy.ladder;
+    let capabilities = match &search.owner_capabilities {
+        StringList::Items(items) => items.iter().filter_map(|c| Capability::from_str(c).ok()).collect(),
+        StringList::Corrupt(_) => Default::default(),
+    };
+    Principal {
+        sub: search.owner_sub.clone(),
+        name: String::new(),
+        organisation: search.owner_organisation.clone(),
+        country: search.owner_country.clone(),
+        clearance: ladder.parse(&search.owner_clearance).unwrap_or_else(|| ladder.lowest().clone()),
+        roles: Vec::new(),
+        capabilities,
+        email: search.owner_email.clone(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! counts never include it.
 
 mod alerts;
+mod digest;
 mod notifications;
 mod saved_searches;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 pub use alerts::Alerts;
+pub use digest::{DigestConfigError, Digests};
 pub use notifications::{
     NotificationList, NotificationView, NotificationsQuery, NotifiedDocument, Opens, RequestRef, SavedSearchRef,
 };
@@ -38,6 +40,9 @@ pub enum NotifyError {
     /// An alert's query could not run on the index.
     #[error("search: {0}")]
     Search(String),
+    /// An e-mail digest could not be sent (its notifications are given back for the next one).
+    #[error("e-mail: {0}")]
+    Email(String),
     /// The audit trail could not record it: the request fails rather than go unaudited.
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
@@ -68,7 +73,8 @@ impl Service {
         let principal = &caller.principal;
         let owner = owner_of(caller);
         let capabilities = principal.capabilities.iter().map(|c| c.as_str().to_owned()).collect();
-        repo::refresh_owner(&self.db, &owner, principal.clearance.name(), capabilities).await?;
+        repo::refresh_owner(&self.db, &owner, principal.clearance.name(), capabilities, principal.email.as_deref())
+            .await?;
         Ok(owner)
     }
 }

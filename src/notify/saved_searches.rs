@@ -143,6 +143,7 @@ impl Service {
             owner_capabilities: StringList::Items(
                 principal.capabilities.iter().map(|c| c.as_str().to_owned()).collect(),
             ),
+            owner_email: principal.email.clone(),
             name,
             q,
             filters: serde_json::to_string(&filters).unwrap_or_else(|_| "{}".into()),

@@ -71,6 +71,9 @@ pub struct Principal {
     pub clearance: Level,
     pub roles: Vec<String>,
     pub capabilities: BTreeSet<Capability>,
+    /// Where e-mail digests go, if the identity provider says (never shown to others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl Principal {

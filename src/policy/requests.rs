@@ -145,6 +145,7 @@ pub fn reaches_requester(
         clearance: derivative.markings.classification().clone(),
         roles: Vec::new(),
         capabilities: [Capability::DocumentRead].into_iter().collect(),
+        email: None,
     };
     decide(&requester, derivative, Action::See).is_allowed()
 }
@@ -199,6 +200,7 @@ mod tests {
             clearance: level("RESTRICTED"),
             roles: vec![],
             capabilities: capabilities.into_iter().collect(),
+            email: None,
         }
     }
 

@@ -32,6 +32,7 @@ fn principal(sub: &str, org: &str, country: &str, clearance: &str, caps: &[Capab
         clearance: level(clearance),
         roles: vec![],
         capabilities: caps.iter().copied().collect(),
+        email: None,
     }
 }
 

@@ -95,6 +95,7 @@ fn arb_principal() -> impl Strategy<Value = Principal> {
             clearance: config().ladder.parse(LEVELS[clearance]).expect("level"),
             roles: vec![],
             capabilities: if read { [Capability::DocumentRead].into() } else { Default::default() },
+            email: None,
         })
 }
 

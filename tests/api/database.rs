@@ -66,6 +66,7 @@ fn principal() -> Principal {
         clearance: ladder.parse("SENSITIVE").expect("level"),
         roles: vec!["analyst".into()],
         capabilities: BTreeSet::from([Capability::DocumentRead]),
+        email: None,
     }
 }
 

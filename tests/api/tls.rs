@@ -9,13 +9,13 @@ use rcgen::{
 
 use crate::helpers::{TestApp, test_settings};
 
-struct TestPki {
-    ca_pem: String,
-    leaf_pem: String,
-    leaf_key_pem: String,
+pub struct TestPki {
+    pub ca_pem: String,
+    pub leaf_pem: String,
+    pub leaf_key_pem: String,
 }
 
-fn test_pki() -> TestPki {
+pub fn test_pki() -> TestPki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.distinguished_name.push(DnType::CommonName, "anaspoc test CA");

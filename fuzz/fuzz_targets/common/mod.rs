@@ -24,5 +24,6 @@ pub fn analyst(policy: &PolicyConfig, country: &str, organisation: &str, clearan
         clearance: policy.ladder.parse(clearance).expect("a level of the demo ladder"),
         roles: vec!["analyst".into()],
         capabilities: BTreeSet::from([Capability::DocumentRead, Capability::DocumentWrite]),
+        email: None,
     }
 }

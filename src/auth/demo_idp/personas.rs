@@ -112,6 +112,8 @@ impl Persona {
             "country": self.country,
             "clearance": self.clearance,
             "realm_access": {"roles": self.roles},
+            // Fictional addresses (`.example` is reserved): where e-mail digests of alerts go.
+            "email": format!("{}@{}.example", self.username, self.organisation.to_ascii_lowercase()),
         })
     }
 }

@@ -17,6 +17,8 @@ pub struct Model {
     /// their alerts are decided with until they are back.
     pub owner_clearance: String,
     pub owner_capabilities: StringList,
+    /// Where e-mail digests go (the owner's `email` claim), if anywhere.
+    pub owner_email: Option<String>,
     pub name: String,
     #[sea_orm(column_type = "Text")]
     pub q: String,
