@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::documents::{create, metadata, patch, post, post_json, problem, with};
+use crate::documents::{add_version, create, metadata, patch, post, post_json, problem, with};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
@@ -17,7 +17,9 @@ on_both_backends!(
     an_alert_tells_of_a_document_when_it_becomes_visible_and_matches,
     a_red_document_alerts_only_its_recipients,
     a_withdrawn_document_is_no_longer_available_when_read,
-    requests_and_decisions_are_told_to_the_two_sides
+    requests_and_decisions_are_told_to_the_two_sides,
+    a_new_version_whose_text_now_matches_alerts,
+    replicas_record_each_match_once
 );
 
 async fn save(app: &TestApp, token: &str, body: Value) -> Value {
@@ -424,4 +426,47 @@ async fn replay(history: Vec<Change>) {
         }
         assert_eq!(page["unread"], unread, "{sub}: the count is of what they may see");
     }
+}
+
+async fn a_new_version_whose_text_now_matches_alerts(backend: Backend) {
+    let app = TestApp::spawn_on(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let ba = app.token("analyst-ba").await;
+    save(&app, &ba, json!({"name": "Sava", "q": "sava", "alert": true})).await;
+    let document =
+        create(&app, &rs, &with(metadata("River report"), json!({"releasable_to": ["BA"]})), b"Nothing yet").await;
+    let id = document["id"].as_str().expect("id").to_owned();
+    let marker = create(&app, &rs, &with(metadata("Sava marker"), json!({"releasable_to": ["BA"]})), b"Sava").await;
+    let marker = marker["id"].as_str().expect("id").to_owned();
+    let page = notified_of(&app, &ba, &marker).await;
+    assert_eq!(documents_of(&page), [marker.as_str()], "the report does not match yet");
+    let added = add_version(&app, &rs, &id, b"Barges on the Sava near Brcko".to_vec(), "v2.txt").await;
+    assert_eq!(added.status(), 201);
+    let page = notified_of(&app, &ba, &id).await;
+    assert_eq!(documents_of(&page), [id.clone(), marker.clone()], "its new text matches: {page}");
+}
+
+async fn replicas_record_each_match_once(backend: Backend) {
+    let a = TestApp::spawn_on(backend).await;
+    let (b, c) = tokio::join!(a.replica(|_| {}), a.replica(|_| {}));
+    let rs = a.token("analyst-rs").await;
+    let ba = a.token("analyst-ba").await;
+    save(&b, &ba, json!({"name": "Neretva", "q": "neretva", "alert": true})).await;
+    let mut ids = Vec::new();
+    for (n, app) in [&a, &b, &c, &a, &b].into_iter().enumerate() {
+        let title = format!("Neretva crossing {n}");
+        let document = create(app, &rs, &with(metadata(&title), json!({"releasable_to": ["BA"]})), b"Neretva").await;
+        ids.push(document["id"].as_str().expect("id").to_owned());
+    }
+    notified_of(&c, &ba, ids.last().expect("id")).await;
+    for id in &ids {
+        notified_of(&a, &ba, id).await;
+    }
+    // Three evaluators raced on the same changes; give them time to (wrongly) record again.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut seen = documents_of(&notifications(&c, &ba, "").await);
+    seen.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "each match once, whichever replica evaluated it");
 }
