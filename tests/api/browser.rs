@@ -244,6 +244,27 @@ async fn analysts_and_auditor_in_a_real_browser() {
     auditor.close().await.expect("close");
 }
 
+/// Upload `file` through the upload page as a SENSITIVE document under `code` released to
+/// Albania; its id.
+async fn upload_for_albania(client: &Client, app: &TestApp, title: &str, code: &str, file: &Path) -> String {
+    client.goto(&app.url("/upload")).await.expect("upload page");
+    fill(client, "#title", title).await;
+    client
+        .find(Locator::Id("classification"))
+        .await
+        .expect("level")
+        .select_by_value("SENSITIVE")
+        .await
+        .expect("select");
+    client.find(Locator::Id("handling_code")).await.expect("code").select_by_value(code).await.expect("select");
+    click(client, "input[name=releasable_to][value=AL]").await;
+    fill(client, "#file", &file.display().to_string()).await;
+    click(client, "form.upload-form button[type=submit]").await;
+    let base = app.base.clone();
+    wait_for(client, "the new document", |u, _| u.starts_with(&format!("{base}/documents/"))).await;
+    client.current_url().await.expect("url").to_string().rsplit('/').next().expect("id").to_owned()
+}
+
 /// Type `text` into the field `css`.
 async fn fill(client: &Client, css: &str, text: &str) {
     client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}")).send_keys(text).await.expect("type");
@@ -272,21 +293,7 @@ async fn a_sanitised_version_is_asked_for_answered_and_found_in_a_real_browser()
     // Belgrade provides an H2 document released to Albania.
     let provider = browser(&driver, work.path()).await;
     sign_in(&provider, &app, "analyst.rs", false).await;
-    provider.goto(&app.url("/upload")).await.expect("upload page");
-    fill(&provider, "#title", "Drina crossings — full report").await;
-    provider
-        .find(Locator::Id("classification"))
-        .await
-        .expect("level")
-        .select_by_value("SENSITIVE")
-        .await
-        .expect("select");
-    provider.find(Locator::Id("handling_code")).await.expect("code").select_by_value("H2").await.expect("select");
-    click(&provider, "input[name=releasable_to][value=AL]").await;
-    fill(&provider, "#file", &source_file.display().to_string()).await;
-    click(&provider, "form.upload-form button[type=submit]").await;
-    wait_for(&provider, "the source document", |u, _| u.starts_with(&format!("{base}/documents/"))).await;
-    let source_id = provider.current_url().await.expect("url").to_string().rsplit('/').next().expect("id").to_owned();
+    let source_id = upload_for_albania(&provider, &app, "Drina crossings — full report", "H2", &source_file).await;
 
     // Tirana asks for a sanitised version (H2 also offers dissemination, not judicial use).
     let requester = browser(&driver, work.path()).await;
@@ -370,7 +377,6 @@ async fn a_saved_search_rings_the_bell_and_opens_the_match_in_a_real_browser() {
     let work = tempfile::tempdir().expect("dir");
     let file = work.path().join("kapshtice.txt");
     std::fs::write(&file, "Kalimi i Kapshticës: kontrabandë cigaresh me kamionë.").expect("file");
-    let base = app.base.clone();
 
     let watcher = browser(&driver, work.path()).await;
     sign_in(&watcher, &app, "analyst.al", false).await;
@@ -385,20 +391,7 @@ async fn a_saved_search_rings_the_bell_and_opens_the_match_in_a_real_browser() {
 
     let provider = browser(&driver, work.path()).await;
     sign_in(&provider, &app, "analyst.rs", false).await;
-    provider.goto(&app.url("/upload")).await.expect("upload page");
-    fill(&provider, "#title", "Kapshticë crossing, November").await;
-    provider
-        .find(Locator::Id("classification"))
-        .await
-        .expect("level")
-        .select_by_value("SENSITIVE")
-        .await
-        .expect("select");
-    click(&provider, "input[name=releasable_to][value=AL]").await;
-    fill(&provider, "#file", &file.display().to_string()).await;
-    click(&provider, "form.upload-form button[type=submit]").await;
-    wait_for(&provider, "the document", |u, _| u.starts_with(&format!("{base}/documents/"))).await;
-    let id = provider.current_url().await.expect("url").to_string().rsplit('/').next().expect("id").to_owned();
+    let id = upload_for_albania(&provider, &app, "Kapshticë crossing, November", "H1", &file).await;
     provider.close().await.expect("close");
 
     // The bell rings on the next page Tirana opens.
