@@ -212,6 +212,12 @@ async fn a_red_document_alerts_only_its_recipients(backend: Backend) {
     let at_ba = notified_of(&app, &ba, &open).await;
     assert_eq!(documents_of(&at_ba), [open.as_str()], "BA is no recipient of the RED one: {at_ba}");
     assert_eq!(at_ba["unread"], 1);
+
+    // Recipients extended to analyst-ba: now the RED one reaches BA too.
+    let extended = patch(&app, &rs, &red, &json!({"recipients": ["analyst-al", "analyst-ba"]})).await;
+    assert_eq!(extended.status(), 200);
+    let at_ba = notified_of(&app, &ba, &red).await;
+    assert_eq!(documents_of(&at_ba), [red.as_str(), open.as_str()]);
 }
 
 async fn a_withdrawn_document_is_no_longer_available_when_read(backend: Backend) {
