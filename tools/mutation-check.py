@@ -97,6 +97,7 @@ M = [
  ("17 unread counts what may be seen", "src/notify/notifications.rs", "rows.iter().filter(|row| row.document_id.as_ref().is_none_or(|id| shown.contains_key(id))).count()", "rows.len()", "notifications::a_withdrawn_document_is_no_longer_available_when_read::embedded"),
  ("17 only what changed since saved", "src/notify/alerts.rs", "        if document.changed_at_ms < search.created_at.timestamp_millis() {", "        if false && document.changed_at_ms < search.created_at.timestamp_millis() {", "notifications::an_alert_tells_of_a_document_when_it_becomes_visible_and_matches::embedded"),
  ("17 alerts only with the alert on", "src/db/saved_searches.rs", "    saved_search::Entity::find().filter(saved_search::Column::Alert.eq(true)).all(db).await", "    saved_search::Entity::find().all(db).await", "notifications::an_alert_tells_of_a_document_when_it_becomes_visible_and_matches::embedded"),
+ ("17 alerts follow the owner as last seen", "src/db/saved_searches.rs", "        .filter(owner.saved())\n        .filter(differs)", "        .filter(owner.saved())\n        .filter(differs)\n        .filter(saved_search::Column::Id.eq(\"\"))", "notifications::alerts_follow_the_owners_clearance_as_last_seen::embedded"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

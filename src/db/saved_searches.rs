@@ -79,7 +79,8 @@ pub async fn delete(db: &impl ConnectionTrait, owner: &Owner, id: &str) -> Resul
     Ok(deleted.rows_affected == 1)
 }
 
-/// Keep the owner's clearance and capabilities as they are now on all their saved searches.
+/// Keep the owner's clearance, capabilities and e-mail address as they are now on all their
+/// saved searches.
 pub async fn refresh_owner(
     db: &impl ConnectionTrait,
     owner: &Owner,
@@ -87,11 +88,25 @@ pub async fn refresh_owner(
     capabilities: Vec<String>,
     email: Option<&str>,
 ) -> Result<(), DbErr> {
+    let capabilities = StringList::Items(capabilities);
+    let email_differs = match email {
+        Some(email) => Condition::any()
+            .add(saved_search::Column::OwnerEmail.ne(email))
+            .add(saved_search::Column::OwnerEmail.is_null()),
+        None => Condition::all().add(saved_search::Column::OwnerEmail.is_not_null()),
+    };
+    // Only rows that differ: reading saved searches or notifications writes nothing when the
+    // owner is as they were.
+    let differs = Condition::any()
+        .add(saved_search::Column::OwnerClearance.ne(clearance))
+        .add(saved_search::Column::OwnerCapabilities.ne(capabilities.clone()))
+        .add(email_differs);
     saved_search::Entity::update_many()
         .col_expr(saved_search::Column::OwnerClearance, Expr::value(clearance))
         .col_expr(saved_search::Column::OwnerEmail, Expr::value(email.map(str::to_owned)))
-        .col_expr(saved_search::Column::OwnerCapabilities, Expr::value(StringList::Items(capabilities)))
+        .col_expr(saved_search::Column::OwnerCapabilities, Expr::value(capabilities))
         .filter(owner.saved())
+        .filter(differs)
         .exec(db)
         .await?;
     Ok(())

@@ -19,7 +19,8 @@ on_both_backends!(
     a_withdrawn_document_is_no_longer_available_when_read,
     requests_and_decisions_are_told_to_the_two_sides,
     a_new_version_whose_text_now_matches_alerts,
-    replicas_record_each_match_once
+    replicas_record_each_match_once,
+    alerts_follow_the_owners_clearance_as_last_seen
 );
 
 async fn save(app: &TestApp, token: &str, body: Value) -> Value {
@@ -475,4 +476,26 @@ async fn replicas_record_each_match_once(backend: Backend) {
     let mut expected = ids.clone();
     expected.sort();
     assert_eq!(seen, expected, "each match once, whichever replica evaluated it");
+}
+
+async fn alerts_follow_the_owners_clearance_as_last_seen(backend: Backend) {
+    let app = TestApp::spawn_on(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let ba = app.token("analyst-ba").await; // SENSITIVE
+    save(&app, &ba, json!({"name": "Mostar", "q": "mostar", "alert": true})).await;
+    let restricted = json!({"classification": "RESTRICTED", "releasable_to": ["BA"]});
+    let above = create(&app, &rs, &with(metadata("Mostar bridge, restricted"), restricted.clone()), b"Mostar").await;
+    let marker = create(&app, &rs, &with(metadata("Mostar market"), json!({"releasable_to": ["BA"]})), b"Mostar").await;
+    let marker = marker["id"].as_str().expect("id").to_owned();
+    let page = notified_of(&app, &ba, &marker).await;
+    assert_eq!(documents_of(&page), [marker.as_str()], "above the owner's clearance: no alert");
+    assert!(above["id"].is_string());
+
+    // Cleared to RESTRICTED: once they have used their saved searches, their alerts follow.
+    let cleared = app.custom_token("analyst-ba", "BA-SIPA", "BA", "RESTRICTED", &["analyst"]);
+    assert_eq!(app.get_as(&cleared, "/api/v1/saved-searches").await.status(), 200);
+    let later = create(&app, &rs, &with(metadata("Mostar depot, restricted"), restricted), b"Mostar").await;
+    let later = later["id"].as_str().expect("id").to_owned();
+    let page = notified_of(&app, &cleared, &later).await;
+    assert_eq!(documents_of(&page), [later.as_str(), marker.as_str()]);
 }
