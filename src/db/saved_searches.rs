@@ -183,12 +183,14 @@ pub async fn page(
         .await
 }
 
-/// The owner's unread notifications (all of them: the caller decides which still count).
-pub async fn unread(db: &impl ConnectionTrait, owner: &Owner) -> Result<Vec<notification::Model>, DbErr> {
+/// The owner's newest unread notifications, at most `limit` (the caller decides which still
+/// count).
+pub async fn unread(db: &impl ConnectionTrait, owner: &Owner, limit: u64) -> Result<Vec<notification::Model>, DbErr> {
     notification::Entity::find()
         .filter(owner.notified())
         .filter(notification::Column::ReadAt.is_null())
         .order_by_desc(notification::Column::CreatedAt)
+        .limit(limit)
         .all(db)
         .await
 }

@@ -157,8 +157,8 @@ impl Service {
     }
 
     async fn unread(&self, caller: &Caller, owner: &repo::Owner) -> Result<usize, NotifyError> {
-        let mut rows = repo::unread(&self.db, owner).await?;
-        rows.truncate(MAX_COUNTED);
+        // Bounded in the query: the bell asks on every page view.
+        let rows = repo::unread(&self.db, owner, MAX_COUNTED as u64).await?;
         let shown = self.visible_documents(&caller.principal, &rows).await?;
         Ok(rows.iter().filter(|row| row.document_id.as_ref().is_none_or(|id| shown.contains_key(id))).count())
     }
