@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod dates;
 pub mod db;
+pub mod demo;
 pub mod document_id;
 pub mod documents;
 pub mod edge;

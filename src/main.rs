@@ -40,8 +40,13 @@ enum Command {
     /// Run the platform as configured: OIDC issuer, database, storage, TLS (profile `production`).
     Serve,
     /// Run on embedded defaults (SQLite and files under ./data) with the built-in development
-    /// identity provider and demo personas; loopback only, never for real documents.
-    Demo,
+    /// identity provider and demo personas; loopback only, never for real documents. An empty
+    /// platform is first given the sample corpus: two dozen fictional analyses of the personas.
+    Demo {
+        /// Start without the sample corpus.
+        #[arg(long)]
+        empty: bool,
+    },
     /// Exit 0 when `url` answers 2xx within 3 s, else 1: a container health check that needs no
     /// curl in the image. Without `url`: this server's own `/healthz` at `server.bind` (a wildcard
     /// address probed on loopback; over TLS when the server serves it, without checking the
@@ -227,9 +232,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             anaspoc::telemetry::init(&settings.log);
             serve(Application::build(settings).await?).await
         }
-        Command::Demo => {
+        Command::Demo { empty } => {
             let mut settings = Settings::load(&demo)?;
             settings.demo.enabled = true;
+            if empty {
+                settings.demo.seed = false;
+            }
             settings.validate()?;
             anaspoc::telemetry::init(&settings.log);
             let app = Application::build(settings).await?;

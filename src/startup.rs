@@ -42,6 +42,8 @@ pub enum StartupError {
     Tls(String),
     #[error(transparent)]
     IdentityProvider(#[from] discovery::DiscoveryError),
+    #[error(transparent)]
+    DemoSeed(#[from] crate::demo::SeedError),
     #[error("demo identity provider: {0}")]
     DemoIdp(#[from] demo_idp::KeyError),
     #[error(transparent)]
@@ -194,6 +196,9 @@ impl Application {
             settings.limits.max_upload_bytes,
             throttle.clone(),
         ));
+        if settings.demo.enabled && settings.demo.seed {
+            crate::demo::seed(&settings, &policy, &db, &documents).await?;
+        }
         notify::Alerts::new(
             db.clone(),
             search_index.clone(),
@@ -215,7 +220,18 @@ impl Application {
         ));
         let signing_key =
             Arc::new(SigningKey::for_database(Path::new(&settings.audit.signing_key_file), &settings.database.url)?);
-        let reader = web::Data::new(audit::Reader::new(Trail::new(db.clone()), audit_log.clone(), signing_key));
+        let rules = settings
+            .audit
+            .alerts
+            .rules()
+            .map_err(|(key, problem)| StartupError::Config(ConfigError::Invalid { key, problem }))?;
+        audit::anomalies::spawn_metrics(
+            Trail::new(db.clone()),
+            rules.clone(),
+            &metrics,
+            settings.audit.alerts.check_interval_secs,
+        );
+        let reader = web::Data::new(audit::Reader::new(Trail::new(db.clone()), audit_log.clone(), signing_key, rules));
         let authenticator = web::Data::new(Authenticator::new(validator.clone(), denials.clone(), throttle));
         let directory = Arc::new(Directory::new(db.clone(), audit_log.clone()));
         let sessions = Arc::new(Sessions::new(db.clone(), validator.clone()));

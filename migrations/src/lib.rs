@@ -14,6 +14,7 @@ mod m20261201_000008_rate_limits;
 mod m20261207_000009_ingest_note;
 mod m20261207_000010_handling_requests;
 mod m20261207_000011_saved_searches;
+mod m20261207_000012_audit_document_refs;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_ingest_note::Migration),
             Box::new(m20261207_000010_handling_requests::Migration),
             Box::new(m20261207_000011_saved_searches::Migration),
+            Box::new(m20261207_000012_audit_document_refs::Migration),
         ]
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Operation;
 use crate::audit::verify::Verification;
-use crate::audit::{Action, Event, Query, Reader};
+use crate::audit::{Action, Activity, ActivityQuery, Event, Query, Reader, Report};
 use crate::caller::Caller;
 use crate::edge::export_response;
 use crate::error::ApiError;
@@ -20,6 +20,8 @@ pub fn operations() -> Vec<Operation> {
         Operation::new(Method::GET, "/audit", || web::to(list)),
         Operation::new(Method::GET, "/audit/export", || web::to(export)),
         Operation::new(Method::GET, "/audit/verify", || web::to(verify)),
+        Operation::new(Method::GET, "/audit/activity", || web::to(activity)),
+        Operation::new(Method::GET, "/audit/documents/{id}/report", || web::to(report)),
     ]
 }
 
@@ -97,4 +99,64 @@ async fn export(caller: Caller, req: HttpRequest, reader: web::Data<Reader>) -> 
 async fn verify(caller: Caller, reader: web::Data<Reader>) -> Result<HttpResponse, ApiError> {
     let result = reader.auditor(&caller, Action::AuditVerify, "").await?.verify().await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(result))
+}
+
+/// `GET /api/v1/audit/documents/{id}/report`: who accessed one document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/documents/{id}/report",
+    tag = "audit",
+    description = "Who viewed, downloaded, received as a search hit or notification, changed, asked \
+        about, or was refused the document — grouped by kind of access and by organisation and \
+        country, with counts, first and last times, the people, and the markings the document \
+        carried at the time. Ids and markings only, never the title or content. Any well-formed \
+        id answers (the trail may name documents that no longer exist). The call is audited.",
+    params(("id" = String, Path, description = "The document's id (a UUID)")),
+    responses(
+        (status = 200, description = "The report", body = Report),
+        super::contract::Audit,
+        super::contract::Common,
+    ),
+)]
+async fn report(caller: Caller, id: web::Path<String>, reader: web::Data<Reader>) -> Result<HttpResponse, ApiError> {
+    let auditor = reader.auditor(&caller, Action::AuditReport, &format!("document={}", id.as_str())).await?;
+    let report = auditor.report(&id).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(report))
+}
+
+/// `GET /api/v1/audit/activity`: the numbers behind the audit page's charts, and the flags.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/activity",
+    tag = "audit",
+    description = "Events per day by action and outcome, refusals by organisation and country, \
+        the actors with most downloads, and the anomaly flags ([audit.alerts]) — over a window of \
+        days (default: the last 14), for everyone or one actor. As JSON, or as one CSV table \
+        (`chart,day,action,outcome,organisation,country,actor,count`). The call is audited.",
+    params(
+        ("actor" = Option<String>, Query, description = "One actor's `sub`: their timeline"),
+        ("from" = Option<chrono::NaiveDate>, Query, description = "First day (default: 13 days before `to`)"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "Last day (default: now)"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `csv`"),
+    ),
+    responses(
+        (status = 200, description = "The counts and flags", body = Activity,
+            content((Activity = "application/json"), (String = "text/csv"))),
+        super::contract::Audit,
+        super::contract::Common,
+    ),
+)]
+async fn activity(caller: Caller, req: HttpRequest, reader: web::Data<Reader>) -> Result<HttpResponse, ApiError> {
+    let auditor = reader.auditor(&caller, Action::AuditActivity, req.query_string()).await?;
+    let query = ActivityQuery::parse(req.query_string())?;
+    let activity = auditor.activity(&query).await?;
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if query.csv {
+        return Ok(response
+            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+            .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"audit-activity.csv\""))
+            .body(activity.csv()?));
+    }
+    Ok(response.json(activity))
 }

@@ -54,10 +54,16 @@ pub enum Action {
     AuditExport,
     #[serde(rename = "audit.verify")]
     AuditVerify,
+    /// An auditor read a per-document access report (the document is the target).
+    #[serde(rename = "audit.report")]
+    AuditReport,
+    /// An auditor read the activity charts (or their numbers as CSV) or the anomaly flags.
+    #[serde(rename = "audit.activity")]
+    AuditActivity,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 22] = [
         Action::AuthLogin,
         Action::AuthDenied,
         Action::DocumentCreate,
@@ -78,6 +84,8 @@ impl Action {
         Action::AuditRead,
         Action::AuditExport,
         Action::AuditVerify,
+        Action::AuditReport,
+        Action::AuditActivity,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +110,8 @@ impl Action {
             Action::AuditRead => "audit.read",
             Action::AuditExport => "audit.export",
             Action::AuditVerify => "audit.verify",
+            Action::AuditReport => "audit.report",
+            Action::AuditActivity => "audit.activity",
         }
     }
 
@@ -202,6 +212,26 @@ pub struct Event {
     pub details: Value,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl Event {
+    /// Documents the event names in its details other than as its target: a search's hits
+    /// (`ids`), the documents a notification list showed (`documents`), a derivative's source
+    /// (`derived_from.id`). Indexed in `audit_document_refs` when the event is appended.
+    pub fn mentioned_documents(&self) -> Vec<String> {
+        let details = &self.details;
+        let listed = ["ids", "documents"].into_iter().filter_map(|key| details.get(key)?.as_array()).flatten();
+        let source = details.get("derived_from").and_then(|d| d.get("id"));
+        let mut ids: Vec<String> = listed
+            .chain(source)
+            .filter_map(Value::as_str)
+            .filter(|id| id.len() <= 64 && self.target.document_id.as_deref() != Some(*id))
+            .map(str::to_owned)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
 }
 
 /// What a caller states about an event; the log adds seq, id, time and the hashes.

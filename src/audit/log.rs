@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::AuditError;
 use super::chain::{canonical_without_hash, link_hash};
 use super::event::{Event, NewEvent};
-use crate::db::entities::{audit_event, audit_head};
+use crate::db::entities::{audit_document_ref, audit_event, audit_head};
 
 #[derive(Clone)]
 pub struct Log {
@@ -32,6 +32,9 @@ type Pending = (NewEvent, oneshot::Sender<Result<Event, AuditError>>);
 
 /// Most events committed in one transaction by the group-commit writer.
 const MAX_BATCH: usize = 256;
+
+/// Rows of `audit_document_refs` inserted per statement.
+const REFS_PER_STATEMENT: usize = 4096;
 
 /// The fixed-width RFC 3339 form stored in `at`, so that text order is time order.
 pub fn format_time(at: chrono::DateTime<chrono::Utc>) -> String {
@@ -122,6 +125,22 @@ impl Log {
             recorded.push(linked);
         }
         audit_event::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        let mut refs: Vec<audit_document_ref::ActiveModel> = recorded
+            .iter()
+            .flat_map(|event| {
+                event.mentioned_documents().into_iter().map(|document_id| audit_document_ref::ActiveModel {
+                    document_id: Set(document_id),
+                    seq: Set(event.seq),
+                })
+            })
+            .collect();
+        // Two parameters a row: well under SQLite's and PostgreSQL's limits per statement.
+        while !refs.is_empty() {
+            let rest = refs.split_off(refs.len().min(REFS_PER_STATEMENT));
+            audit_document_ref::Entity::insert_many(std::mem::replace(&mut refs, rest))
+                .exec_without_returning(txn)
+                .await?;
+        }
         audit_head::Entity::update_many()
             .col_expr(audit_head::Column::Hash, Expr::value(prev_hash))
             .filter(audit_head::Column::Id.eq(1))

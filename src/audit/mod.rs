@@ -3,6 +3,8 @@
 //! change it records (or, for reads, before the bytes are served). Auditors read it only through
 //! [`Reader`]; the operator's tools read the stored [`Trail`] directly.
 
+pub mod activity;
+pub mod anomalies;
 pub mod chain;
 pub mod checkpoint;
 mod event;
@@ -10,15 +12,20 @@ pub mod export;
 mod log;
 mod query;
 mod reader;
+pub mod report;
+mod statistics;
 mod trail;
 pub mod verify;
 
+pub use activity::{Activity, ActivityQuery};
+pub use anomalies::{AlertSettings, Flag, Rule, Rules};
 pub use chain::GENESIS_HASH;
 pub use checkpoint::{Checkpoint, SigningKey};
 pub use event::{Action, Actor, Event, NewEvent, Outcome, Target};
 pub use log::{Log, format_time};
 pub use query::{Filter, Format, Query};
 pub use reader::{Auditor, Export, Listed, Reader};
+pub use report::Report;
 pub use trail::Trail;
 pub use verify::Verification;
 

@@ -9,17 +9,22 @@ use bytes::Bytes;
 use futures_util::Stream;
 use serde_json::json;
 
+use super::activity::{Activity, ActivityQuery};
+use super::anomalies::Rules;
 use super::checkpoint::SigningKey;
-use super::event::{Action, Event, NewEvent, Outcome};
+use super::event::{Action, Event, NewEvent, Outcome, Target};
 use super::export;
 use super::query::{Format, MAX_LIMIT, Query};
+use super::report::{Report, ReportBuilder};
 use super::trail::Trail;
 use super::verify::{self, Verification};
 use super::{AuditError, Log};
 use crate::caller::Caller;
+use crate::document_id::DocumentId;
 use crate::policy::Capability;
 
-/// Largest page an auditor can ask for.
+/// Events read at a time to build a report.
+const REPORT_PAGE: u64 = 1000;
 /// Longest query string kept in the record of a refusal.
 const MAX_ASKED_CHARS: usize = 1000;
 
@@ -27,6 +32,7 @@ pub struct Reader {
     trail: Trail,
     log: Log,
     key: Arc<SigningKey>,
+    rules: Rules,
 }
 
 /// A caller who holds `audit:read`. Only [`Reader::auditor`] makes one.
@@ -48,8 +54,8 @@ pub struct Export<S> {
 }
 
 impl Reader {
-    pub fn new(trail: Trail, log: Log, key: Arc<SigningKey>) -> Self {
-        Self { trail, log, key }
+    pub fn new(trail: Trail, log: Log, key: Arc<SigningKey>, rules: Rules) -> Self {
+        Self { trail, log, key, rules }
     }
 
     /// `caller` as an auditor, or the refusal — recorded as `action` with what was `asked` (the
@@ -99,6 +105,44 @@ impl Auditor<'_> {
         let result = verify::verify_database(&self.reader.trail, Vec::new(), Some(self.reader.key.key_id())).await?;
         self.record(Action::AuditVerify, serde_json::to_value(&result)?).await?;
         Ok(result)
+    }
+
+    /// Who viewed, downloaded, got as a hit, changed or was refused the document `id`
+    /// (any id: the trail may name documents that no longer exist). Audited with the document
+    /// as target.
+    pub async fn report(&self, id: &str) -> Result<Report, AuditError> {
+        let Some(document) = DocumentId::parse(id) else {
+            return Err(AuditError::Invalid { field: "id", problem: "is not a document id (a UUID)".into() });
+        };
+        let document = document.to_string();
+        let mut builder = ReportBuilder::new(&document);
+        let mut after = 0;
+        loop {
+            let events = self.reader.trail.document_events(&document, after, REPORT_PAGE).await?;
+            events.iter().for_each(|event| builder.add(event));
+            match events.last() {
+                Some(last) if events.len() as u64 == REPORT_PAGE => after = last.seq,
+                _ => break,
+            }
+        }
+        let report = builder.finish();
+        let event = NewEvent::of(self.caller, Action::AuditReport, Outcome::Allowed)
+            .target(Target::document(&document))
+            .details(json!({"totals": report.totals}));
+        self.reader.log.record(event).await?;
+        Ok(report)
+    }
+
+    /// The counts and anomaly flags of `query`'s window.
+    pub async fn activity(&self, query: &ActivityQuery) -> Result<Activity, AuditError> {
+        let flags = self.reader.rules.flags(&self.reader.trail, query.from, query.to).await?;
+        let activity = Activity::count(&self.reader.trail, query, flags).await?;
+        let details = json!({
+            "actor": query.actor, "from": activity.from, "to": activity.to,
+            "format": if query.csv { "csv" } else { "json" }, "flags": activity.flags.len(),
+        });
+        self.record(Action::AuditActivity, details).await?;
+        Ok(activity)
     }
 
     async fn record(&self, action: Action, details: serde_json::Value) -> Result<(), AuditError> {

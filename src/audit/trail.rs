@@ -6,6 +6,7 @@
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use serde_json::Value;
 
@@ -14,7 +15,7 @@ use super::checkpoint::{Checkpoint, SigningKey};
 use super::event::Event;
 use super::log::format_time;
 use super::query::Filter;
-use crate::db::entities::{audit_checkpoint, audit_event, audit_head};
+use crate::db::entities::{audit_checkpoint, audit_document_ref, audit_event, audit_head};
 
 #[derive(Clone)]
 pub struct Trail {
@@ -24,6 +25,32 @@ pub struct Trail {
 impl Trail {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
+    }
+
+    pub(super) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Oldest first: events with `seq > after` that concern `document` — as their target, or
+    /// mentioning it (`audit_document_refs`: a search hit, a notification, a derivative's source).
+    pub async fn document_events(&self, document: &str, after: i64, limit: u64) -> Result<Vec<Event>, AuditError> {
+        let mentioned = audit_document_ref::Entity::find()
+            .select_only()
+            .column(audit_document_ref::Column::Seq)
+            .filter(audit_document_ref::Column::DocumentId.eq(document))
+            .into_query();
+        let rows = audit_event::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(audit_event::Column::DocumentId.eq(document))
+                    .add(audit_event::Column::Seq.in_subquery(mentioned)),
+            )
+            .filter(audit_event::Column::Seq.gt(after))
+            .order_by_asc(audit_event::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(to_event).collect()
     }
 
     /// Newest first: events with `seq < before` (all when `None`) matching `filter`.

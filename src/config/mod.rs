@@ -118,6 +118,9 @@ pub struct WebSettings {
 pub struct AuditSettings {
     /// PKCS#8 PEM Ed25519 key that signs checkpoints; created (mode 0600) when absent.
     pub signing_key_file: String,
+    /// `[audit.alerts]`: the anomaly rules' thresholds.
+    #[serde(default)]
+    pub alerts: crate::audit::AlertSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -381,6 +384,8 @@ pub struct LogSettings {
 #[serde(deny_unknown_fields)]
 pub struct DemoSettings {
     pub enabled: bool,
+    /// Load the sample corpus into an empty demo platform (`anaspoc demo --empty`: off).
+    pub seed: bool,
 }
 
 /// Where the middle layer comes from.

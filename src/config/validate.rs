@@ -11,6 +11,10 @@ impl Settings {
         self.validate_storage()?;
         self.validate_oidc()?;
         self.policy.compile()?;
+        self.audit.alerts.rules().map_err(|(key, problem)| ConfigError::invalid(key, problem))?;
+        if self.audit.alerts.check_interval_secs == 0 {
+            return Err(ConfigError::invalid("audit.alerts.check_interval_secs", "must be greater than 0"));
+        }
         if !(1..=10_000).contains(&self.import.batch_size) {
             return Err(ConfigError::invalid("import.batch_size", "must be between 1 and 10000"));
         }

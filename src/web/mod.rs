@@ -4,6 +4,7 @@
 //! policy and the same audit events — as the API. Pages never decide access: a service's
 //! refusal becomes an error page by the same table as the API's problems ([`WebError::from_service`]).
 
+pub mod charts;
 pub mod i18n;
 mod login;
 mod pages;
@@ -91,7 +92,7 @@ pub struct WebState {
     catalogues: Arc<Catalogues>,
 }
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 11] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("search.html", include_str!("../../templates/search.html")),
     ("document.html", include_str!("../../templates/document.html")),
@@ -100,6 +101,7 @@ const TEMPLATES: [(&str, &str); 10] = [
     ("saved_searches.html", include_str!("../../templates/saved_searches.html")),
     ("notifications.html", include_str!("../../templates/notifications.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
+    ("audit_report.html", include_str!("../../templates/audit_report.html")),
     ("message.html", include_str!("../../templates/message.html")),
     ("api.html", include_str!("../../templates/api.html")),
 ];
@@ -184,6 +186,11 @@ impl WebState {
 
     pub fn catalogues(&self) -> &Catalogues {
         &self.catalogues
+    }
+
+    /// The message `key` in `lang` (for text made outside templates, e.g. chart labels).
+    pub fn t(&self, lang: &str, key: &str) -> String {
+        self.catalogues.get(lang, key).to_owned()
     }
 }
 
@@ -272,6 +279,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/audit", web::get().to(pages::audit::page))
         .route(crate::api::openapi::REFERENCE_PATH, web::get().to(pages::api_reference::page))
         .route("/audit/export", web::get().to(pages::audit::export))
+        .route("/audit/activity.csv", web::get().to(pages::audit::activity_csv))
+        .route("/audit/documents/{id}", web::get().to(pages::audit::report))
         .route(
             "/static/app.css",
             web::get().to(|| async { static_file("text/css; charset=utf-8", include_str!("../../static/app.css")) }),

@@ -416,3 +416,115 @@ async fn a_saved_search_rings_the_bell_and_opens_the_match_in_a_real_browser() {
     assert!(!document.contains("class=\"unread-count\""), "read: the bell is quiet");
     watcher.close().await.expect("close");
 }
+
+/// Signed in at the demo's own identity provider as `persona` (its persona list).
+async fn sign_in_as_persona(client: &Client, app: &TestApp, persona: &str) {
+    client.goto(&app.url("/")).await.expect("open the platform");
+    wait_for(client, "the demo provider's personas", |_, s| s.contains("class=\"personas\"")).await;
+    click(client, &format!("button[name=username][value='{persona}']")).await;
+    let base = app.base.clone();
+    wait_for(client, "the search page", |u, s| u.starts_with(&base) && s.contains("role=\"search\"")).await;
+}
+
+/// How many documents a search page says it found.
+fn found(page: &str) -> usize {
+    let Some(start) = page.find("Documents found: ") else { return 0 };
+    page[start + 17..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)
+}
+
+/// The seeded demo as a new user meets it (and as the README's screenshots show it): three
+/// personas search the same word and find different documents; the auditor sees the charts, the
+/// anomaly flags the sample activity raised, follows one to its events, opens a document's access
+/// report, and reads the page in Macedonian. With ANASPOC_README_SCREENSHOTS=DIR the README's
+/// pictures are written there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeded_demo_in_a_real_browser() {
+    let Some(chromedriver) = peer(CHROMEDRIVER_VAR) else { return };
+    let app = TestApp::spawn_with(|s| {
+        s.demo.seed = true;
+        // The demo profile's thresholds; its working-hours rule depends on the clock: left off.
+        s.audit.alerts.downloads_per_hour = 10;
+        s.audit.alerts.denials_per_hour = 5;
+        s.audit.alerts.originators_per_hour = 4;
+    })
+    .await;
+    let driver = start_driver(&chromedriver).await;
+    let work = tempfile::tempdir().expect("dir");
+    let readme = std::env::var_os("ANASPOC_README_SCREENSHOTS").map(PathBuf::from);
+    let picture = |client: &Client, name: &'static str| {
+        let readme = readme.clone();
+        let client = client.clone();
+        async move {
+            shot(&client, name).await;
+            if let Some(dir) = readme {
+                let png = client.screenshot().await.expect("screenshot");
+                std::fs::write(dir.join(format!("{name}.png")), png).expect("write README screenshot");
+            }
+        }
+    };
+
+    // The same word, three personas, three different sets (text documents are indexed at once;
+    // waiting for the count to settle covers the office files and the scan).
+    let mut totals = Vec::new();
+    for persona in ["analyst-al", "analyst-rs", "advisor-europol"] {
+        let client = browser(&driver, work.path()).await;
+        sign_in_as_persona(&client, &app, persona).await;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut last = (0, Instant::now());
+        let page = loop {
+            client.goto(&app.url("/?q=adriatik")).await.expect("search");
+            let page = wait_for(&client, "results", |_, s| s.contains("class=\"total\"")).await;
+            let total = found(&page);
+            if total != last.0 {
+                last = (total, Instant::now());
+            } else if total > 0 && last.1.elapsed() > Duration::from_secs(8) {
+                break page;
+            }
+            assert!(Instant::now() < deadline, "{persona}'s results never settled: {page}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        if persona == "analyst-al" {
+            picture(&client, "demo-search-analyst-al").await;
+        }
+        totals.push((persona, found(&page), page));
+        client.close().await.expect("close");
+    }
+    for (i, (a, count_a, page_a)) in totals.iter().enumerate() {
+        for (b, count_b, page_b) in &totals[i + 1..] {
+            assert!(count_a != count_b || page_a != page_b, "{a} and {b} see the same");
+        }
+        assert!(*count_a > 0, "{a} finds something");
+    }
+
+    let auditor = browser(&driver, work.path()).await;
+    sign_in_as_persona(&auditor, &app, "auditor").await;
+    auditor.goto(&app.url("/audit")).await.expect("audit page");
+    let audit = wait_for(&auditor, "the charts", |_, s| s.contains("id=\"chart-per-day-outcome\"")).await;
+    for chart in ["per-day-outcome", "per-day-action", "denials", "top-downloads"] {
+        let figure = auditor.find(Locator::Css(&format!("#chart-{chart}"))).await.expect("figure");
+        figure.find(Locator::Css("svg")).await.unwrap_or_else(|_| panic!("{chart} is drawn"));
+    }
+    for flag in ["flag-bulk-downloads", "flag-many-originators", "flag-denials"] {
+        assert!(audit.contains(flag), "the sample activity raises {flag}");
+    }
+    assert!(audit.contains("advisor-europol") && audit.contains("AL-ASP (AL)"), "who and from where");
+    picture(&auditor, "demo-audit-charts").await;
+
+    // A flag's link shows exactly its events.
+    click(&auditor, "li.flag-bulk-downloads a").await;
+    let events = wait_for(&auditor, "the flagged events", |u, _| u.contains("actor=advisor-europol")).await;
+    assert!(events.contains("document.download") && !events.contains("<td>document.view</td>"), "only downloads");
+
+    // A document's access report, from an event row.
+    click(&auditor, "table.audit a[href^='/audit/documents/']").await;
+    let report = wait_for(&auditor, "the report", |_, s| s.contains("report-section")).await;
+    assert!(report.contains("Downloaded") && report.contains("EUROPOL"), "{report}");
+    assert!(!report.contains("ADRIATIK") && !report.contains("АДРИАТИК"), "no document text for auditors");
+    picture(&auditor, "demo-audit-report").await;
+
+    // In Macedonian.
+    auditor.goto(&app.url("/language?lang=mk&return_to=/audit")).await.expect("language");
+    let macedonian = wait_for(&auditor, "the Macedonian audit page", |_, s| s.contains("Активност")).await;
+    assert!(macedonian.contains("Предупредувања за аномалии") && macedonian.contains("Настани по ден според исходот"));
+    auditor.close().await.expect("close");
+}

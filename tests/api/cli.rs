@@ -142,7 +142,7 @@ fn a_malformed_request_is_refused_without_an_error_in_the_log() {
     let dir = tempfile::tempdir().expect("dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_anaspoc"))
-        .arg("demo")
+        .args(["demo", "--empty"])
         .current_dir(dir.path())
         .env("ANASPOC__SERVER__BIND", format!("127.0.0.1:{port}"))
         .env("ANASPOC__SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))

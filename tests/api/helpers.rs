@@ -81,6 +81,10 @@ pub fn peer(var: &str) -> Option<String> {
 pub fn test_settings(dir: &std::path::Path) -> Settings {
     let mut settings = Settings::load(&Profile::Named("demo".into())).expect("demo settings load");
     settings.demo.enabled = true;
+    // Tests start empty; tests/api/demo.rs starts the demo with its sample corpus.
+    settings.demo.seed = false;
+    // The built-in thresholds, not the demo's (whose working hours depend on the clock).
+    settings.audit.alerts = anaspoc::audit::AlertSettings::default();
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.workers = 1;
     settings.database.url = format!("sqlite://{}/anaspoc.db?mode=rwc", dir.display());

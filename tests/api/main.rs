@@ -9,6 +9,7 @@ mod audit;
 mod browser;
 mod cli;
 mod database;
+mod demo;
 mod documents;
 mod email;
 mod health;

@@ -262,7 +262,7 @@ impl Replica {
         let settings = &app.settings;
         let mut command = Command::new(env!("CARGO_BIN_EXE_anaspoc"));
         command
-            .arg("demo")
+            .args(["demo", "--empty"])
             .current_dir(dir)
             .env("ANASPOC__SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("ANASPOC__SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))

@@ -60,6 +60,8 @@ pub const REFERENCE_PATH: &str = "/api/reference";
         audit::list,
         audit::export,
         audit::verify,
+        audit::activity,
+        audit::report,
     ),
     components(schemas(Problem)),
     security(("bearer" = []), ("oidc" = [])),

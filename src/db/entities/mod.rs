@@ -2,6 +2,7 @@
 
 pub mod alert_position;
 pub mod audit_checkpoint;
+pub mod audit_document_ref;
 pub mod audit_event;
 pub mod audit_head;
 pub mod change_feed;

@@ -6,8 +6,10 @@ use minijinja::context;
 use serde_json::{Value, json};
 
 use super::html_page;
-use crate::audit::{Action, Query, Reader, Verification};
+use crate::audit::report::Access;
+use crate::audit::{Action, ActivityQuery, Query, Reader, Verification};
 use crate::edge::export_response;
+use crate::web::charts;
 use crate::web::session::Viewer;
 use crate::web::{WebError, WebState};
 
@@ -32,6 +34,40 @@ pub async fn page(
         .map_err(failed)?;
     let verification = if verify { Some(auditor.verify().await.map_err(failed)?) } else { None };
     let listed = auditor.list(&query, PAGE_LIMIT).await.map_err(failed)?;
+    // The charts and flags of the same filters' window (and actor: their timeline).
+    let window = ActivityQuery::from_pairs(
+        url::form_urlencoded::parse(asked.as_bytes()).filter(|(k, _)| k != "verify"),
+        chrono::Utc::now(),
+    )
+    .map_err(failed)?;
+    let activity = auditor.activity(&window).await.map_err(failed)?;
+    let activity_csv = {
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in
+            [("actor", &window.actor), ("from", &Some(activity.from.clone())), ("to", &Some(activity.to.clone()))]
+        {
+            if let Some(value) = value {
+                serializer.append_pair(key, value);
+            }
+        }
+        format!("/audit/activity.csv?{}", serializer.finish())
+    };
+    let charts = charts::activity(&activity, |key| state.t(viewer.lang, key));
+    let flags: Vec<Value> = activity
+        .flags
+        .iter()
+        .map(|flag| {
+            json!({
+                "rule": state.t(viewer.lang, &format!("flag_{}", flag.rule.as_str().replace('-', "_"))),
+                "rule_code": flag.rule.as_str(),
+                "actor": flag.actor,
+                "count": flag.count,
+                "threshold": flag.threshold,
+                "hour": flag.from.get(..16).unwrap_or(&flag.from).replacen('T', " ", 1),
+                "link": flag.link,
+            })
+        })
+        .collect();
 
     let filters: Vec<(String, String)> = url::form_urlencoded::parse(asked.as_bytes())
         .filter(|(k, _)| k != "cursor" && k != "verify")
@@ -84,6 +120,14 @@ pub async fn page(
             export_csv => format!("/audit/export?{}", with(("format", "csv"))),
             verify_url => format!("/audit?{}", with(("verify", "1"))),
             verification => verification,
+            activity => json!({
+                "actor": activity.actor,
+                "from": activity.from.get(..10),
+                "to": activity.to.get(..10),
+            }),
+            activity_csv => activity_csv,
+            charts => charts,
+            flags => flags,
         },
     )?;
     Ok(html_page(html))
@@ -99,4 +143,109 @@ pub async fn export(viewer: Viewer, req: HttpRequest, reader: web::Data<Reader>)
     query.before = None;
     query.limit = None;
     Ok(export_response(auditor.export(&query).await.map_err(failed)?))
+}
+
+/// `GET /audit/activity.csv`: the numbers behind the page's charts and its flags.
+pub async fn activity_csv(
+    viewer: Viewer,
+    req: HttpRequest,
+    reader: web::Data<Reader>,
+) -> Result<HttpResponse, WebError> {
+    let failed = |e| WebError::from_service(e, viewer.lang);
+    let asked = req.query_string();
+    let auditor = reader.auditor(&viewer.caller, Action::AuditActivity, asked).await.map_err(failed)?;
+    let mut query = ActivityQuery::parse(asked).map_err(failed)?;
+    query.csv = true;
+    let activity = auditor.activity(&query).await.map_err(failed)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, "attachment; filename=\"audit-activity.csv\""))
+        .body(activity.csv().map_err(failed)?))
+}
+
+/// `GET /audit/documents/{id}`: the per-document access report, for people.
+pub async fn report(
+    viewer: Viewer,
+    id: web::Path<String>,
+    state: web::Data<WebState>,
+    reader: web::Data<Reader>,
+) -> Result<HttpResponse, WebError> {
+    let failed = |e| WebError::from_service(e, viewer.lang);
+    let auditor = reader
+        .auditor(&viewer.caller, Action::AuditReport, &format!("document={}", id.as_str()))
+        .await
+        .map_err(failed)?;
+    let report = auditor.report(&id).await.map_err(failed)?;
+    let sections: Vec<Value> = Access::ALL
+        .iter()
+        .filter_map(|access| {
+            let groups: Vec<Value> = report
+                .groups
+                .iter()
+                .filter(|group| group.access == *access)
+                .map(|group| {
+                    json!({
+                        "organisation": group.organisation, "country": group.country, "count": group.count,
+                        "first": display_time(&group.first_at), "last": display_time(&group.last_at),
+                        "actors": group.actors.iter().map(|a| json!({
+                            "sub": a.sub, "name": a.name, "count": a.count,
+                        })).collect::<Vec<_>>(),
+                        "markings": group.markings.iter().map(markings_line).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            (!groups.is_empty()).then(|| {
+                json!({
+                    "title": state.t(viewer.lang, &format!("access_{}", access.as_str().replace('-', "_"))),
+                    "code": access.as_str(),
+                    "total": report.totals.get(access.as_str()).copied().unwrap_or_default(),
+                    "groups": groups,
+                })
+            })
+        })
+        .collect();
+    let history: Vec<Value> = report
+        .markings_history
+        .iter()
+        .map(|change| {
+            json!({"at": display_time(&change.at), "action": change.action.as_str(), "actor": change.actor,
+                   "markings": markings_line(&change.markings)})
+        })
+        .collect();
+    let html = state.render(
+        "audit_report.html",
+        viewer.lang,
+        Some(&viewer),
+        context! {
+            id => report.document_id,
+            originator => report.originator.as_ref().map(|o| json!({"organisation": o.organisation, "country": o.country})),
+            history => history,
+            sections => sections,
+            events => format!("/audit?document={}", report.document_id),
+        },
+    )?;
+    Ok(html_page(html))
+}
+
+/// "2026-11-28T23:19:14.562Z" → "2026-11-28 23:19:14": readable, one line.
+fn display_time(at: &str) -> String {
+    at.get(..19).unwrap_or(at).replacen('T', " ", 1)
+}
+
+/// Markings on one line, as auditors read them: `RESTRICTED · TLP:AMBER · H1 · AL, RS`.
+fn markings_line(markings: &Value) -> String {
+    let text = |key: &str| markings.get(key).and_then(Value::as_str).unwrap_or("?").to_owned();
+    let list = |key: &str| {
+        markings
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+    };
+    let mut parts = vec![text("classification"), format!("TLP:{}", text("tlp")), text("handling_code")];
+    parts.extend(list("releasable_to"));
+    if let Some(recipients) = list("recipients").filter(|r| !r.is_empty()) {
+        parts.push(format!("→ {recipients}"));
+    }
+    parts.join(" · ")
 }

@@ -6,6 +6,7 @@ mod access;
 mod completeness;
 mod concurrency;
 mod export;
+mod insights;
 mod tampering;
 
 use anaspoc::audit::{self, Event, Filter};
