@@ -120,7 +120,44 @@ pub struct AuditSettings {
     pub signing_key_file: String,
     /// `[audit.alerts]`: the anomaly rules' thresholds.
     #[serde(default)]
-    pub alerts: crate::audit::AlertSettings,
+    pub alerts: AlertSettings,
+}
+
+/// `[audit.alerts]`: the thresholds of the anomaly rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// Flag an actor who downloads more than this many documents in one hour.
+    pub downloads_per_hour: u32,
+    /// Flag an actor refused more than this many times in one hour.
+    pub denials_per_hour: u32,
+    /// Flag an actor who downloads documents of at least this many organisations in one hour.
+    pub originators_per_hour: u32,
+    /// Working hours as `HH:MM-HH:MM` in `utc_offset`; reading documents outside them, or on
+    /// days not in `working_days`, is flagged. Empty: no working-hours rule.
+    pub working_hours: String,
+    pub working_days: Vec<String>,
+    /// The network's local time, e.g. `+01:00`.
+    pub utc_offset: String,
+    /// How far back the audit page and `/metrics` look for flags.
+    pub lookback_hours: u32,
+    /// How often `/metrics`' flag counts are recomputed.
+    pub check_interval_secs: u64,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            downloads_per_hour: 50,
+            denials_per_hour: 20,
+            originators_per_hour: 5,
+            working_hours: String::new(),
+            working_days: ["Mon", "Tue", "Wed", "Thu", "Fri"].map(String::from).to_vec(),
+            utc_offset: "+01:00".into(),
+            lookback_hours: 168,
+            check_interval_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

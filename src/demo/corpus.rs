@@ -8,7 +8,7 @@ use crate::documents::NewDocument;
 
 const CORPUS: &str = include_str!("corpus.toml");
 
-/// The file a document is uploaded as, made from its text ([`super::files`]).
+/// The file a document is uploaded as, made from its text (by `files.rs`).
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {

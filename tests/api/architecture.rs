@@ -98,7 +98,8 @@ fn sibling_edges(dir: &Path, crate_path: &str) -> BTreeMap<String, BTreeSet<Stri
         .filter_map(|entry| {
             let path = entry.expect("entry").path();
             let name = path.file_name()?.to_string_lossy().into_owned();
-            let name = name.strip_suffix(".rs").map(str::to_owned).unwrap_or(name);
+            // Modules: Rust files and directories (data beside them, such as a corpus, is not one).
+            let name = if path.is_dir() { name } else { name.strip_suffix(".rs")?.to_owned() };
             (name != "mod" && name != "tests").then_some(name)
         })
         .collect();

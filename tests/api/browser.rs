@@ -497,6 +497,8 @@ async fn the_seeded_demo_in_a_real_browser() {
     }
 
     let auditor = browser(&driver, work.path()).await;
+    // Tall enough for the flags and all four charts in one picture.
+    auditor.set_window_size(1280, 1900).await.expect("window size");
     sign_in_as_persona(&auditor, &app, "auditor").await;
     auditor.goto(&app.url("/audit")).await.expect("audit page");
     let audit = wait_for(&auditor, "the charts", |_, s| s.contains("id=\"chart-per-day-outcome\"")).await;

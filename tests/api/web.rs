@@ -219,6 +219,27 @@ async fn upload_search_document_and_audit_pages() {
     let export = auditor.get(app.url("/audit/export?format=csv")).send().await.expect("export");
     assert_eq!(export.status(), 200);
     assert!(export.text().await.expect("csv").starts_with("seq,id,at,"));
+
+    // Above the events: the window's charts, drawn as SVG with their numbers, and the CSV.
+    assert!(audit.contains("id=\"chart-per-day-outcome\"") && audit.contains("<svg"), "{audit}");
+    assert!(audit.contains("class=\"chart-numbers\""), "a text alternative beside each chart");
+    let numbers = auditor.get(app.url("/audit/activity.csv")).send().await.expect("numbers");
+    assert_eq!(numbers.status(), 200);
+    assert_eq!(numbers.headers()["content-type"], "text/csv; charset=utf-8");
+    let numbers = numbers.text().await.expect("csv");
+    assert!(numbers.starts_with("chart,day,action,outcome,organisation,country,actor,count\n"), "{numbers}");
+    assert!(numbers.contains(",document.create,allowed,"), "{numbers}");
+    // A window too long for charts still lists its events.
+    let (status, long) = page(&auditor, &app, "/audit?from=2020-01-01&action=document.create").await;
+    assert_eq!(status, 200);
+    assert!(long.contains(&id) && !long.contains("chart-per-day-outcome"), "{long}");
+    // The document's access report, linked from its events: ids and markings, never the title.
+    assert!(audit.contains(&format!("href=\"/audit/documents/{id}\"")), "{audit}");
+    let (status, report) = page(&auditor, &app, &format!("/audit/documents/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(report.contains("report-changed") && report.contains("AMBER") && !report.contains("Дрина"), "{report}");
+    let (status, _) = page(&browser, &app, &format!("/audit/documents/{id}")).await;
+    assert_eq!(status, 403, "auditors only");
 }
 
 #[actix_web::test]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::html_page;
 use crate::audit::report::Access;
-use crate::audit::{Action, ActivityQuery, Query, Reader, Verification};
+use crate::audit::{Action, Activity, ActivityQuery, Query, Reader, Verification};
 use crate::edge::export_response;
 use crate::web::charts;
 use crate::web::session::Viewer;
@@ -34,40 +34,18 @@ pub async fn page(
         .map_err(failed)?;
     let verification = if verify { Some(auditor.verify().await.map_err(failed)?) } else { None };
     let listed = auditor.list(&query, PAGE_LIMIT).await.map_err(failed)?;
-    // The charts and flags of the same filters' window (and actor: their timeline).
+    // The charts and flags of the same filters' window (and actor: their timeline). A window
+    // the charts cannot count (over a year, or ending before it starts) leaves the list alone.
     let window = ActivityQuery::from_pairs(
         url::form_urlencoded::parse(asked.as_bytes()).filter(|(k, _)| k != "verify"),
         chrono::Utc::now(),
     )
-    .map_err(failed)?;
-    let activity = auditor.activity(&window).await.map_err(failed)?;
-    let activity_csv = {
-        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-        for (key, value) in
-            [("actor", &window.actor), ("from", &Some(activity.from.clone())), ("to", &Some(activity.to.clone()))]
-        {
-            if let Some(value) = value {
-                serializer.append_pair(key, value);
-            }
-        }
-        format!("/audit/activity.csv?{}", serializer.finish())
+    .ok();
+    let activity = match &window {
+        Some(window) => Some(auditor.activity(window).await.map_err(failed)?),
+        None => None,
     };
-    let charts = charts::activity(&activity, |key| state.t(viewer.lang, key));
-    let flags: Vec<Value> = activity
-        .flags
-        .iter()
-        .map(|flag| {
-            json!({
-                "rule": state.t(viewer.lang, &format!("flag_{}", flag.rule.as_str().replace('-', "_"))),
-                "rule_code": flag.rule.as_str(),
-                "actor": flag.actor,
-                "count": flag.count,
-                "threshold": flag.threshold,
-                "hour": flag.from.get(..16).unwrap_or(&flag.from).replacen('T', " ", 1),
-                "link": flag.link,
-            })
-        })
-        .collect();
+    let panel = activity.as_ref().map(|activity| activity_panel(activity, &state, viewer.lang));
 
     let filters: Vec<(String, String)> = url::form_urlencoded::parse(asked.as_bytes())
         .filter(|(k, _)| k != "cursor" && k != "verify")
@@ -120,14 +98,7 @@ pub async fn page(
             export_csv => format!("/audit/export?{}", with(("format", "csv"))),
             verify_url => format!("/audit?{}", with(("verify", "1"))),
             verification => verification,
-            activity => json!({
-                "actor": activity.actor,
-                "from": activity.from.get(..10),
-                "to": activity.to.get(..10),
-            }),
-            activity_csv => activity_csv,
-            charts => charts,
-            flags => flags,
+            activity => panel,
         },
     )?;
     Ok(html_page(html))
@@ -143,6 +114,38 @@ pub async fn export(viewer: Viewer, req: HttpRequest, reader: web::Data<Reader>)
     query.before = None;
     query.limit = None;
     Ok(export_response(auditor.export(&query).await.map_err(failed)?))
+}
+
+/// What the activity section shows: its window, the CSV link, the flags and the charts.
+fn activity_panel(activity: &Activity, state: &WebState, lang: &'static str) -> Value {
+    let mut csv = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(actor) = &activity.actor {
+        csv.append_pair("actor", actor);
+    }
+    csv.append_pair("from", &activity.from).append_pair("to", &activity.to);
+    let flags: Vec<Value> = activity
+        .flags
+        .iter()
+        .map(|flag| {
+            json!({
+                "rule": state.t(lang, &format!("flag_{}", flag.rule.as_str().replace('-', "_"))),
+                "rule_code": flag.rule.as_str(),
+                "actor": flag.actor,
+                "count": flag.count,
+                "threshold": flag.threshold,
+                "hour": flag.from.get(..16).unwrap_or(&flag.from).replacen('T', " ", 1),
+                "link": flag.link,
+            })
+        })
+        .collect();
+    json!({
+        "actor": activity.actor,
+        "from": activity.from.get(..10),
+        "to": activity.to.get(..10),
+        "csv": format!("/audit/activity.csv?{}", csv.finish()),
+        "flags": flags,
+        "charts": charts::activity(activity, |key| state.t(lang, key)),
+    })
 }
 
 /// `GET /audit/activity.csv`: the numbers behind the page's charts and its flags.

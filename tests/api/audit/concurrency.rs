@@ -122,7 +122,7 @@ impl Process {
         std::fs::create_dir_all(dir).expect("dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         let child = Command::new(env!("CARGO_BIN_EXE_anaspoc"))
-            .arg("demo")
+            .args(["demo", "--empty"])
             .current_dir(dir)
             .env("ANASPOC__SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("ANASPOC__SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))

@@ -36,7 +36,7 @@ async fn start(dir: &Path, port: u16) -> Server {
 
 async fn start_with(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_anaspoc"));
-    command.arg("demo").stdout(Stdio::null()).stderr(Stdio::null());
+    command.args(["demo", "--empty"]).stdout(Stdio::null()).stderr(Stdio::null());
     configure(&mut command, dir, port);
     command.envs(env.iter().copied());
     let child = command.spawn().expect("start anaspoc");

@@ -120,7 +120,7 @@ async fn start_up_refuses_ingest_without_a_sandbox_unless_told() {
     let start = |sandbox: &str| {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
         std::process::Command::new(env!("CARGO_BIN_EXE_anaspoc"))
-            .arg("demo")
+            .args(["demo", "--empty"])
             .current_dir(dir.path())
             // No bubblewrap to be found.
             .env("PATH", "/nonexistent")
