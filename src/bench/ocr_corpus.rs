@@ -303,8 +303,14 @@ pub fn image_only_pdf(jpeg: &[u8], width: u32, height: u32, dpi: u32) -> Vec<u8>
         image,
         format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()).into_bytes(),
     ];
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
+    pdf_file(&objects)
+}
+
+/// A PDF file of `objects` (numbered from 1; the first is the catalog) with its cross-reference
+/// table: what a writer adds around the objects it drew.
+pub fn pdf_file(objects: &[Vec<u8>]) -> Vec<u8> {
+    let mut pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::with_capacity(objects.len());
     for (number, body) in objects.iter().enumerate() {
         offsets.push(pdf.len());
         pdf.extend_from_slice(format!("{} 0 obj\n", number + 1).as_bytes());

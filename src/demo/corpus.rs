@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use crate::documents::NewDocument;
+use crate::policy::{DocumentMarkings, PolicyConfig, Principal, Status as DocumentStatus};
 
 const CORPUS: &str = include_str!("corpus.toml");
 
@@ -97,6 +98,22 @@ impl Entry {
         }
     }
 
+    /// The document's markings and status once `uploader` has uploaded it, as the policy decides
+    /// on them (`None` when the corpus holds an upload the policy would refuse).
+    pub fn document(&self, policy: &PolicyConfig, uploader: &Principal) -> Option<DocumentMarkings> {
+        let valid = self.metadata().validate(policy, uploader).ok()?;
+        Some(DocumentMarkings {
+            markings: valid.markings,
+            originator_org: uploader.organisation.clone(),
+            originator_country: uploader.country.clone(),
+            status: match self.status {
+                Status::Draft => DocumentStatus::Draft,
+                Status::Published => DocumentStatus::Published,
+                Status::Withdrawn => DocumentStatus::Withdrawn,
+            },
+        })
+    }
+
     pub fn paragraphs(&self) -> impl Iterator<Item = &str> {
         self.text.split("\n\n").map(str::trim).filter(|p| !p.is_empty())
     }
@@ -110,7 +127,7 @@ mod tests {
     use crate::auth::ClaimMapper;
     use crate::auth::demo_idp::PERSONAS;
     use crate::config::{Profile, Settings};
-    use crate::policy::{Action, Decision, DocumentMarkings, Principal, Status as DocumentStatus, decide};
+    use crate::policy::{Action, Decision, decide};
 
     fn principals() -> (crate::policy::PolicyConfig, HashMap<&'static str, Principal>) {
         let settings = Settings::load(&Profile::Named("demo".into())).expect("demo settings");
@@ -128,17 +145,7 @@ mod tests {
         let mut seen: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
         for entry in &corpus {
             let uploader = &principals[entry.uploader.as_str()];
-            let valid = entry.metadata().validate(&policy, uploader).unwrap_or_else(|e| panic!("{}: {e}", entry.key));
-            let document = DocumentMarkings {
-                markings: valid.markings,
-                originator_org: uploader.organisation.clone(),
-                originator_country: uploader.country.clone(),
-                status: match entry.status {
-                    Status::Draft => DocumentStatus::Draft,
-                    Status::Published => DocumentStatus::Published,
-                    Status::Withdrawn => DocumentStatus::Withdrawn,
-                },
-            };
+            let document = entry.document(&policy, uploader).unwrap_or_else(|| panic!("{}: a valid upload", entry.key));
             for (name, principal) in &principals {
                 if decide(principal, &document, Action::See) == Decision::Allow {
                     seen.entry(name).or_default().insert(entry.key.clone());

@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::db::entities::document;
 use crate::document_id::RequestedId;
 use crate::documents::{DocumentsError, Precondition, Service};
-use crate::policy::{Action, Decision, DocumentMarkings, PolicyConfig, Status as DocumentStatus, decide};
+use crate::policy::{Action, Decision, PolicyConfig, decide};
 
 /// The user agent recorded in the audit events of everything the demo does for its personas.
 pub const USER_AGENT: &str = "anaspoc demo (sample corpus)";
@@ -121,18 +121,9 @@ async fn activity(
 
 fn may_see(policy: &PolicyConfig, callers: &HashMap<&str, Caller>, reader: &Caller, entry: &Entry) -> bool {
     let Some(uploader) = callers.get(entry.uploader.as_str()).map(|c| &c.principal) else { return false };
-    let Ok(valid) = entry.metadata().validate(policy, uploader) else { return false };
-    let document = DocumentMarkings {
-        markings: valid.markings,
-        originator_org: uploader.organisation.clone(),
-        originator_country: uploader.country.clone(),
-        status: match entry.status {
-            Status::Draft => DocumentStatus::Draft,
-            Status::Published => DocumentStatus::Published,
-            Status::Withdrawn => DocumentStatus::Withdrawn,
-        },
-    };
-    decide(&reader.principal, &document, Action::See) == Decision::Allow
+    entry
+        .document(policy, uploader)
+        .is_some_and(|document| decide(&reader.principal, &document, Action::See) == Decision::Allow)
 }
 
 /// Open a document's page; a refusal is what the trail should show, not a failure.
