@@ -111,7 +111,7 @@ async fn verify(caller: Caller, reader: web::Data<Reader>) -> Result<HttpRespons
         country, with counts, first and last times, the people, and the markings the document \
         carried at the time. Ids and markings only, never the title or content. Any well-formed \
         id answers (the trail may name documents that no longer exist). The call is audited.",
-    params(("id" = String, Path, description = "The document's id (a UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The document's id")),
     responses(
         (status = 200, description = "The report", body = Report),
         super::contract::Audit,

@@ -37,7 +37,7 @@ pub async fn page(
     // The charts and flags of the same filters' window (and actor: their timeline). A window
     // the charts cannot count (over a year, or ending before it starts) leaves the list alone.
     let window = ActivityQuery::from_pairs(
-        url::form_urlencoded::parse(asked.as_bytes()).filter(|(k, _)| k != "verify"),
+        url::form_urlencoded::parse(asked.as_bytes()).filter(|(k, v)| k != "verify" && !v.is_empty()),
         chrono::Utc::now(),
     )
     .ok();
