@@ -152,13 +152,7 @@ fn bars_chart(
         let labels: Vec<String> = bars.iter().rev().map(|(label, _)| label.clone()).collect();
         let values: Vec<f32> = bars.iter().rev().map(|(_, count)| *count).collect();
         let series = vec![charts_rs::Series::new(title.clone(), values)];
-        let widest = labels.iter().map(|label| label.chars().count()).max().unwrap_or(0);
         let mut chart = charts_rs::HorizontalBarChart::new_with_theme(series, labels, charts_rs::THEME_ANT);
-        // The title says what the one series is; the labels get the room they need.
-        chart.legend_show = Some(false);
-        if let Some(axis) = chart.y_axis_configs.first_mut() {
-            axis.axis_width = Some(16.0 + 7.5 * widest as f32);
-        }
         chart.width = 640.0;
         chart.height = 80.0 + 28.0 * bars.len() as f32;
         chart.svg().unwrap_or_default()
