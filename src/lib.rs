@@ -8,6 +8,7 @@ pub mod bench;
 pub mod caller;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod dates;
 pub mod db;
 pub mod demo;
