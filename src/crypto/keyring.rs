@@ -1,0 +1,372 @@
+//! The keyring: each organisation's key-encryption keys (KEKs), versioned, kept in one file
+//! encrypted under a master key that comes from a secret file or the environment — never the
+//! database, never the logs. [`Keyring`] is the small interface the platform needs (wrap a data
+//! key for an organisation, unwrap one, rotate, destroy); [`FileKeyring`] implements it. An
+//! external KMS (Vault Transit, a cloud KMS, a PKCS#11 HSM) would implement the same four calls,
+//! its KEKs never leaving it.
+//!
+//! The file (JSON, mode 0600, written whole to a temporary file and renamed): a check value that
+//! proves the master key, and per organisation (`country/organisation`) the current version and
+//! every version's KEK sealed under the master key with the organisation and version bound in.
+//! Replicas share the file; a lock file serialises changes, and a replica that meets a version it
+//! does not know reads the file again.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+
+use super::envelope::DataKey;
+use super::wrapping::Kek;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    /// The organisation's keys were destroyed (crypto-shredding): its material is gone.
+    #[error("the keys of {0} were destroyed")]
+    Destroyed(String),
+    #[error("no key version {version} for {organisation}")]
+    UnknownVersion { organisation: String, version: u32 },
+    #[error("a wrapped data key did not open: it was altered or belongs elsewhere")]
+    Tampered,
+    #[error("the keyring {path}: {problem}")]
+    File { path: String, problem: String },
+    #[error("the master key does not open the keyring {0} (wrong key?)")]
+    WrongMasterKey(String),
+    #[error("the master key: {0}")]
+    MasterKey(String),
+    #[error("no randomness from the operating system")]
+    Random,
+}
+
+/// A data key wrapped under a version of an organisation's KEK: what the database keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrappedKey {
+    pub organisation: String,
+    pub version: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// What the platform asks of a keyring.
+pub trait Keyring: Send + Sync {
+    /// Wrap `key` under the current KEK of `organisation` (made on first use).
+    fn wrap(&self, organisation: &str, key: &DataKey) -> Result<WrappedKey, KeyringError>;
+    fn unwrap(&self, wrapped: &WrappedKey) -> Result<DataKey, KeyringError>;
+    /// A new KEK version for new objects; older versions still unwrap. The new version.
+    fn rotate(&self, organisation: &str) -> Result<u32, KeyringError>;
+    /// Destroy every KEK of `organisation`: what they wrapped can never be read again.
+    fn destroy(&self, organisation: &str) -> Result<(), KeyringError>;
+}
+
+/// The master key: 32 bytes, given base64-encoded.
+pub struct MasterKey {
+    bytes: [u8; 32],
+}
+
+impl Drop for MasterKey {
+    fn drop(&mut self) {
+        self.bytes.iter_mut().for_each(|b| *b = 0);
+    }
+}
+
+impl MasterKey {
+    pub fn from_base64(text: &str) -> Result<Self, KeyringError> {
+        let bytes = BASE64
+            .decode(text.trim())
+            .map_err(|_| KeyringError::MasterKey("is not base64 (make one with `openssl rand -base64 32`)".into()))?;
+        let bytes: [u8; 32] =
+            bytes.try_into().map_err(|_| KeyringError::MasterKey("must be 32 bytes, base64-encoded".into()))?;
+        Ok(Self { bytes })
+    }
+
+    /// From a file readable by its owner only.
+    pub fn from_file(path: &Path) -> Result<Self, KeyringError> {
+        owner_only(path)?;
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
+        Self::from_base64(&text)
+    }
+
+    /// A KEK's bytes sealed under the master key, bound to its organisation and version.
+    fn seal(&self, organisation: &str, version: u32, kek: &[u8; 32]) -> Result<String, KeyringError> {
+        let sealer =
+            Kek::new(&self.bytes, &format!("kek {organisation}"), version).map_err(|_| KeyringError::Random)?;
+        Ok(BASE64.encode(sealer.wrap(&DataKey::from_bytes(*kek)).map_err(|_| KeyringError::Random)?))
+    }
+
+    fn open(&self, organisation: &str, version: u32, sealed: &str) -> Result<[u8; 32], KeyringError> {
+        let opener =
+            Kek::new(&self.bytes, &format!("kek {organisation}"), version).map_err(|_| KeyringError::Random)?;
+        let bytes = BASE64.decode(sealed).map_err(|_| KeyringError::Tampered)?;
+        Ok(*opener.unwrap(&bytes).map_err(|_| KeyringError::Tampered)?.expose())
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct FileContent {
+    format: u32,
+    /// A known value sealed under the master key: a wrong key fails here, at start.
+    check: String,
+    organisations: BTreeMap<String, OrganisationKeys>,
+}
+
+#[derive(Default, Clone, Serialize, Deserialize)]
+struct OrganisationKeys {
+    current: u32,
+    /// Version → the KEK sealed under the master key. Empty once destroyed.
+    versions: BTreeMap<u32, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    destroyed_at: Option<String>,
+}
+
+const CHECK_ORGANISATION: &str = "keyring check";
+
+/// The keyring in a file (see the module's note).
+pub struct FileKeyring {
+    path: PathBuf,
+    master: MasterKey,
+    /// The file as last read, and its modification time then.
+    content: RwLock<(FileContent, Option<std::time::SystemTime>)>,
+}
+
+impl FileKeyring {
+    /// Open the keyring at `path`, or create an empty one. Refuses a file others may read and a
+    /// master key that does not open it.
+    pub fn open(path: &Path, master: MasterKey) -> Result<Self, KeyringError> {
+        let content = if path.exists() {
+            owner_only(path)?;
+            let content = read(path)?;
+            master
+                .open(CHECK_ORGANISATION, 0, &content.check)
+                .map_err(|_| KeyringError::WrongMasterKey(path.display().to_string()))?;
+            content
+        } else {
+            let content =
+                FileContent { format: 1, check: master.seal(CHECK_ORGANISATION, 0, &[0u8; 32])?, ..Default::default() };
+            write(path, &content)?;
+            content
+        };
+        Ok(Self { path: path.to_owned(), master, content: RwLock::new((content, modified(path))) })
+    }
+
+    /// Change the file under its lock: read it again (another replica may have changed it),
+    /// apply `change`, write it whole.
+    fn change<T>(
+        &self,
+        change: impl FnOnce(&mut FileContent, &MasterKey) -> Result<T, KeyringError>,
+    ) -> Result<T, KeyringError> {
+        let lock_path = self.path.with_extension("lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| file_error(&lock_path, e))?;
+        lock.lock().map_err(|e| file_error(&lock_path, e))?;
+        let mut content = read(&self.path)?;
+        let result = change(&mut content, &self.master)?;
+        write(&self.path, &content)?;
+        *self.content.write().unwrap_or_else(|p| p.into_inner()) = (content, modified(&self.path));
+        Ok(result)
+    }
+
+    fn kek(&self, organisation: &str, version: Option<u32>) -> Result<Option<Kek>, KeyringError> {
+        // Another replica or the operator's command may have changed the file (a rotation, a
+        // destruction): one `stat` per use tells.
+        let stale = self.content.read().unwrap_or_else(|p| p.into_inner()).1 != modified(&self.path);
+        if stale {
+            self.reload()?;
+        }
+        let guard = self.content.read().unwrap_or_else(|p| p.into_inner());
+        let content = &guard.0;
+        let Some(keys) = content.organisations.get(organisation) else { return Ok(None) };
+        if keys.destroyed_at.is_some() {
+            return Err(KeyringError::Destroyed(organisation.to_owned()));
+        }
+        let version = version.unwrap_or(keys.current);
+        let Some(sealed) = keys.versions.get(&version) else { return Ok(None) };
+        let bytes = self.master.open(organisation, version, sealed)?;
+        Kek::new(&bytes, organisation, version).map(Some).map_err(|_| KeyringError::Tampered)
+    }
+
+    fn reload(&self) -> Result<(), KeyringError> {
+        let when = modified(&self.path);
+        let content = read(&self.path)?;
+        *self.content.write().unwrap_or_else(|p| p.into_inner()) = (content, when);
+        Ok(())
+    }
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn new_kek() -> Result<[u8; 32], KeyringError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| KeyringError::Random)?;
+    Ok(bytes)
+}
+
+impl Keyring for FileKeyring {
+    fn wrap(&self, organisation: &str, key: &DataKey) -> Result<WrappedKey, KeyringError> {
+        let kek = match self.kek(organisation, None)? {
+            Some(kek) => kek,
+            None => {
+                // First use: make version 1 (unless another replica just did).
+                self.change(|content, master| {
+                    let keys = content.organisations.entry(organisation.to_owned()).or_default();
+                    if keys.destroyed_at.is_some() {
+                        return Err(KeyringError::Destroyed(organisation.to_owned()));
+                    }
+                    if keys.versions.is_empty() {
+                        keys.current = 1;
+                        keys.versions.insert(1, master.seal(organisation, 1, &new_kek()?)?);
+                    }
+                    Ok(())
+                })?;
+                self.kek(organisation, None)?.ok_or_else(|| KeyringError::Destroyed(organisation.to_owned()))?
+            }
+        };
+        let bytes = kek.wrap(key).map_err(|_| KeyringError::Random)?;
+        Ok(WrappedKey { organisation: organisation.to_owned(), version: kek.version(), bytes })
+    }
+
+    fn unwrap(&self, wrapped: &WrappedKey) -> Result<DataKey, KeyringError> {
+        let kek = self.kek(&wrapped.organisation, Some(wrapped.version))?.ok_or_else(|| {
+            KeyringError::UnknownVersion { organisation: wrapped.organisation.clone(), version: wrapped.version }
+        })?;
+        kek.unwrap(&wrapped.bytes).map_err(|_| KeyringError::Tampered)
+    }
+
+    fn rotate(&self, organisation: &str) -> Result<u32, KeyringError> {
+        self.change(|content, master| {
+            let keys = content.organisations.entry(organisation.to_owned()).or_default();
+            if keys.destroyed_at.is_some() {
+                return Err(KeyringError::Destroyed(organisation.to_owned()));
+            }
+            let version = keys.versions.keys().max().copied().unwrap_or(0) + 1;
+            keys.versions.insert(version, master.seal(organisation, version, &new_kek()?)?);
+            keys.current = version;
+            Ok(version)
+        })
+    }
+
+    fn destroy(&self, organisation: &str) -> Result<(), KeyringError> {
+        self.change(|content, _| {
+            let keys = content.organisations.entry(organisation.to_owned()).or_default();
+            keys.versions.clear();
+            keys.destroyed_at = Some(chrono::Utc::now().to_rfc3339());
+            Ok(())
+        })
+    }
+}
+
+fn file_error(path: &Path, error: impl std::fmt::Display) -> KeyringError {
+    KeyringError::File { path: path.display().to_string(), problem: error.to_string() }
+}
+
+/// Refuse a key file that anyone but its owner may read or write.
+fn owner_only(path: &Path) -> Result<(), KeyringError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_err(|e| file_error(path, e))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(file_error(path, format!("mode {:o}: others may read it (chmod 600)", mode & 0o777)));
+        }
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<FileContent, KeyringError> {
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
+    let content: FileContent = serde_json::from_str(&text).map_err(|e| file_error(path, e))?;
+    if content.format != 1 {
+        return Err(file_error(path, format!("format {} is not one this version reads", content.format)));
+    }
+    Ok(content)
+}
+
+/// Write the whole file beside it, owner-only, synced, then rename it into place.
+fn write(path: &Path, content: &FileContent) -> Result<(), KeyringError> {
+    let temporary = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&temporary).map_err(|e| file_error(&temporary, e))?;
+    let text = serde_json::to_vec_pretty(content).map_err(|e| file_error(path, e))?;
+    file.write_all(&text).and_then(|_| file.sync_all()).map_err(|e| file_error(&temporary, e))?;
+    std::fs::rename(&temporary, path).map_err(|e| file_error(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MASTER: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    fn master() -> MasterKey {
+        MasterKey::from_base64(MASTER).expect("master key")
+    }
+
+    #[test]
+    fn keys_wrap_unwrap_rotate_and_are_destroyed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("keyring.json");
+        let keyring = FileKeyring::open(&path, master()).expect("new keyring");
+        let data_key = DataKey::generate().expect("data key");
+        let first = keyring.wrap("RS/RS-MUP", &data_key).expect("wrap");
+        assert_eq!(first.version, 1);
+        assert_eq!(keyring.unwrap(&first).expect("unwrap").expose(), data_key.expose());
+
+        // Another replica with the same file and master key reads it; a rotation there is seen here.
+        let replica = FileKeyring::open(&path, master()).expect("replica");
+        assert_eq!(replica.unwrap(&first).expect("unwrap").expose(), data_key.expose());
+        assert_eq!(replica.rotate("RS/RS-MUP").expect("rotate"), 2);
+        let second = replica.wrap("RS/RS-MUP", &data_key).expect("wrap");
+        assert_eq!(second.version, 2);
+        assert_eq!(keyring.unwrap(&second).expect("a new version is read from the file").expose(), data_key.expose());
+        assert_eq!(keyring.unwrap(&first).expect("old versions still open").expose(), data_key.expose());
+
+        // Not another organisation's key, not a key presented as another organisation's.
+        let albanian = keyring.wrap("AL/AL-ASP", &data_key).expect("wrap");
+        let moved = WrappedKey { organisation: "AL/AL-ASP".into(), ..first.clone() };
+        assert!(keyring.unwrap(&moved).is_err());
+
+        keyring.destroy("RS/RS-MUP").expect("destroy");
+        assert!(matches!(keyring.unwrap(&first), Err(KeyringError::Destroyed(_))));
+        assert!(
+            matches!(replica.wrap("RS/RS-MUP", &data_key), Err(KeyringError::Destroyed(_))) || {
+                replica.reload().expect("reload");
+                matches!(replica.wrap("RS/RS-MUP", &data_key), Err(KeyringError::Destroyed(_)))
+            }
+        );
+        assert!(keyring.unwrap(&albanian).is_ok(), "other organisations keep theirs");
+        let text = std::fs::read_to_string(&path).expect("file");
+        assert!(!text.contains(MASTER), "the master key is not in the file");
+    }
+
+    #[test]
+    fn a_wrong_master_key_or_an_open_file_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("keyring.json");
+        FileKeyring::open(&path, master()).expect("new keyring");
+        let other = MasterKey::from_base64(&BASE64.encode([9u8; 32])).expect("key");
+        assert!(matches!(FileKeyring::open(&path, other), Err(KeyringError::WrongMasterKey(_))));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            assert!(matches!(FileKeyring::open(&path, master()), Err(KeyringError::File { .. })));
+        }
+        assert!(MasterKey::from_base64("short").is_err());
+        assert!(MasterKey::from_base64(&BASE64.encode([1u8; 16])).is_err(), "16 bytes is not AES-256");
+    }
+}
