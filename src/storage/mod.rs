@@ -3,6 +3,7 @@
 //! never from user input — and streams bytes in and out without holding a whole file in memory.
 
 mod breaker;
+mod sealed;
 mod upload;
 
 use std::ops::Range;
@@ -19,6 +20,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, RetryConfig};
 use uuid::Uuid;
 
+pub use sealed::Sealed;
 pub use upload::{ReceivedObject, Upload};
 
 use crate::config::{StorageKind, StorageSettings};
@@ -41,6 +43,16 @@ pub enum StorageError {
     /// The store failed repeatedly just now: not tried (see `breaker`).
     #[error("object store unavailable (breaker open)")]
     Unavailable,
+    /// Encrypting an object failed (no randomness, or the keyring).
+    #[error("encrypting the object: {0}")]
+    Sealing(String),
+    /// A stored encrypted object failed authentication: altered, truncated or misplaced. Its
+    /// bytes are never served.
+    #[error("the stored object failed its integrity check: {0}")]
+    Tampered(String),
+    /// The keys of the object's organisation were destroyed (crypto-shredding).
+    #[error("the object's keys were destroyed")]
+    KeysDestroyed,
 }
 
 /// Where an object lives. Only the constructors below make keys.
@@ -80,6 +92,8 @@ pub struct Storage {
     breaker: Arc<Breaker>,
     /// Part size of multipart writes: S3's minimum is 5 MiB.
     part_size: usize,
+    /// With a keyring, new objects can be encrypted ([`Storage::begin_sealed_upload`]).
+    keyring: Option<Arc<dyn crate::crypto::keyring::Keyring>>,
 }
 
 impl Storage {
@@ -123,7 +137,7 @@ impl Storage {
         let store: Arc<dyn ObjectStore> =
             if prefix.is_empty() { store } else { Arc::new(PrefixStore::new(store, Path::from(prefix))) };
         let breaker = Breaker::new(settings.breaker_failures, Duration::from_millis(settings.breaker_cooldown_ms));
-        Ok(Self { store, breaker: Arc::new(breaker), part_size: 5 * 1024 * 1024 })
+        Ok(Self { store, breaker: Arc::new(breaker), part_size: 5 * 1024 * 1024, keyring: None })
     }
 
     /// Begin streaming a new object to `key`. Nothing is visible at `key` until
@@ -131,7 +145,7 @@ impl Storage {
     pub async fn begin_upload(&self, key: ObjectKey, limit: u64) -> Result<Upload, StorageError> {
         self.breaker.admit()?;
         let multipart = self.guarded(self.store.put_multipart(&key.0).await.map_err(StorageError::from))?;
-        Ok(Upload::new(key, multipart, self.part_size, limit))
+        Ok(Upload::new(key, multipart, self.part_size, limit, None))
     }
 
     /// Tell the breaker how a request ended, and pass its result on.

@@ -6,6 +6,8 @@ use object_store::{MultipartUpload, WriteMultipart};
 use sha2::{Digest, Sha256};
 
 use super::{ObjectKey, StorageError};
+use crate::crypto::envelope::Sealer;
+use crate::crypto::keyring::WrappedKey;
 
 /// Bytes kept from the start of the file to detect its media type.
 pub const SNIFF_BYTES: usize = 8192;
@@ -22,6 +24,8 @@ pub struct ReceivedObject {
     size: u64,
     /// The first bytes, for media-type detection.
     head: Vec<u8>,
+    /// The data key the object is encrypted under, wrapped (none: stored as received).
+    sealed: Option<WrappedKey>,
 }
 
 impl ReceivedObject {
@@ -32,7 +36,13 @@ impl ReceivedObject {
             sha256: hex::encode(Sha256::digest(bytes)),
             size: bytes.len() as u64,
             head: bytes[..bytes.len().min(SNIFF_BYTES)].to_vec(),
+            sealed: None,
         }
+    }
+
+    /// The wrapped data key of an encrypted object (none: stored as received).
+    pub fn sealed(&self) -> Option<&WrappedKey> {
+        self.sealed.as_ref()
     }
 
     pub fn key(&self) -> &ObjectKey {
@@ -61,10 +71,18 @@ pub struct Upload {
     size: u64,
     limit: u64,
     head: Vec<u8>,
+    /// Encrypting on the way to the store, and the wrapped key to record.
+    sealing: Option<(Sealer, WrappedKey)>,
 }
 
 impl Upload {
-    pub(super) fn new(key: ObjectKey, multipart: Box<dyn MultipartUpload>, part_size: usize, limit: u64) -> Self {
+    pub(super) fn new(
+        key: ObjectKey,
+        multipart: Box<dyn MultipartUpload>,
+        part_size: usize,
+        limit: u64,
+        sealing: Option<(Sealer, WrappedKey)>,
+    ) -> Self {
         Self {
             key,
             writer: WriteMultipart::new_with_chunk_size(multipart, part_size),
@@ -72,6 +90,7 @@ impl Upload {
             size: 0,
             limit,
             head: Vec::with_capacity(SNIFF_BYTES),
+            sealing,
         }
     }
 
@@ -87,9 +106,17 @@ impl Upload {
             let take = (SNIFF_BYTES - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
         }
+        // What the store receives: the chunk, or what it seals to (the plaintext's hash, size
+        // and head are the ones recorded either way).
+        let stored = match &mut self.sealing {
+            Some((sealer, _)) => sealer.update(&chunk).map_err(|e| StorageError::Sealing(e.to_string()))?,
+            None => chunk,
+        };
         // Back-pressure: wait while too many parts are in flight, so memory stays bounded.
         self.writer.wait_for_capacity(PARTS_IN_FLIGHT).await?;
-        self.writer.put(chunk);
+        if !stored.is_empty() {
+            self.writer.put(stored);
+        }
         Ok(())
     }
 
@@ -99,9 +126,16 @@ impl Upload {
             self.abort().await;
             return Err(StorageError::Empty);
         }
-        let Upload { key, writer, hasher, size, head, .. } = self;
+        let Upload { key, mut writer, hasher, size, head, sealing, .. } = self;
+        let sealed = match sealing {
+            Some((sealer, wrapped)) => {
+                writer.put(sealer.finish().map_err(|e| StorageError::Sealing(e.to_string()))?);
+                Some(wrapped)
+            }
+            None => None,
+        };
         writer.finish().await?;
-        Ok(ReceivedObject { key, sha256: hex::encode(hasher.finalize()), size, head })
+        Ok(ReceivedObject { key, sha256: hex::encode(hasher.finalize()), size, head, sealed })
     }
 
     /// Abandon the upload: parts already sent are discarded and nothing becomes visible.
