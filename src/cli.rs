@@ -67,7 +67,7 @@ pub async fn reindex(settings: &Settings) -> Result<(), Box<dyn std::error::Erro
     use std::sync::Arc;
 
     let db = crate::db::connect(&settings.database).await?;
-    let storage = crate::storage::Storage::from_settings(&settings.storage)?;
+    let storage = crate::storage::Storage::from_config(settings)?;
     let policy = Arc::new(settings.policy.compile()?);
     let index = crate::search::SearchIndex::open(Path::new(&settings.search.index_dir))?;
     let follower = crate::search::Follower::new(db.clone(), storage, policy, index.clone(), &settings.search)?;

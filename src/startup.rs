@@ -128,7 +128,7 @@ impl Application {
             token => metrics::Exposure::Bearer(token.to_owned()),
         };
         let metrics = web::Data::new(Metrics::exposed(exposure));
-        let storage = Storage::from_settings(&settings.storage)?;
+        let storage = Storage::from_config(&settings)?;
         let audit_log = audit::Log::with_metrics(db.clone(), &metrics).start_group_commit();
         // This replica's index follows the database's change feed; extraction is a job done
         // once per cluster by whichever replica runs workers.

@@ -15,6 +15,7 @@ mod m20261207_000009_ingest_note;
 mod m20261207_000010_handling_requests;
 mod m20261207_000011_saved_searches;
 mod m20261207_000012_audit_document_refs;
+mod m20261207_000013_sealed_objects;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_handling_requests::Migration),
             Box::new(m20261207_000011_saved_searches::Migration),
             Box::new(m20261207_000012_audit_document_refs::Migration),
+            Box::new(m20261207_000013_sealed_objects::Migration),
         ]
     }
 }

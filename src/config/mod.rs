@@ -54,6 +54,23 @@ pub struct Settings {
     pub demo: DemoSettings,
     pub import: ImportSettings,
     pub notify: NotifySettings,
+    #[serde(default)]
+    pub crypto: CryptoSettings,
+}
+
+/// `[crypto]`: encryption at rest of stored objects (issue 21, in progress — see README).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CryptoSettings {
+    /// Encrypt new document versions under their organisation's key.
+    pub enabled: bool,
+    /// The keyring: each organisation's KEKs, sealed under the master key (mode 0600).
+    pub keyring_file: String,
+    /// A file holding the master key (32 bytes, base64; mode 0600) — or
+    /// `ANASPOC__CRYPTO__MASTER_KEY`. Never in a configuration file; never logged.
+    pub master_key_file: String,
+    #[serde(skip_serializing)]
+    pub master_key: Secret,
 }
 
 /// E-mail digests of alerts (`[notify]`): off while `smtp_url` is empty.

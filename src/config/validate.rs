@@ -12,6 +12,12 @@ impl Settings {
         self.validate_oidc()?;
         self.policy.compile()?;
         self.audit.alerts.rules().map_err(|(key, problem)| ConfigError::invalid(key, problem))?;
+        if self.crypto.enabled && self.crypto.master_key.expose().is_empty() && self.crypto.master_key_file.is_empty() {
+            return Err(ConfigError::invalid(
+                "crypto.master_key_file",
+                "encryption needs the master key: a file (mode 0600) or ANASPOC__CRYPTO__MASTER_KEY",
+            ));
+        }
         if self.audit.alerts.check_interval_secs == 0 {
             return Err(ConfigError::invalid("audit.alerts.check_interval_secs", "must be greater than 0"));
         }

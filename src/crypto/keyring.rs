@@ -51,6 +51,34 @@ pub struct WrappedKey {
     pub bytes: Vec<u8>,
 }
 
+#[derive(Serialize, Deserialize)]
+struct WrappedColumn {
+    organisation: String,
+    version: u32,
+    key: String,
+}
+
+impl WrappedKey {
+    /// As the database column keeps it: `{"organisation","version","key"}` (key in base64).
+    pub fn to_column(&self) -> String {
+        let column = WrappedColumn {
+            organisation: self.organisation.clone(),
+            version: self.version,
+            key: BASE64.encode(&self.bytes),
+        };
+        serde_json::to_string(&column).unwrap_or_default()
+    }
+
+    pub fn from_column(text: &str) -> Option<Self> {
+        let column: WrappedColumn = serde_json::from_str(text).ok()?;
+        Some(Self {
+            organisation: column.organisation,
+            version: column.version,
+            bytes: BASE64.decode(column.key).ok()?,
+        })
+    }
+}
+
 /// What the platform asks of a keyring.
 pub trait Keyring: Send + Sync {
     /// Wrap `key` under the current KEK of `organisation` (made on first use).

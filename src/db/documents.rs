@@ -125,6 +125,8 @@ pub struct NewVersionRow {
     pub filename: String,
     pub created_by: String,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// How the object is encrypted (see `document_version::Model::sealed`).
+    pub sealed: Option<String>,
 }
 
 impl NewVersionRow {
@@ -138,6 +140,8 @@ impl NewVersionRow {
             filename: Set(self.filename),
             created_by: Set(self.created_by),
             created_at: Set(self.now),
+            sealed: Set(self.sealed),
+            text_sealed: Set(None),
             ..Default::default()
         }
     }

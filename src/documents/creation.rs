@@ -15,6 +15,7 @@ use super::DocumentsError;
 use super::model::DerivedFrom;
 use crate::audit::{self, Action as AuditAction, Event, NewEvent, Outcome, Target};
 use crate::caller::Caller;
+use crate::crypto::keyring::WrappedKey;
 use crate::db::documents::{NewDocumentRow, NewVersionRow};
 use crate::db::entities::{document, document_version};
 use crate::db::feed;
@@ -130,6 +131,7 @@ impl NewRecord {
             filename: new.filename,
             created_by: principal.sub.clone(),
             now,
+            sealed: new.object.sealed().map(WrappedKey::to_column),
         }
         .into_active_model();
         // Every column set on every row: a multi-row insert has one column list.

@@ -40,6 +40,10 @@ pub struct Service {
 pub struct Content {
     view: VersionView,
     key: ObjectKey,
+    /// How the object is encrypted, if it is (the version's `sealed` column).
+    sealed: Option<String>,
+    /// Its plaintext size.
+    size: u64,
 }
 
 impl Content {
@@ -116,12 +120,17 @@ impl Service {
             "size": row.size_bytes,
         });
         self.audit.record(event(Outcome::Allowed).details(details)).await?;
-        Ok(Content { key: ObjectKey::from_stored(&row.object_key), view: row.into() })
+        Ok(Content {
+            key: ObjectKey::from_stored(&row.object_key),
+            sealed: row.sealed.clone(),
+            size: u64::try_from(row.size_bytes).unwrap_or_default(),
+            view: row.into(),
+        })
     }
 
     /// Stream the bytes of a permitted version, or a range of them.
     pub async fn open(&self, content: &Content, range: Option<Range<u64>>) -> Result<Download, DocumentsError> {
-        Ok(self.storage.download(&content.key, range).await?)
+        Ok(self.storage.download_object(&content.key, range, content.sealed.as_deref(), content.size).await?)
     }
 
     /// After a change committed: its event to the SIEM log, and the ingest workers woken.

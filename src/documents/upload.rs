@@ -15,11 +15,12 @@ use super::service::Service;
 use super::{DocumentsError, detect_media_type, sanitise_filename};
 use crate::audit::{self, Action as AuditAction, NewEvent, Outcome, Target};
 use crate::caller::Caller;
+use crate::crypto::keyring::WrappedKey;
 use crate::db::documents::{self as repo, NewVersionRow};
 use crate::db::feed;
 use crate::document_id::{DocumentId, RequestedId};
 use crate::ingest::jobs;
-use crate::policy::{Action, Capability, Markings, Principal, Reason, Status};
+use crate::policy::{Action, Capability, Markings, Principal, Reason, Status, organisation_key};
 use crate::storage::{ObjectKey, ReceivedObject};
 use crate::throttle::Limit;
 
@@ -36,11 +37,15 @@ pub struct CreatePlan {
     publish: bool,
     /// The source, when the new document is a derivative of one.
     derived_from: Option<DerivedFrom>,
+    /// Whose key the bytes are encrypted under: the uploader's organisation, the originator.
+    organisation: String,
 }
 
 /// A permitted upload waiting for its bytes: the only way to store any ([`Service::receive`]).
 pub trait UploadPlan: sealed::Sealed {
     fn key(&self) -> &ObjectKey;
+    /// The originating organisation (`country/organisation`): its key wraps the data key.
+    fn organisation(&self) -> &str;
 }
 
 mod sealed {
@@ -54,6 +59,10 @@ impl UploadPlan for CreatePlan {
     fn key(&self) -> &ObjectKey {
         &self.key
     }
+
+    fn organisation(&self) -> &str {
+        &self.organisation
+    }
 }
 
 /// A permitted new version waiting for its bytes. Only [`Service::plan_version`] makes one.
@@ -63,11 +72,16 @@ pub struct VersionPlan {
     key: ObjectKey,
     /// The revision the request expected (`If-Match`), checked again at commit.
     precondition: Precondition,
+    organisation: String,
 }
 
 impl UploadPlan for VersionPlan {
     fn key(&self) -> &ObjectKey {
         &self.key
+    }
+
+    fn organisation(&self) -> &str {
+        &self.organisation
     }
 }
 
@@ -104,7 +118,8 @@ impl Service {
             new.validate(&self.policy, &caller.principal)?;
         let id = DocumentId::generate();
         let key = ObjectKey::version(id.uuid(), 1);
-        Ok(CreatePlan { id, key, title, summary, language, tags, markings, publish, derived_from })
+        let organisation = organisation_key(&caller.principal.country, &caller.principal.organisation);
+        Ok(CreatePlan { id, key, title, summary, language, tags, markings, publish, derived_from, organisation })
     }
 
     /// Stream `body` into the new object `plan` reserved, hashing and counting. Any error aborts
@@ -114,7 +129,8 @@ impl Service {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let mut upload = self.storage.begin_upload(plan.key().clone(), self.max_upload_bytes).await?;
+        let mut upload =
+            self.storage.begin_upload_for(plan.key().clone(), self.max_upload_bytes, plan.organisation()).await?;
         while let Some(chunk) = body.next().await {
             let written = match chunk {
                 Ok(chunk) => upload.write(chunk).await.map_err(DocumentsError::from),
@@ -219,7 +235,8 @@ impl Service {
         let slot = repo::reserve_slot(&txn, &permitted.row.id).await?;
         txn.commit().await?;
         let key = ObjectKey::version(permitted.id.uuid(), slot);
-        Ok(VersionPlan { document_id: permitted.id, key, precondition })
+        let organisation = permitted.facts.organisation_key();
+        Ok(VersionPlan { document_id: permitted.id, key, precondition, organisation })
     }
 
     /// Record a new version whose bytes are stored, with its `document.version` event; the
@@ -296,5 +313,6 @@ fn version_row(
         filename: sanitise_filename(filename),
         created_by: principal.sub.clone(),
         now,
+        sealed: object.sealed().map(WrappedKey::to_column),
     }
 }

@@ -93,12 +93,14 @@ impl Importer {
     async fn store<'a>(&self, entry: &'a Entry, id: DocumentId) -> Result<Stored<'a>, ImportError> {
         let failed = |reason: String| ImportError::File { line: entry.line, file: entry.relative.clone(), reason };
         let key = ObjectKey::version(id.uuid(), 1);
+        let principal = &self.caller.principal;
+        let organisation = crate::policy::organisation_key(&principal.country, &principal.organisation);
         let (object, bytes) = if entry.size <= READ_WHOLE_BYTES {
             let bytes = Bytes::from(tokio::fs::read(&entry.path).await.map_err(|e| failed(e.to_string()))?);
-            (self.storage.put_received(key, bytes.clone(), self.max_bytes).await?, Some(bytes))
+            (self.storage.put_received_for(key, bytes.clone(), self.max_bytes, &organisation).await?, Some(bytes))
         } else {
             let mut file = tokio::fs::File::open(&entry.path).await.map_err(|e| failed(e.to_string()))?;
-            let mut upload = self.storage.begin_upload(key, self.max_bytes).await?;
+            let mut upload = self.storage.begin_upload_for(key, self.max_bytes, &organisation).await?;
             loop {
                 let mut chunk = bytes::BytesMut::with_capacity(STREAM_CHUNK_BYTES);
                 let written = match file.read_buf(&mut chunk).await {

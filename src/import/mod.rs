@@ -104,7 +104,7 @@ pub async fn run(settings: &Settings, options: ImportOptions) -> Result<Summary,
         return Ok(Summary::default());
     }
     let salt = state::salt(&options.manifest)?;
-    let storage = Storage::from_settings(&settings.storage)?;
+    let storage = Storage::from_config(settings)?;
     let importer = batch::Importer {
         db,
         storage,

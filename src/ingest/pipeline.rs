@@ -281,7 +281,8 @@ impl Pipeline {
         row: &document_version::Model,
     ) -> Result<(String, Option<String>), IngestError> {
         let key = ObjectKey::from_stored(&row.object_key);
-        let download = self.storage.download(&key, None).await?;
+        let size = u64::try_from(row.size_bytes).unwrap_or_default();
+        let download = self.storage.download_object(&key, None, row.sealed.as_deref(), size).await?;
         let essence = row.media_type.split(';').next().unwrap_or_default().trim();
         // Plain text is decoded in process (nothing to exploit in a charset decoder); every
         // format with a parser goes to the sandbox.

@@ -14,7 +14,7 @@ use object_store::{GetOptions, GetRange, ObjectStoreExt};
 
 use super::{Download, ObjectKey, Storage, StorageError, Upload};
 use crate::crypto::envelope::{DataKey, Opener, Sealer, stored_range};
-use crate::crypto::keyring::{Keyring, KeyringError, WrappedKey};
+use crate::crypto::keyring::{FileKeyring, Keyring, KeyringError, MasterKey, WrappedKey};
 
 /// How an encrypted object was stored: its wrapped data key and its plaintext size.
 #[derive(Clone, Copy, Debug)]
@@ -32,6 +32,23 @@ fn keyring_error(error: KeyringError) -> StorageError {
 }
 
 impl Storage {
+    /// The configured store, with the keyring when `[crypto]` is enabled. A keyring that others
+    /// may read, or a master key that does not open it, refuses to start.
+    pub fn from_config(settings: &crate::config::Settings) -> Result<Self, StorageError> {
+        let storage = Self::from_settings(&settings.storage)?;
+        let crypto = &settings.crypto;
+        if !crypto.enabled {
+            return Ok(storage);
+        }
+        let failed = |e: KeyringError| StorageError::Config(e.to_string());
+        let master = match crypto.master_key.expose() {
+            "" => MasterKey::from_file(std::path::Path::new(&crypto.master_key_file)).map_err(failed)?,
+            text => MasterKey::from_base64(text).map_err(failed)?,
+        };
+        let keyring = FileKeyring::open(std::path::Path::new(&crypto.keyring_file), master).map_err(failed)?;
+        Ok(storage.with_keyring(Arc::new(keyring)))
+    }
+
     /// The same store, able to encrypt new objects and open encrypted ones with `keyring`.
     pub fn with_keyring(mut self, keyring: Arc<dyn Keyring>) -> Self {
         self.keyring = Some(keyring);
@@ -40,6 +57,60 @@ impl Storage {
 
     fn keyring(&self) -> Result<&Arc<dyn Keyring>, StorageError> {
         self.keyring.as_ref().ok_or_else(|| StorageError::Config("encryption needs a keyring ([crypto])".into()))
+    }
+
+    /// An upload of an object of `organisation`'s: sealed when this store has a keyring, as
+    /// received otherwise.
+    pub async fn begin_upload_for(
+        &self,
+        key: ObjectKey,
+        limit: u64,
+        organisation: &str,
+    ) -> Result<Upload, StorageError> {
+        if self.keyring.is_some() {
+            self.begin_sealed_upload(key, limit, organisation).await
+        } else {
+            self.begin_upload(key, limit).await
+        }
+    }
+
+    /// A small object of `organisation`'s held in memory, stored in one go: sealed when this
+    /// store has a keyring, as received otherwise.
+    pub async fn put_received_for(
+        &self,
+        key: ObjectKey,
+        bytes: Bytes,
+        limit: u64,
+        organisation: &str,
+    ) -> Result<super::ReceivedObject, StorageError> {
+        if self.keyring.is_none() {
+            return self.put_received(key, bytes, limit).await;
+        }
+        let mut upload = self.begin_sealed_upload(key, limit, organisation).await?;
+        if let Err(error) = upload.write(bytes).await {
+            upload.abort().await;
+            return Err(error);
+        }
+        upload.finish().await
+    }
+
+    /// Stream an object as stored by [`Storage::begin_upload_for`]: `sealed` is its column
+    /// (`WrappedKey::to_column`; none: stored as received), `size` its plaintext size.
+    pub async fn download_object(
+        &self,
+        key: &ObjectKey,
+        range: Option<Range<u64>>,
+        sealed: Option<&str>,
+        size: u64,
+    ) -> Result<Download, StorageError> {
+        match sealed {
+            None => self.download(key, range).await,
+            Some(column) => {
+                let wrapped = WrappedKey::from_column(column)
+                    .ok_or_else(|| StorageError::Tampered("the recorded key cannot be read".into()))?;
+                self.download_sealed(key, range, Sealed { wrapped: &wrapped, size }).await
+            }
+        }
     }
 
     /// Like [`Storage::begin_upload`], sealed under a fresh data key wrapped for `organisation`
@@ -111,7 +182,6 @@ mod tests {
     use super::*;
     use crate::config::{Profile, Settings};
     use crate::crypto::envelope::{CHUNK_LEN, HEADER_LEN, TAG_LEN, stored_len};
-    use crate::crypto::keyring::{FileKeyring, MasterKey};
 
     const MASTER: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 

@@ -25,6 +25,12 @@ pub struct Model {
     /// Not an error: e.g. which OCR language pack stood in for a missing one.
     pub ingest_note: Option<String>,
     pub detected_language: Option<String>,
+    /// How the object is encrypted (`WrappedKey::to_column`); none: stored as received.
+    #[sea_orm(column_type = "Text")]
+    pub sealed: Option<String>,
+    /// The same for the extracted text's object.
+    #[sea_orm(column_type = "Text")]
+    pub text_sealed: Option<String>,
 }
 
 /// The foreign key lives in the migration; nothing here navigates between the tables.
