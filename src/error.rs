@@ -216,6 +216,11 @@ impl ApiError {
                 Problem::new(StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable", "Range not satisfiable")
                     .detail(format!("The content is {size} bytes long."))
             }
+            ApiError::Documents(DocumentsError::Storage(StorageError::KeysDestroyed)) => {
+                Problem::new(StatusCode::GONE, "keys-destroyed", "Gone").detail(
+                    "The keys of this document's organisation were destroyed: its content can no longer be read.",
+                )
+            }
             ApiError::Documents(
                 DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_),
             )
@@ -288,6 +293,10 @@ impl ResponseError for ApiError {
             ApiError::Search(SearchError::CatchingUp) => tracing::warn!("search refused: the index is catching up"),
             ApiError::Search(error) => tracing::error!(%error, "search failed"),
             ApiError::Auth(AuthError::Unavailable(reason)) => tracing::error!(%reason, "sign-in services failed"),
+            // Crypto-shredded on purpose: an answer (410), not a failure to page anyone about.
+            ApiError::Documents(DocumentsError::Storage(StorageError::KeysDestroyed)) => {
+                tracing::info!("content of a document whose keys were destroyed asked for")
+            }
             ApiError::Documents(
                 error @ (DocumentsError::Storage(_) | DocumentsError::Database(_) | DocumentsError::Audit(_)),
             ) => {

@@ -310,6 +310,7 @@ pub struct ContentQuery {
             headers(("Content-Range" = String), ("ETag" = String))),
         (status = 304, description = "Unchanged since the `If-None-Match` copy"),
         (status = 400, description = "`urn:anaspoc:problem:invalid-query`: a parameter that is not `version`, or not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`urn:anaspoc:problem:keys-destroyed`: the keys of the document's organisation were destroyed (encryption at rest); its content can no longer be read", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`urn:anaspoc:problem:not-found` (no such document, or one the caller may not see) or `urn:anaspoc:problem:version-not-found`", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "`urn:anaspoc:problem:range-not-satisfiable`", body = Problem, content_type = "application/problem+json",
             headers(("Content-Range" = String, description = "`bytes */<size>`"))),

@@ -6,7 +6,7 @@
 //! its KEKs never leaving it.
 //!
 //! The file (JSON, mode 0600, written whole to a temporary file and renamed): a check value that
-//! proves the master key, and per organisation (`country/organisation`) the current version and
+//! proves the master key, and per organisation (`country:organisation`) the current version and
 //! every version's KEK sealed under the master key with the organisation and version bound in.
 //! Replicas share the file; a lock file serialises changes, and a replica that meets a version it
 //! does not know reads the file again.
@@ -156,8 +156,8 @@ const CHECK_ORGANISATION: &str = "keyring check";
 pub struct FileKeyring {
     path: PathBuf,
     master: MasterKey,
-    /// The file as last read, and its modification time then.
-    content: RwLock<(FileContent, Option<std::time::SystemTime>)>,
+    /// The file as last read, and which file it was then.
+    content: RwLock<(FileContent, Option<FileVersion>)>,
 }
 
 impl FileKeyring {
@@ -228,8 +228,22 @@ impl FileKeyring {
     }
 }
 
-fn modified(path: &Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+/// Which file is at the path: every change is a new file renamed into place (a new inode), and
+/// its modification time and size — file times alone are too coarse (a few milliseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileVersion {
+    inode: u64,
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+}
+
+fn modified(path: &Path) -> Option<FileVersion> {
+    let metadata = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(FileVersion { inode, modified: metadata.modified().ok(), len: metadata.len() })
 }
 
 fn new_kek() -> Result<[u8; 32], KeyringError> {
@@ -350,30 +364,30 @@ mod tests {
         let path = dir.path().join("keyring.json");
         let keyring = FileKeyring::open(&path, master()).expect("new keyring");
         let data_key = DataKey::generate().expect("data key");
-        let first = keyring.wrap("RS/RS-MUP", &data_key).expect("wrap");
+        let first = keyring.wrap("RS:RS-MUP", &data_key).expect("wrap");
         assert_eq!(first.version, 1);
         assert_eq!(keyring.unwrap(&first).expect("unwrap").expose(), data_key.expose());
 
         // Another replica with the same file and master key reads it; a rotation there is seen here.
         let replica = FileKeyring::open(&path, master()).expect("replica");
         assert_eq!(replica.unwrap(&first).expect("unwrap").expose(), data_key.expose());
-        assert_eq!(replica.rotate("RS/RS-MUP").expect("rotate"), 2);
-        let second = replica.wrap("RS/RS-MUP", &data_key).expect("wrap");
+        assert_eq!(replica.rotate("RS:RS-MUP").expect("rotate"), 2);
+        let second = replica.wrap("RS:RS-MUP", &data_key).expect("wrap");
         assert_eq!(second.version, 2);
         assert_eq!(keyring.unwrap(&second).expect("a new version is read from the file").expose(), data_key.expose());
         assert_eq!(keyring.unwrap(&first).expect("old versions still open").expose(), data_key.expose());
 
         // Not another organisation's key, not a key presented as another organisation's.
-        let albanian = keyring.wrap("AL/AL-ASP", &data_key).expect("wrap");
-        let moved = WrappedKey { organisation: "AL/AL-ASP".into(), ..first.clone() };
+        let albanian = keyring.wrap("AL:AL-ASP", &data_key).expect("wrap");
+        let moved = WrappedKey { organisation: "AL:AL-ASP".into(), ..first.clone() };
         assert!(keyring.unwrap(&moved).is_err());
 
-        keyring.destroy("RS/RS-MUP").expect("destroy");
+        keyring.destroy("RS:RS-MUP").expect("destroy");
         assert!(matches!(keyring.unwrap(&first), Err(KeyringError::Destroyed(_))));
         assert!(
-            matches!(replica.wrap("RS/RS-MUP", &data_key), Err(KeyringError::Destroyed(_))) || {
+            matches!(replica.wrap("RS:RS-MUP", &data_key), Err(KeyringError::Destroyed(_))) || {
                 replica.reload().expect("reload");
-                matches!(replica.wrap("RS/RS-MUP", &data_key), Err(KeyringError::Destroyed(_)))
+                matches!(replica.wrap("RS:RS-MUP", &data_key), Err(KeyringError::Destroyed(_)))
             }
         );
         assert!(keyring.unwrap(&albanian).is_ok(), "other organisations keep theirs");

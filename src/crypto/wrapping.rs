@@ -14,7 +14,7 @@ pub const WRAPPED_LEN: usize = 12 + 32 + 16;
 /// A key-encryption key: one version of one organisation's key.
 pub struct Kek {
     key: LessSafeKey,
-    /// `country/organisation`, as the policy names an organisation.
+    /// `country:organisation`, as the policy names an organisation.
     organisation: String,
     version: u32,
 }
@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn a_wrapped_key_opens_only_under_its_kek_organisation_and_version() {
         let secret = [7u8; 32];
-        let kek = Kek::new(&secret, "RS/RS-MUP", 1).expect("kek");
+        let kek = Kek::new(&secret, "RS:RS-MUP", 1).expect("kek");
         let data_key = DataKey::generate().expect("data key");
         let wrapped = kek.wrap(&data_key).expect("wrap");
         assert_eq!(wrapped.len(), WRAPPED_LEN);
@@ -102,9 +102,9 @@ mod tests {
         assert_eq!(plain, b"Analiza");
 
         for (other, why) in [
-            (Kek::new(&[8u8; 32], "RS/RS-MUP", 1).expect("kek"), "another key"),
-            (Kek::new(&secret, "AL/AL-ASP", 1).expect("kek"), "another organisation"),
-            (Kek::new(&secret, "RS/RS-MUP", 2).expect("kek"), "another version"),
+            (Kek::new(&[8u8; 32], "RS:RS-MUP", 1).expect("kek"), "another key"),
+            (Kek::new(&secret, "AL:AL-ASP", 1).expect("kek"), "another organisation"),
+            (Kek::new(&secret, "RS:RS-MUP", 2).expect("kek"), "another version"),
         ] {
             assert!(other.unwrap(&wrapped).is_err(), "{why}");
         }

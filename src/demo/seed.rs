@@ -137,7 +137,7 @@ async fn view(documents: &Service, caller: &Caller, id: &str) -> Result<(), Seed
 async fn download(documents: &Service, caller: &Caller, id: &str) -> Result<(), SeedError> {
     use futures_util::StreamExt;
     let content = documents.content(caller, &RequestedId::parse(id), None).await.map_err(SeedError::Activity)?;
-    let mut body = documents.open(&content, None).await.map_err(SeedError::Activity)?.stream;
+    let mut body = documents.open(caller, &content, None).await.map_err(SeedError::Activity)?.stream;
     while let Some(chunk) = body.next().await {
         chunk.map_err(|e| SeedError::Activity(e.into()))?;
     }

@@ -55,6 +55,8 @@ pub struct ExtractedText {
     pub key: ObjectKey,
     pub bytes: i64,
     pub detected_language: Option<String>,
+    /// How the text object is encrypted (`WrappedKey::to_column`), if it is.
+    pub sealed: Option<String>,
 }
 
 impl ExtractedText {
@@ -69,23 +71,24 @@ impl ExtractedText {
 /// with its text, needs no ingest job and is searchable as soon as it is committed.
 pub async fn extract_in_hand(
     storage: &Storage,
-    object: &ObjectKey,
+    object: &ReceivedObject,
     bytes: &[u8],
     detect_language: bool,
+    organisation: &str,
 ) -> Result<ExtractedText, StorageError> {
     let text = plain_text(bytes);
     // Most plain text is already its own text (UTF-8, tidy whitespace): then the file itself
     // is the version's text and no second object is written — half the writes of an import.
-    let key = if text.as_bytes() == bytes {
-        object.clone()
+    let (key, sealed) = if text.as_bytes() == bytes {
+        (object.key().clone(), object.sealed().map(WrappedKey::to_column))
     } else {
-        let key = ObjectKey::text_of(object.as_str());
-        storage.put(&key, Bytes::from(text.clone())).await?;
-        key
+        let key = ObjectKey::text_of(object.key().as_str());
+        let sealed = storage.put_for(&key, Bytes::from(text.clone()), organisation).await?;
+        (key, sealed.as_ref().map(WrappedKey::to_column))
     };
     let bytes = text.len() as i64;
     let detected_language = if detect_language { language::detect_apart(text).await } else { None };
-    Ok(ExtractedText { key, bytes, detected_language })
+    Ok(ExtractedText { key, bytes, detected_language, sealed })
 }
 
 /// Everything written for one new document.
@@ -143,6 +146,7 @@ impl NewRecord {
             Some(text) => {
                 version.text_key = Set(Some(text.key.as_str().to_owned()));
                 version.text_bytes = Set(Some(text.bytes));
+                version.text_sealed = Set(text.sealed);
                 version.detected_language = Set(text.detected_language);
                 version.ingest_state = Set("indexed".into());
             }

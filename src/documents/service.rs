@@ -20,7 +20,7 @@ use crate::ingest::Trigger;
 use crate::policy::{
     Action, Decision, DocumentMarkings, PolicyConfig, Principal, Reason, RequestKind, decide, may_request,
 };
-use crate::storage::{Download, ObjectKey, Storage};
+use crate::storage::{Download, ObjectKey, Storage, StorageError};
 use crate::throttle::{Limit, Throttle};
 
 pub struct Service {
@@ -44,6 +44,8 @@ pub struct Content {
     sealed: Option<String>,
     /// Its plaintext size.
     size: u64,
+    /// The document's id, for the audit event of a download that fails.
+    document_id: String,
 }
 
 impl Content {
@@ -124,13 +126,60 @@ impl Service {
             key: ObjectKey::from_stored(&row.object_key),
             sealed: row.sealed.clone(),
             size: u64::try_from(row.size_bytes).unwrap_or_default(),
+            document_id: permitted.row.id.clone(),
             view: row.into(),
         })
     }
 
-    /// Stream the bytes of a permitted version, or a range of them.
-    pub async fn open(&self, content: &Content, range: Option<Range<u64>>) -> Result<Download, DocumentsError> {
-        Ok(self.storage.download_object(&content.key, range, content.sealed.as_deref(), content.size).await?)
+    /// Stream the bytes of a permitted version, or a range of them. An encrypted object whose
+    /// organisation's keys were destroyed, or that fails its integrity check, is an error, and
+    /// an audit event (`document.download`, outcome `error`) — also when the check fails in the
+    /// middle of the stream, where the download breaks off before the altered chunk's bytes.
+    pub async fn open(
+        &self,
+        caller: &Caller,
+        content: &Content,
+        range: Option<Range<u64>>,
+    ) -> Result<Download, DocumentsError> {
+        use futures_util::StreamExt;
+        let failure = |reason: &str| {
+            NewEvent::of(caller, AuditAction::DocumentDownload, Outcome::Error)
+                .target(Target::version(&content.document_id, content.view.version))
+                .details(json!({"reason": reason}))
+        };
+        let opened = self.storage.download_object(&content.key, range, content.sealed.as_deref(), content.size).await;
+        let mut download = match opened {
+            Ok(download) => download,
+            Err(error @ (StorageError::KeysDestroyed | StorageError::Tampered(_))) => {
+                let reason = if matches!(error, StorageError::KeysDestroyed) {
+                    "keys destroyed"
+                } else {
+                    "integrity check failed"
+                };
+                self.audit.record(failure(reason)).await?;
+                return Err(error.into());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let audit = self.audit.clone();
+        let event = failure("integrity check failed");
+        let mut event = Some(event);
+        download.stream = download
+            .stream
+            .inspect(move |chunk| {
+                if matches!(chunk, Err(StorageError::Tampered(_)))
+                    && let Some(event) = event.take()
+                {
+                    let audit = audit.clone();
+                    tokio::spawn(async move {
+                        if let Err(error) = audit.record(event).await {
+                            tracing::error!(%error, "could not audit a failed download");
+                        }
+                    });
+                }
+            })
+            .boxed();
+        Ok(download)
     }
 
     /// After a change committed: its event to the SIEM log, and the ingest workers woken.

@@ -44,7 +44,7 @@ pub struct CreatePlan {
 /// A permitted upload waiting for its bytes: the only way to store any ([`Service::receive`]).
 pub trait UploadPlan: sealed::Sealed {
     fn key(&self) -> &ObjectKey;
-    /// The originating organisation (`country/organisation`): its key wraps the data key.
+    /// The originating organisation (`country:organisation`): its key wraps the data key.
     fn organisation(&self) -> &str;
 }
 
@@ -184,7 +184,9 @@ impl Service {
         // now, as an import does, and the document needs no ingest job.
         let essence = media_type.split(';').next().unwrap_or_default().trim();
         let text = if essence == "text/plain" && object.size() == object.head().len() as u64 {
-            match extract_in_hand(&self.storage, object.key(), object.head(), plan.language.is_none()).await {
+            match extract_in_hand(&self.storage, &object, object.head(), plan.language.is_none(), &plan.organisation)
+                .await
+            {
                 Ok(text) => Some(text),
                 Err(error) => {
                     self.discard(object).await;

@@ -29,7 +29,7 @@ pub async fn content_response(
         return Ok(HttpResponse::NotModified().insert_header(header::ETag(etag)).finish());
     }
     let range = requested_range(req, &etag, total)?;
-    let download = service.open(&content, range.clone()).await?;
+    let download = service.open(caller, &content, range.clone()).await?;
 
     let mut response = if range.is_some() { HttpResponse::PartialContent() } else { HttpResponse::Ok() };
     if range.is_some() {

@@ -122,7 +122,7 @@ impl Importer {
         let text = match bytes {
             Some(bytes) if essence == "text/plain" && bytes.len() as u64 <= MAX_DIRECT_BYTES => {
                 let detect = entry.document.language.is_none();
-                Some(extract_in_hand(&self.storage, object.key(), &bytes, detect).await?)
+                Some(extract_in_hand(&self.storage, &object, &bytes, detect, &organisation).await?)
             }
             _ => None,
         };

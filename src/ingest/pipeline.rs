@@ -21,6 +21,7 @@ use super::jobs::{self, Lease};
 use super::ocr_languages::OcrLanguages;
 use super::sandbox::Sandbox;
 use super::{IngestError, language};
+use crate::crypto::keyring::WrappedKey;
 use crate::db::documents as repo;
 use crate::db::entities::{document, document_version, ingest_job};
 use crate::db::feed;
@@ -219,21 +220,24 @@ impl Pipeline {
     pub async fn extract(&self, document_id: &str, version: i32, lease: &Lease) -> Result<bool, IngestError> {
         let row = repo::version(&self.db, document_id, version).await?.ok_or(IngestError::Gone)?;
         let doc = repo::find(&self.db, document_id).await?.ok_or(IngestError::Gone)?;
-        let (key, bytes, detected, note) = match &row.text_key {
+        let (key, bytes, detected, note, sealed) = match &row.text_key {
             // Recorded already (by a worker whose finish was lost): just finish.
             Some(key) => (
                 key.clone(),
                 row.text_bytes.unwrap_or_default(),
                 row.detected_language.clone(),
                 row.ingest_note.clone(),
+                row.text_sealed.clone(),
             ),
             None => {
                 let (text, note) = self.extract_text(&doc, &row).await?;
                 let key = ObjectKey::text_of(&row.object_key);
-                self.storage.put(&key, Bytes::copy_from_slice(text.as_bytes())).await?;
+                // Under the key of the document's organisation, as its bytes are.
+                let organisation = crate::policy::organisation_key(&doc.originator_country, &doc.originator_org);
+                let sealed = self.storage.put_for(&key, Bytes::copy_from_slice(text.as_bytes()), &organisation).await?;
                 let bytes = text.len() as i64;
                 let detected = if doc.language.is_none() { language::detect_apart(text).await } else { None };
-                (key.as_str().to_owned(), bytes, detected, note)
+                (key.as_str().to_owned(), bytes, detected, note, sealed.as_ref().map(WrappedKey::to_column))
             }
         };
         let txn = self.db.begin().await?;
@@ -243,6 +247,7 @@ impl Pipeline {
         document_version::Entity::update_many()
             .col_expr(document_version::Column::TextKey, Expr::value(Some(key)))
             .col_expr(document_version::Column::TextBytes, Expr::value(Some(bytes)))
+            .col_expr(document_version::Column::TextSealed, Expr::value(sealed))
             .col_expr(document_version::Column::DetectedLanguage, Expr::value(detected))
             .col_expr(document_version::Column::IngestState, Expr::value("indexed"))
             .col_expr(document_version::Column::IngestError, Expr::value(Option::<String>::None))

@@ -346,7 +346,10 @@ impl Follower {
                 let number = version.version as u64;
                 let body = match self.indexed_body(&row.id, number) {
                     Some(body) => body,
-                    None => self.read_text(&row.id, key).await?,
+                    None => {
+                        let size = u64::try_from(version.text_bytes.unwrap_or_default()).unwrap_or_default();
+                        self.read_text(&row.id, key, version.text_sealed.as_deref(), size).await?
+                    }
                 };
                 (body, number, version.detected_language.clone())
             }
@@ -381,14 +384,17 @@ impl Follower {
         doc.get_first(fields.body).and_then(|v| v.as_str()).map(str::to_owned)
     }
 
-    async fn read_text(&self, id: &str, key: &str) -> Result<String, SearchError> {
-        match self.storage.read_to_string(&ObjectKey::from_stored(key)).await {
+    /// The extracted text at `key` (`sealed`, `size`: how it is encrypted, its plaintext size).
+    async fn read_text(&self, id: &str, key: &str, sealed: Option<&str>, size: u64) -> Result<String, SearchError> {
+        match self.storage.read_object_to_string(&ObjectKey::from_stored(key), sealed, size).await {
             Ok(text) => Ok(text),
             // Missing for good: index what there is rather than stop the feed for everyone.
             Err(StorageError::NotFound(path)) => {
                 tracing::error!(document = id, %path, "the extracted text is missing from storage; indexing without it");
                 Ok(String::new())
             }
+            // Its organisation's keys were destroyed: the text is gone, and leaves the index.
+            Err(StorageError::KeysDestroyed) => Ok(String::new()),
             Err(error) => Err(SearchError::Index(format!("reading extracted text: {error}"))),
         }
     }

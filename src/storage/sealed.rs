@@ -94,6 +94,43 @@ impl Storage {
         upload.finish().await
     }
 
+    /// A small object of `organisation`'s (extracted text), in one request: sealed when this
+    /// store has a keyring (the wrapped key returned), as given otherwise.
+    pub async fn put_for(
+        &self,
+        key: &ObjectKey,
+        bytes: Bytes,
+        organisation: &str,
+    ) -> Result<Option<WrappedKey>, StorageError> {
+        if self.keyring.is_none() {
+            self.put(key, bytes).await?;
+            return Ok(None);
+        }
+        let data_key = DataKey::generate().map_err(|e| StorageError::Sealing(e.to_string()))?;
+        let wrapped = self.keyring()?.wrap(organisation, &data_key).map_err(keyring_error)?;
+        let mut sealer = Sealer::new(&data_key, key.as_str()).map_err(|e| StorageError::Sealing(e.to_string()))?;
+        let mut sealed = sealer.update(&bytes).map_err(|e| StorageError::Sealing(e.to_string()))?.to_vec();
+        sealed.extend_from_slice(&sealer.finish().map_err(|e| StorageError::Sealing(e.to_string()))?);
+        self.put(key, Bytes::from(sealed)).await?;
+        Ok(Some(wrapped))
+    }
+
+    /// A small object stored by [`Storage::put_for`] (or [`Storage::begin_upload_for`]) as
+    /// UTF-8 text (lossy).
+    pub async fn read_object_to_string(
+        &self,
+        key: &ObjectKey,
+        sealed: Option<&str>,
+        size: u64,
+    ) -> Result<String, StorageError> {
+        if sealed.is_none() {
+            return self.read_to_string(key).await;
+        }
+        let download = self.download_object(key, None, sealed, size).await?;
+        let parts: Vec<Bytes> = download.stream.try_collect().await?;
+        Ok(String::from_utf8_lossy(&parts.concat()).into_owned())
+    }
+
     /// Stream an object as stored by [`Storage::begin_upload_for`]: `sealed` is its column
     /// (`WrappedKey::to_column`; none: stored as received), `size` its plaintext size.
     pub async fn download_object(
@@ -114,7 +151,7 @@ impl Storage {
     }
 
     /// Like [`Storage::begin_upload`], sealed under a fresh data key wrapped for `organisation`
-    /// (`country/organisation`); the received object carries the wrapped key.
+    /// (`country:organisation`); the received object carries the wrapped key.
     pub async fn begin_sealed_upload(
         &self,
         key: ObjectKey,
@@ -199,7 +236,7 @@ mod tests {
     }
 
     async fn upload(storage: &Storage, key: &ObjectKey, data: &[u8]) -> crate::storage::ReceivedObject {
-        let mut upload = storage.begin_sealed_upload(key.clone(), u64::MAX, "RS/RS-MUP").await.expect("begin");
+        let mut upload = storage.begin_sealed_upload(key.clone(), u64::MAX, "RS:RS-MUP").await.expect("begin");
         for piece in data.chunks(100_000) {
             upload.write(Bytes::copy_from_slice(piece)).await.expect("write");
         }
@@ -272,7 +309,7 @@ mod tests {
         let received = upload(&storage, &key, b"Analiza").await;
         let wrapped = received.sealed().expect("sealed").clone();
         let keyring = storage.keyring().expect("keyring").clone();
-        keyring.destroy("RS/RS-MUP").expect("destroy");
+        keyring.destroy("RS:RS-MUP").expect("destroy");
         let result = storage.download_sealed(&key, None, Sealed { wrapped: &wrapped, size: 7 }).await;
         assert!(matches!(result, Err(StorageError::KeysDestroyed)));
     }

@@ -13,7 +13,42 @@ use super::{create, metadata, with};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(stored_versions_are_encrypted_and_ranges_intact, a_tampered_object_is_never_served);
+on_both_backends!(
+    stored_versions_are_encrypted_and_ranges_intact,
+    a_tampered_object_is_never_served,
+    extracted_text_is_encrypted_and_searchable,
+    destroyed_keys_answer_gone_and_are_audited
+);
+
+const MASTER: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// Wait for an audit event of a failed download of `id` with `reason` (recorded as the
+/// stream fails, in the background).
+async fn failed_download_audited(app: &TestApp, id: &str, reason: &str) {
+    use anaspoc::audit::{Action, Outcome};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let events = crate::audit::all_events(app).await;
+        if events.iter().any(|e| {
+            e.action == Action::DocumentDownload
+                && e.outcome == Outcome::Error
+                && e.target.document_id.as_deref() == Some(id)
+                && e.details["reason"] == reason
+        }) {
+            return;
+        }
+        let downloads: Vec<String> = events
+            .iter()
+            .filter(|e| e.action == Action::DocumentDownload)
+            .map(|e| format!("{:?} {:?} {}", e.outcome, e.target.document_id, e.details))
+            .collect();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no audit event of the failed download ({reason}): {downloads:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
 
 /// The encryption's chunk: 64 KiB of plaintext.
 const CHUNK: usize = 64 * 1024;
@@ -23,7 +58,7 @@ async fn encrypting(backend: Backend) -> TestApp {
         let dir = std::path::Path::new(&s.search.index_dir).parent().expect("data dir").to_owned();
         s.crypto.enabled = true;
         s.crypto.keyring_file = dir.join("keyring.json").display().to_string();
-        s.crypto.master_key = Secret::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+        s.crypto.master_key = Secret::new(MASTER);
     })
     .await
 }
@@ -97,6 +132,7 @@ async fn a_tampered_object_is_never_served(backend: Backend) {
         assert!(body.len() < data.len(), "the download does not complete");
         assert_eq!(body.to_vec(), data[..body.len()], "and nothing it served is corrupted");
     }
+    failed_download_audited(&app, &id, "integrity check failed").await;
     // The intact first chunks still answer a range.
     let first = app
         .client
@@ -107,4 +143,52 @@ async fn a_tampered_object_is_never_served(backend: Backend) {
         .await
         .expect("range");
     assert_eq!(first.bytes().await.expect("body").to_vec(), data[..100]);
+}
+
+/// The text extracted from an office file (by the sandboxed pipeline) and from a plain-text
+/// file whose text is not the file itself (here: Windows-1250) is stored encrypted too — and the
+/// index, reading it back, finds the document.
+async fn extracted_text_is_encrypted_and_searchable(backend: Backend) {
+    let app = encrypting(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let docx = crate::search::samples::docx(&["Zaplena na graničnom prelazu Kelebija: operacija KESTREL."]);
+    let office = create(&app, &rs, &metadata("Kelebija"), &docx).await;
+    let (cp1250, _, _) = encoding_rs::WINDOWS_1250.encode("Krijumčarenje cigareta preko Bezdana, operacija KESTREL.");
+    let legacy = create(&app, &rs, &metadata("Bezdan"), &cp1250).await;
+    for created in [&office, &legacy] {
+        let id = created["id"].as_str().expect("id");
+        crate::search::wait_until_ingested(&app, &rs, id).await;
+        let text = stored(&app, &format!("documents/{id}/v1.txt")).await;
+        assert!(!text.windows(7).any(|w| w == b"KESTREL"), "the stored text holds no plaintext");
+    }
+    let found: serde_json::Value = app.get_as(&rs, "/api/v1/search?q=kestrel").await.json().await.expect("json");
+    assert_eq!(found["total"], 2, "{found}");
+}
+
+/// Crypto-shredding at its root: once an organisation's keys are destroyed (here through the
+/// keyring file the replicas share, as `anaspoc keys destroy` will), its documents' content
+/// answers 410 `keys-destroyed`, audited; other organisations' documents are untouched.
+async fn destroyed_keys_answer_gone_and_are_audited(backend: Backend) {
+    use anaspoc::crypto::keyring::{FileKeyring, Keyring, MasterKey};
+    let app = encrypting(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let al = app.token("analyst-al").await;
+    let everyone = json!({"releasable_to": ["ALL"]});
+    let serbian = create(&app, &rs, &with(metadata("Beograd"), everyone.clone()), b"Analiza iz Beograda").await;
+    let albanian = create(&app, &al, &with(metadata("Tirana"), everyone), b"Analiza nga Tirana").await;
+    let dir = std::path::Path::new(&app.settings.search.index_dir).parent().expect("data dir").to_owned();
+    let keyring = FileKeyring::open(&dir.join("keyring.json"), MasterKey::from_base64(MASTER).expect("master"))
+        .expect("the shared keyring");
+    keyring.destroy("RS:RS-MUP").expect("destroy");
+
+    let id = serbian["id"].as_str().expect("id");
+    let gone = app.get_as(&al, &format!("/api/v1/documents/{id}/content")).await;
+    assert_eq!(gone.status(), 410);
+    let problem: serde_json::Value = gone.json().await.expect("problem");
+    assert_eq!(problem["type"], "urn:anaspoc:problem:keys-destroyed", "{problem}");
+    failed_download_audited(&app, id, "keys destroyed").await;
+    let other = albanian["id"].as_str().expect("id");
+    let kept = app.get_as(&rs, &format!("/api/v1/documents/{other}/content")).await;
+    assert_eq!(kept.status(), 200);
+    assert_eq!(kept.bytes().await.expect("body").to_vec(), b"Analiza nga Tirana");
 }

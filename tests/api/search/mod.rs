@@ -7,7 +7,7 @@ mod cross_script;
 mod formats;
 mod ocr;
 mod query_cost;
-mod samples;
+pub mod samples;
 mod sandbox;
 
 use std::time::{Duration, Instant};
