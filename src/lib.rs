@@ -20,6 +20,7 @@ pub mod group_commit;
 pub mod health;
 pub mod import;
 pub mod ingest;
+pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod policy;

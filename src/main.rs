@@ -75,6 +75,10 @@ enum Command {
     /// Verify, checkpoint or export the tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The keys of encryption at rest ([crypto]): rotate an organisation's key, re-wrap its data
+    /// keys under the current version, or destroy its keys (crypto-shredding). Audited.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Benchmark: generate a reproducible corpus, ingest it into a real server, and compare
     /// filtered search of the server, raw tantivy and PostgreSQL full-text search side by side.
     Bench {
@@ -158,6 +162,29 @@ enum AuditCommand {
     Export {
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
         format: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// A new key version for the organisation's new objects (older versions still read).
+    Rotate {
+        /// COUNTRY:ORGANISATION, e.g. RS:RS-MUP.
+        #[arg(long)]
+        organisation: String,
+    },
+    /// Re-wrap the organisation's data keys under its current key version (no data re-encrypted).
+    Rewrap {
+        #[arg(long)]
+        organisation: String,
+    },
+    /// Destroy every key of the organisation: its documents' content and text can never be read
+    /// again. Asks to type the organisation unless --yes.
+    Destroy {
+        #[arg(long)]
+        organisation: String,
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -259,6 +286,31 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let settings = Settings::load_valid(&configured)?;
             anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
             anaspoc::cli::audit(&settings, command.into()).await
+        }
+        Command::Keys(command) => {
+            let settings = Settings::load_valid(&configured)?;
+            anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
+            let (command, organisation) = match command {
+                KeysCommand::Rotate { organisation } => (anaspoc::keys::KeysCommand::Rotate, organisation),
+                KeysCommand::Rewrap { organisation } => (anaspoc::keys::KeysCommand::Rewrap, organisation),
+                KeysCommand::Destroy { organisation, yes } => {
+                    if !yes {
+                        eprint!(
+                            "Destroying the keys of {organisation} makes its documents unreadable for ever.\n\
+                             Type the organisation to confirm: "
+                        );
+                        let mut typed = String::new();
+                        std::io::stdin().read_line(&mut typed)?;
+                        if typed.trim() != organisation {
+                            return Err("not confirmed: nothing destroyed".into());
+                        }
+                    }
+                    (anaspoc::keys::KeysCommand::Destroy, organisation)
+                }
+            };
+            let done = anaspoc::keys::run(&settings, command, &organisation).await?;
+            println!("{done:?}");
+            Ok(())
         }
         Command::Reindex => {
             let settings = Settings::load_valid(&configured)?;

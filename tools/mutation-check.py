@@ -103,6 +103,7 @@ M = [
  ("18 the seed only fills an empty platform", "src/demo/seed.rs", "    if document::Entity::find().count(db).await? > 0 {", "    if document::Entity::find().count(db).await? > 1_000_000 {", "demo::the_seed_is_audited_as_the_personas"),
  ("18 a flag only over the threshold", "src/audit/anomalies.rs", "        .filter(move |row| row.count > i64::from(threshold))", "        .filter(move |row| row.count >= i64::from(threshold))", "lib:audit::anomalies::tests::a_flag_links_to_its_hour_of_events"),
  ("18 a timeline is one actor's", "src/audit/statistics.rs", "        if let Some(actor) = self.actor {", "        if let Some(actor) = self.actor.filter(|_| false) {", "audit::insights::activity_counts_days_denials_and_downloads::embedded"),
+ ("21 a bad chunk is never served", "src/crypto/envelope.rs", "        let len = self.key.open_in_place(nonce(index), Aad::from(aad), &mut chunk).map_err(|_| failed())?.len();", "        let len = self.key.open_in_place(nonce(index), Aad::from(aad), &mut chunk).map(|p| p.len()).unwrap_or(chunk.len().saturating_sub(TAG_LEN));", "documents::encryption::a_tampered_object_is_never_served::embedded"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

@@ -60,10 +60,19 @@ pub enum Action {
     /// An auditor read the activity charts (or their numbers as CSV) or the anomaly flags.
     #[serde(rename = "audit.activity")]
     AuditActivity,
+    /// An operator gave an organisation a new key version (`anaspoc keys rotate`).
+    #[serde(rename = "keys.rotate")]
+    KeysRotate,
+    /// An operator re-wrapped an organisation's data keys under its current key version.
+    #[serde(rename = "keys.rewrap")]
+    KeysRewrap,
+    /// An operator destroyed an organisation's keys (crypto-shredding).
+    #[serde(rename = "keys.destroy")]
+    KeysDestroy,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 25] = [
         Action::AuthLogin,
         Action::AuthDenied,
         Action::DocumentCreate,
@@ -86,6 +95,9 @@ impl Action {
         Action::AuditVerify,
         Action::AuditReport,
         Action::AuditActivity,
+        Action::KeysRotate,
+        Action::KeysRewrap,
+        Action::KeysDestroy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +124,9 @@ impl Action {
             Action::AuditVerify => "audit.verify",
             Action::AuditReport => "audit.report",
             Action::AuditActivity => "audit.activity",
+            Action::KeysRotate => "keys.rotate",
+            Action::KeysRewrap => "keys.rewrap",
+            Action::KeysDestroy => "keys.destroy",
         }
     }
 

@@ -161,6 +161,15 @@ pub struct FileKeyring {
 }
 
 impl FileKeyring {
+    /// The keyring `[crypto]` configures, with its master key (from the environment or its file).
+    pub fn from_config(crypto: &crate::config::CryptoSettings) -> Result<Self, KeyringError> {
+        let master = match crypto.master_key.expose() {
+            "" => MasterKey::from_file(Path::new(&crypto.master_key_file))?,
+            text => MasterKey::from_base64(text)?,
+        };
+        Self::open(Path::new(&crypto.keyring_file), master)
+    }
+
     /// Open the keyring at `path`, or create an empty one. Refuses a file others may read and a
     /// master key that does not open it.
     pub fn open(path: &Path, master: MasterKey) -> Result<Self, KeyringError> {

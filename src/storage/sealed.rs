@@ -14,7 +14,7 @@ use object_store::{GetOptions, GetRange, ObjectStoreExt};
 
 use super::{Download, ObjectKey, Storage, StorageError, Upload};
 use crate::crypto::envelope::{DataKey, Opener, Sealer, stored_range};
-use crate::crypto::keyring::{FileKeyring, Keyring, KeyringError, MasterKey, WrappedKey};
+use crate::crypto::keyring::{FileKeyring, Keyring, KeyringError, WrappedKey};
 
 /// How an encrypted object was stored: its wrapped data key and its plaintext size.
 #[derive(Clone, Copy, Debug)]
@@ -40,12 +40,7 @@ impl Storage {
         if !crypto.enabled {
             return Ok(storage);
         }
-        let failed = |e: KeyringError| StorageError::Config(e.to_string());
-        let master = match crypto.master_key.expose() {
-            "" => MasterKey::from_file(std::path::Path::new(&crypto.master_key_file)).map_err(failed)?,
-            text => MasterKey::from_base64(text).map_err(failed)?,
-        };
-        let keyring = FileKeyring::open(std::path::Path::new(&crypto.keyring_file), master).map_err(failed)?;
+        let keyring = FileKeyring::from_config(crypto).map_err(|e| StorageError::Config(e.to_string()))?;
         Ok(storage.with_keyring(Arc::new(keyring)))
     }
 
@@ -219,6 +214,7 @@ mod tests {
     use super::*;
     use crate::config::{Profile, Settings};
     use crate::crypto::envelope::{CHUNK_LEN, HEADER_LEN, TAG_LEN, stored_len};
+    use crate::crypto::keyring::MasterKey;
 
     const MASTER: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 

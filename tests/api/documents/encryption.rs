@@ -17,7 +17,8 @@ on_both_backends!(
     stored_versions_are_encrypted_and_ranges_intact,
     a_tampered_object_is_never_served,
     extracted_text_is_encrypted_and_searchable,
-    destroyed_keys_answer_gone_and_are_audited
+    destroyed_keys_answer_gone_and_are_audited,
+    keys_are_rotated_rewrapped_and_destroyed
 );
 
 const MASTER: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -191,4 +192,75 @@ async fn destroyed_keys_answer_gone_and_are_audited(backend: Backend) {
     let kept = app.get_as(&rs, &format!("/api/v1/documents/{other}/content")).await;
     assert_eq!(kept.status(), 200);
     assert_eq!(kept.bytes().await.expect("body").to_vec(), b"Analiza nga Tirana");
+}
+
+/// The column saying which key version a version's object is sealed under.
+async fn key_version(app: &TestApp, id: &str) -> u32 {
+    use anaspoc::db::entities::document_version;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let row = document_version::Entity::find()
+        .filter(document_version::Column::DocumentId.eq(id))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("version");
+    let sealed = row.sealed.as_deref().and_then(anaspoc::crypto::keyring::WrappedKey::from_column).expect("sealed");
+    sealed.version
+}
+
+/// `anaspoc keys rotate|rewrap|destroy` (the library functions the commands call): a rotation
+/// seals new objects under the new version, a re-wrap moves old ones to it without touching their
+/// bytes, a destruction makes them unreadable and takes their text out of the index — each
+/// audited; the trail still shows the documents' markings to auditors.
+async fn keys_are_rotated_rewrapped_and_destroyed(backend: Backend) {
+    use anaspoc::audit::Action;
+    use anaspoc::keys::{Done, KeysCommand, run};
+    let app = encrypting(backend).await;
+    let rs = app.token("analyst-rs").await;
+    let everyone = json!({"releasable_to": ["ALL"]});
+    let before =
+        create(&app, &rs, &with(metadata("Prva"), everyone.clone()), "Analiza prva: operacija OSPREY.".as_bytes())
+            .await;
+    let first = before["id"].as_str().expect("id").to_owned();
+    assert_eq!(key_version(&app, &first).await, 1);
+    assert_eq!(
+        run(&app.settings, KeysCommand::Rotate, "RS:RS-MUP").await.expect("rotate"),
+        Done::Rotated { version: 2 }
+    );
+    let after = create(&app, &rs, &with(metadata("Druga"), everyone), b"Analiza druga.").await;
+    let second = after["id"].as_str().expect("id").to_owned();
+    assert_eq!(key_version(&app, &second).await, 2, "new objects under the new version");
+    let stored_before = stored(&app, &format!("documents/{first}/v1")).await;
+    let done = run(&app.settings, KeysCommand::Rewrap, "RS:RS-MUP").await.expect("rewrap");
+    assert!(matches!(done, Done::Rewrapped { keys } if keys >= 1), "{done:?}");
+    assert_eq!(key_version(&app, &first).await, 2, "re-wrapped");
+    assert_eq!(stored(&app, &format!("documents/{first}/v1")).await, stored_before, "the stored bytes untouched");
+    let al = app.token("analyst-al").await;
+    let read = app.get_as(&al, &format!("/api/v1/documents/{first}/content")).await;
+    assert_eq!(read.bytes().await.expect("body").to_vec(), "Analiza prva: operacija OSPREY.".as_bytes());
+    crate::search::wait_until_ingested(&app, &rs, &first).await;
+    let found: serde_json::Value = app.get_as(&al, "/api/v1/search?q=osprey").await.json().await.expect("json");
+    assert_eq!(found["total"], 1, "searchable before: {found}");
+
+    let done = run(&app.settings, KeysCommand::Destroy, "RS:RS-MUP").await.expect("destroy");
+    assert_eq!(done, Done::Destroyed { documents: 2 });
+    assert_eq!(app.get_as(&al, &format!("/api/v1/documents/{first}/content")).await.status(), 410);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found: serde_json::Value = app.get_as(&al, "/api/v1/search?q=osprey").await.json().await.expect("json");
+        if found["total"] == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the shredded text is still searchable: {found}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let events = crate::audit::all_events(&app).await;
+    for action in [Action::KeysRotate, Action::KeysRewrap, Action::KeysDestroy] {
+        let event = events.iter().find(|e| e.action == action).unwrap_or_else(|| panic!("{action:?} audited"));
+        assert_eq!(event.details["organisation"], "RS:RS-MUP");
+    }
+    let auditor = app.token("auditor").await;
+    let report: serde_json::Value =
+        app.get_as(&auditor, &format!("/api/v1/audit/documents/{first}/report")).await.json().await.expect("report");
+    assert_eq!(report["markings_history"][0]["markings"]["tlp"], "AMBER", "auditors still see the markings: {report}");
 }

@@ -1,0 +1,159 @@
+//! `anaspoc keys rotate|rewrap|destroy --organisation COUNTRY:ORGANISATION`: the operator's
+//! commands over the keyring of encryption at rest (issue 21). Each is an audit event (actor:
+//! none — an operator on the server, named by the command in the request's user agent).
+//! Rotation adds a KEK version for new objects; re-wrapping moves the organisation's data keys
+//! to the current version without touching the stored bytes (an UPDATE of the `sealed` columns);
+//! destruction removes every KEK of the organisation — its documents' content and text can never
+//! be read again — and stamps its documents in the change feed so every replica's index drops
+//! their text at once. Auditors keep seeing the documents' markings in the trail.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+use serde_json::json;
+
+use crate::audit::{Action, Actor, Log, NewEvent, Outcome};
+use crate::caller::RequestInfo;
+use crate::config::Settings;
+use crate::crypto::keyring::{FileKeyring, Keyring, KeyringError, WrappedKey};
+use crate::db::entities::{document, document_version};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error("encryption at rest is not enabled ([crypto] enabled = false)")]
+    NotEnabled,
+    #[error("`{0}` is not an organisation as COUNTRY:ORGANISATION (e.g. RS:RS-MUP)")]
+    Organisation(String),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+/// What a command did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Done {
+    Rotated { version: u32 },
+    Rewrapped { keys: usize },
+    Destroyed { documents: usize },
+}
+
+pub enum KeysCommand {
+    Rotate,
+    Rewrap,
+    Destroy,
+}
+
+pub async fn run(settings: &Settings, command: KeysCommand, organisation: &str) -> Result<Done, KeysError> {
+    if !settings.crypto.enabled {
+        return Err(KeysError::NotEnabled);
+    }
+    let Some((country, name)) = organisation.split_once(':').filter(|(c, o)| !c.is_empty() && !o.is_empty()) else {
+        return Err(KeysError::Organisation(organisation.to_owned()));
+    };
+    let keyring = FileKeyring::from_config(&settings.crypto)?;
+    let db = crate::db::connect(&settings.database).await.map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+    let (action, done) = match command {
+        KeysCommand::Rotate => (Action::KeysRotate, Done::Rotated { version: keyring.rotate(organisation)? }),
+        KeysCommand::Rewrap => {
+            (Action::KeysRewrap, Done::Rewrapped { keys: rewrap(&db, &keyring, country, name, organisation).await? })
+        }
+        KeysCommand::Destroy => {
+            keyring.destroy(organisation)?;
+            (Action::KeysDestroy, Done::Destroyed { documents: forget_texts(&db, country, name).await? })
+        }
+    };
+    let command = match action {
+        Action::KeysRotate => "rotate",
+        Action::KeysRewrap => "rewrap",
+        _ => "destroy",
+    };
+    let request = RequestInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        ip: String::new(),
+        user_agent: format!("anaspoc keys {command} --organisation {organisation}"),
+    };
+    let details = match &done {
+        Done::Rotated { version } => json!({"organisation": organisation, "version": version}),
+        Done::Rewrapped { keys } => json!({"organisation": organisation, "keys": keys}),
+        Done::Destroyed { documents } => json!({"organisation": organisation, "documents": documents}),
+    };
+    Log::new(db).record(NewEvent::new(Actor::anonymous(), &request, action, Outcome::Allowed).details(details)).await?;
+    Ok(done)
+}
+
+/// The versions of `country`/`name`'s documents: (row id, sealed, text sealed).
+async fn sealed_versions(
+    db: &impl ConnectionTrait,
+    country: &str,
+    name: &str,
+) -> Result<Vec<(i32, Option<String>, Option<String>)>, sea_orm::DbErr> {
+    let documents: Vec<String> = document::Entity::find()
+        .select_only()
+        .column(document::Column::Id)
+        .filter(document::Column::OriginatorCountry.eq(country))
+        .filter(document::Column::OriginatorOrg.eq(name))
+        .into_tuple()
+        .all(db)
+        .await?;
+    document_version::Entity::find()
+        .select_only()
+        .columns([document_version::Column::Id, document_version::Column::Sealed, document_version::Column::TextSealed])
+        .filter(document_version::Column::DocumentId.is_in(documents))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Re-wrap every data key of the organisation under its current KEK version.
+async fn rewrap(
+    db: &sea_orm::DatabaseConnection,
+    keyring: &FileKeyring,
+    country: &str,
+    name: &str,
+    organisation: &str,
+) -> Result<usize, KeysError> {
+    let mut rewrapped = 0;
+    for (id, sealed, text_sealed) in sealed_versions(db, country, name).await? {
+        let mut again = |column: Option<String>| -> Result<Option<String>, KeysError> {
+            let Some(wrapped) = column.as_deref().and_then(WrappedKey::from_column) else { return Ok(column) };
+            if wrapped.organisation != organisation {
+                return Ok(column);
+            }
+            let data_key = keyring.unwrap(&wrapped)?;
+            let fresh = keyring.wrap(organisation, &data_key)?;
+            if fresh.version != wrapped.version {
+                rewrapped += 1;
+            }
+            Ok(Some(fresh.to_column()))
+        };
+        let (sealed, text_sealed) = (again(sealed)?, again(text_sealed)?);
+        document_version::Entity::update_many()
+            .col_expr(document_version::Column::Sealed, Expr::value(sealed))
+            .col_expr(document_version::Column::TextSealed, Expr::value(text_sealed))
+            .filter(document_version::Column::Id.eq(id))
+            .exec(db)
+            .await?;
+    }
+    Ok(rewrapped)
+}
+
+/// Stamp the organisation's documents in the change feed: every replica re-indexes them, and
+/// their text — unreadable now — leaves the index.
+async fn forget_texts(db: &sea_orm::DatabaseConnection, country: &str, name: &str) -> Result<usize, KeysError> {
+    let ids: Vec<String> = document::Entity::find()
+        .select_only()
+        .column(document::Column::Id)
+        .filter(document::Column::OriginatorCountry.eq(country))
+        .filter(document::Column::OriginatorOrg.eq(name))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for batch in ids.chunks(500) {
+        let txn = db.begin().await?;
+        crate::db::feed::stamp_all(&txn, batch).await?;
+        txn.commit().await?;
+    }
+    Ok(ids.len())
+}
