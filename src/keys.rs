@@ -83,20 +83,25 @@ pub async fn run(settings: &Settings, command: KeysCommand, organisation: &str) 
     Ok(done)
 }
 
-/// The versions of `country`/`name`'s documents: (row id, sealed, text sealed).
-async fn sealed_versions(
-    db: &impl ConnectionTrait,
-    country: &str,
-    name: &str,
-) -> Result<Vec<(i32, Option<String>, Option<String>)>, sea_orm::DbErr> {
-    let documents: Vec<String> = document::Entity::find()
+/// The ids of the documents `country`/`name` originated.
+async fn documents_of(db: &impl ConnectionTrait, country: &str, name: &str) -> Result<Vec<String>, sea_orm::DbErr> {
+    document::Entity::find()
         .select_only()
         .column(document::Column::Id)
         .filter(document::Column::OriginatorCountry.eq(country))
         .filter(document::Column::OriginatorOrg.eq(name))
         .into_tuple()
         .all(db)
-        .await?;
+        .await
+}
+
+/// The versions of `country`/`name`'s documents: (row id, sealed, text sealed).
+async fn sealed_versions(
+    db: &impl ConnectionTrait,
+    country: &str,
+    name: &str,
+) -> Result<Vec<(i32, Option<String>, Option<String>)>, sea_orm::DbErr> {
+    let documents = documents_of(db, country, name).await?;
     document_version::Entity::find()
         .select_only()
         .columns([document_version::Column::Id, document_version::Column::Sealed, document_version::Column::TextSealed])
@@ -142,14 +147,7 @@ async fn rewrap(
 /// Stamp the organisation's documents in the change feed: every replica re-indexes them, and
 /// their text — unreadable now — leaves the index.
 async fn forget_texts(db: &sea_orm::DatabaseConnection, country: &str, name: &str) -> Result<usize, KeysError> {
-    let ids: Vec<String> = document::Entity::find()
-        .select_only()
-        .column(document::Column::Id)
-        .filter(document::Column::OriginatorCountry.eq(country))
-        .filter(document::Column::OriginatorOrg.eq(name))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let ids = documents_of(db, country, name).await?;
     for batch in ids.chunks(500) {
         let txn = db.begin().await?;
         crate::db::feed::stamp_all(&txn, batch).await?;

@@ -88,6 +88,8 @@ pub trait Keyring: Send + Sync {
     fn rotate(&self, organisation: &str) -> Result<u32, KeyringError>;
     /// Destroy every KEK of `organisation`: what they wrapped can never be read again.
     fn destroy(&self, organisation: &str) -> Result<(), KeyringError>;
+    /// Whether `organisation`'s keys were destroyed.
+    fn destroyed(&self, organisation: &str) -> bool;
 }
 
 /// The master key: 32 bytes, given base64-encoded.
@@ -303,6 +305,10 @@ impl Keyring for FileKeyring {
             keys.current = version;
             Ok(version)
         })
+    }
+
+    fn destroyed(&self, organisation: &str) -> bool {
+        matches!(self.kek(organisation, None), Err(KeyringError::Destroyed(_)))
     }
 
     fn destroy(&self, organisation: &str) -> Result<(), KeyringError> {

@@ -345,6 +345,9 @@ impl Follower {
             Some((version, key)) => {
                 let number = version.version as u64;
                 let body = match self.indexed_body(&row.id, number) {
+                    // Crypto-shredded: the text the index holds goes with the keys (it would
+                    // otherwise be kept, as for any change of markings).
+                    _ if self.storage.keys_destroyed(version.text_sealed.as_deref()) => String::new(),
                     Some(body) => body,
                     None => {
                         let size = u64::try_from(version.text_bytes.unwrap_or_default()).unwrap_or_default();

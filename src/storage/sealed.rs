@@ -89,6 +89,15 @@ impl Storage {
         upload.finish().await
     }
 
+    /// Whether an object recorded as `sealed` (its column) can never be read again: its
+    /// organisation's keys were destroyed.
+    pub fn keys_destroyed(&self, sealed: Option<&str>) -> bool {
+        match (&self.keyring, sealed.and_then(WrappedKey::from_column)) {
+            (Some(keyring), Some(wrapped)) => keyring.destroyed(&wrapped.organisation),
+            _ => false,
+        }
+    }
+
     /// A small object of `organisation`'s (extracted text), in one request: sealed when this
     /// store has a keyring (the wrapped key returned), as given otherwise.
     pub async fn put_for(

@@ -207,6 +207,8 @@ async fn analysts_and_auditor_in_a_real_browser() {
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.extension().is_none_or(|x| x != "crdownload"))
+            // Chromium's own temporary files while it writes the download.
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| !n.starts_with('.')))
             .collect();
         if let Some(path) = done.first() {
             break path.clone();
