@@ -398,6 +398,11 @@ impl Follower {
             }
             // Its organisation's keys were destroyed: the text is gone, and leaves the index.
             Err(StorageError::KeysDestroyed) => Ok(String::new()),
+            // Altered in the store: never indexed, and one bad object must not stop the feed.
+            Err(StorageError::Tampered(reason)) => {
+                tracing::error!(document = id, %reason, "the extracted text failed its integrity check; indexing without it");
+                Ok(String::new())
+            }
             Err(error) => Err(SearchError::Index(format!("reading extracted text: {error}"))),
         }
     }

@@ -18,7 +18,8 @@ on_both_backends!(
     a_tampered_object_is_never_served,
     extracted_text_is_encrypted_and_searchable,
     destroyed_keys_answer_gone_and_are_audited,
-    keys_are_rotated_rewrapped_and_destroyed
+    keys_are_rotated_rewrapped_and_destroyed,
+    a_tampered_text_does_not_stop_a_replica_index
 );
 
 const MASTER: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -264,4 +265,35 @@ async fn keys_are_rotated_rewrapped_and_destroyed(backend: Backend) {
     let report: serde_json::Value =
         app.get_as(&auditor, &format!("/api/v1/audit/documents/{first}/report")).await.json().await.expect("report");
     assert_eq!(report["markings_history"][0]["markings"]["tlp"], "AMBER", "auditors still see the markings: {report}");
+}
+
+/// One altered text object must not stop a replica's index from following the feed: the
+/// document is indexed without it (logged), and the documents after it are found.
+async fn a_tampered_text_does_not_stop_a_replica_index(backend: Backend) {
+    let app = encrypting(backend).await;
+    let rs = app.token("analyst-rs").await;
+    // Windows-1250: its text is a separate object (`v1.txt`), not the file itself.
+    let (cp1250, _, _) = encoding_rs::WINDOWS_1250.encode("Šverc cigareta preko Horgoša, operacija HERON.");
+    let altered = create(&app, &rs, &metadata("Horgoš"), &cp1250).await;
+    let id = altered["id"].as_str().expect("id").to_owned();
+    let key = format!("documents/{id}/v1.txt");
+    let mut text = stored(&app, &key).await;
+    let last = text.len() - 1;
+    text[last] ^= 0x01;
+    let raw = Storage::from_settings(&app.settings.storage).expect("store");
+    raw.put(&ObjectKey::from_stored(&key), Bytes::from(text)).await.expect("tamper");
+    create(&app, &rs, &metadata("Kelebija"), "Zaplena na Kelebiji, operacija PELICAN.".as_bytes()).await;
+
+    let replica = app.replica(|_| {}).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let found: serde_json::Value = replica.get_as(&rs, "/api/v1/search?q=pelican").await.json().await.expect("json");
+        if found["total"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the replica's index stopped at the altered text: {found}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let heron: serde_json::Value = replica.get_as(&rs, "/api/v1/search?q=heron").await.json().await.expect("json");
+    assert_eq!(heron["total"], 0, "the altered text is not indexed: {heron}");
 }
