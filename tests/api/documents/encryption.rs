@@ -287,7 +287,8 @@ async fn a_tampered_text_does_not_stop_a_replica_index(backend: Backend) {
     let replica = app.replica(|_| {}).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let found: serde_json::Value = replica.get_as(&rs, "/api/v1/search?q=pelican").await.json().await.expect("json");
+        let found: serde_json::Value =
+            replica.get_as(&rs, "/api/v1/search?q=pelican").await.json().await.expect("json");
         if found["total"] == 1 {
             break;
         }
