@@ -12,14 +12,45 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::auth::TokenValidator;
+use crate::db::plaintext::PlaintextLeft;
 use crate::ingest::ocr_languages::OcrLanguages;
 use crate::search::FeedState;
 use crate::storage::Storage;
+
+/// `anaspoc_plaintext_objects{kind}`: the objects still stored as plaintext, by kind
+/// (`version`, `text`, `leftover`); recounted with each round of readiness checks.
+#[derive(Clone)]
+pub struct PlaintextGauge(Family<KindLabel, Gauge>);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+impl PlaintextGauge {
+    pub fn registered(metrics: &crate::metrics::Metrics) -> Self {
+        let gauge = Family::<KindLabel, Gauge>::default();
+        metrics.register(
+            "plaintext_objects",
+            "Objects stored before encryption at rest was enabled and not encrypted yet (anaspoc keys encrypt-existing)",
+            gauge.clone(),
+        );
+        Self(gauge)
+    }
+
+    pub fn set(&self, left: &PlaintextLeft) {
+        for (kind, count) in [("version", left.versions), ("text", left.texts), ("leftover", left.leftovers)] {
+            self.0.get_or_create(&KindLabel { kind }).set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+}
 
 /// The components checked in the background.
 const DATABASE: &str = "database";
@@ -38,6 +69,10 @@ pub struct Readiness {
     interval: Duration,
     timeout: Duration,
     ocr: Option<OcrReport>,
+    /// With encryption at rest: the gauge of objects still stored as plaintext, and whether
+    /// none is left (counted in the background round).
+    plaintext: Option<PlaintextGauge>,
+    encryption: Mutex<Option<&'static str>>,
     /// The last result of each background check.
     states: Mutex<BTreeMap<&'static str, Checked>>,
     /// Whether the first round has finished.
@@ -65,6 +100,12 @@ pub struct Report {
     /// with the closest installed pack, and say so — but an operator should install it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ocr_languages: Option<OcrReport>,
+    /// With encryption at rest: `complete`, or `incomplete` while objects stored before it was
+    /// enabled remain (readable as before: the replica is ready). How many, by kind, is in
+    /// `/metrics` (`anaspoc_plaintext_objects`) and the log, not here — the probe answers anyone,
+    /// and the count is one of documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -103,11 +144,14 @@ pub struct Probes {
     pub timeout: Duration,
     /// Where text is extracted: the OCR language packs found at start-up.
     pub ocr: Option<OcrLanguages>,
+    /// With encryption at rest: where to report the objects still stored as plaintext.
+    pub plaintext: Option<PlaintextGauge>,
 }
 
 impl Readiness {
     pub fn new(probes: Probes) -> Self {
-        let Probes { db, storage, validator, feed, max_lag, max_lag_changes, interval, timeout, ocr } = probes;
+        let Probes { db, storage, validator, feed, max_lag, max_lag_changes, interval, timeout, ocr, plaintext } =
+            probes;
         let ocr = ocr.map(|ocr| OcrReport { available: ocr.available(), missing: ocr.missing() });
         let (first_round, _) = watch::channel(false);
         Self {
@@ -120,6 +164,8 @@ impl Readiness {
             interval,
             timeout,
             ocr,
+            plaintext,
+            encryption: Mutex::new(None),
             states: Mutex::new(BTreeMap::new()),
             first_round,
         }
@@ -148,6 +194,7 @@ impl Readiness {
                 self.validator.keys().ensure_loaded().await.map_err(|e| e.to_string())
             }),
         );
+        self.count_plaintext().await;
         let results = [database, storage, identity_provider];
         let now = Instant::now();
         let mut states = self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -168,6 +215,28 @@ impl Readiness {
                     state.reason = reason;
                 }
             }
+        }
+    }
+
+    /// With encryption at rest: count the objects still stored as plaintext (the database's own
+    /// failures are its check's business).
+    async fn count_plaintext(&self) {
+        let Some(gauge) = &self.plaintext else { return };
+        let Ok(Ok(left)) = tokio::time::timeout(self.timeout, crate::db::plaintext::left(&self.db)).await else {
+            return;
+        };
+        gauge.set(&left);
+        let state = if left.total() == 0 { "complete" } else { "incomplete" };
+        let mut encryption = self.encryption.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *encryption != Some(state) {
+            tracing::info!(
+                versions = left.versions,
+                texts = left.texts,
+                leftovers = left.leftovers,
+                "encryption at rest {state}{}",
+                if left.total() > 0 { ": run `anaspoc keys encrypt-existing`" } else { "" }
+            );
+            *encryption = Some(state);
         }
     }
 
@@ -207,6 +276,7 @@ impl Readiness {
             checks,
             last_ok_secs_ago,
             ocr_languages: self.ocr.clone(),
+            encryption: *self.encryption.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
         }
     }
 }

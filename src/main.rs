@@ -107,6 +107,10 @@ enum Command {
         /// platform and by tesseract directly — character error rates side by side.
         #[arg(long)]
         ocr: bool,
+        /// Instead: one file of this many MiB uploaded and downloaded with encryption at rest off
+        /// and on, three rounds each — throughput and server memory side by side.
+        #[arg(long, value_name = "MIB")]
+        transfer: Option<u64>,
     },
     /// Soak: mixed load (uploads, hostile files, searches, downloads, bad tokens) against a real
     /// server for a given time, then check: no 5xx, memory flat, audit chain valid, every upload
@@ -186,6 +190,12 @@ enum KeysCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Encrypt the objects stored before encryption was enabled, each under its originating
+    /// organisation's key; safe to stop and run again. Shows progress on a terminal.
+    EncryptExisting,
+    /// Make the master key: 32 random bytes, base64, written to crypto.master_key_file (mode
+    /// 0600; an existing file is never overwritten). Once; every replica gets the same file.
+    MasterKey,
 }
 
 impl From<AuditCommand> for anaspoc::cli::AuditCommand {
@@ -250,6 +260,20 @@ fn extract(input: &std::path::Path, media_type: &str, ocr: &anaspoc::ingest::ext
     }
 }
 
+/// `anaspoc keys encrypt-existing`: the summary on standard output; a failure if any object was
+/// left unencrypted.
+async fn encrypt_existing(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let summary = anaspoc::keys::encrypt_existing::run(settings, progress).await?;
+    println!("{summary}");
+    if summary.failed > 0 {
+        return Err(
+            format!("{} objects were not encrypted (listed above); run again once fixed", summary.failed).into()
+        );
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let configured = profile(&cli, "production");
     let demo = profile(&cli, "demo");
@@ -291,6 +315,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let settings = Settings::load_valid(&configured)?;
             anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
             let (command, organisation) = match command {
+                KeysCommand::EncryptExisting => return encrypt_existing(&settings).await,
+                KeysCommand::MasterKey => {
+                    let path = anaspoc::keys::create_master_key(&settings)?;
+                    println!("created {}; give every replica this file, and keep a copy offline", path.display());
+                    return Ok(());
+                }
                 KeysCommand::Rotate { organisation } => (anaspoc::keys::KeysCommand::Rotate, organisation),
                 KeysCommand::Rewrap { organisation } => (anaspoc::keys::KeysCommand::Rewrap, organisation),
                 KeysCommand::Destroy { organisation, yes } => {
@@ -326,11 +356,25 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Extract { .. } => Ok(()),
-        Command::Bench { documents, seconds, clients, seed, postgres_url, upload_concurrency, replicas, ocr } => {
+        Command::Bench {
+            documents,
+            seconds,
+            clients,
+            seed,
+            postgres_url,
+            upload_concurrency,
+            replicas,
+            ocr,
+            transfer,
+        } => {
             anaspoc::telemetry::init(&anaspoc::config::LogSettings {
                 format: anaspoc::config::LogFormat::Pretty,
                 level: "warn".into(),
             });
+            if let Some(mebibytes) = transfer {
+                let options = anaspoc::bench::transfer::TransferOptions { mebibytes, rounds: 3, seed };
+                return anaspoc::bench::transfer::run(options).await.map_err(|e| e as Box<dyn std::error::Error>);
+            }
             if ocr {
                 return anaspoc::bench::ocr::run(anaspoc::bench::ocr::OcrBenchOptions { seed })
                     .await

@@ -128,6 +128,15 @@ impl Application {
             token => metrics::Exposure::Bearer(token.to_owned()),
         };
         let metrics = web::Data::new(Metrics::exposed(exposure));
+        let crypto = &settings.crypto;
+        let master_key_file = Path::new(&crypto.master_key_file);
+        if settings.demo.enabled && crypto.enabled && crypto.master_key.expose().is_empty() && !master_key_file.exists()
+        {
+            // The demo makes its own master key, beside its data; a deployment is given one.
+            crate::crypto::keyring::MasterKey::create_file(master_key_file)
+                .map_err(|e| crate::storage::StorageError::Config(e.to_string()))?;
+            tracing::info!(file = %master_key_file.display(), "demo: made a master key for encryption at rest");
+        }
         let storage = Storage::from_config(&settings)?;
         let audit_log = audit::Log::with_metrics(db.clone(), &metrics).start_group_commit();
         // This replica's index follows the database's change feed; extraction is a job done
@@ -264,6 +273,7 @@ impl Application {
             interval: Duration::from_millis(settings.health.check_interval_ms),
             timeout: Duration::from_millis(settings.health.check_timeout_ms),
             ocr,
+            plaintext: settings.crypto.enabled.then(|| crate::health::PlaintextGauge::registered(&metrics)),
         }));
         let readiness_checks = readiness.clone();
         let readiness = web::Data::from(readiness);

@@ -16,6 +16,7 @@ mod m20261207_000010_handling_requests;
 mod m20261207_000011_saved_searches;
 mod m20261207_000012_audit_document_refs;
 mod m20261207_000013_sealed_objects;
+mod m20261207_000014_plaintext_objects;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_saved_searches::Migration),
             Box::new(m20261207_000012_audit_document_refs::Migration),
             Box::new(m20261207_000013_sealed_objects::Migration),
+            Box::new(m20261207_000014_plaintext_objects::Migration),
         ]
     }
 }

@@ -69,10 +69,13 @@ pub enum Action {
     /// An operator destroyed an organisation's keys (crypto-shredding).
     #[serde(rename = "keys.destroy")]
     KeysDestroy,
+    /// An operator encrypted the objects stored before encryption was enabled.
+    #[serde(rename = "keys.encrypt_existing")]
+    KeysEncryptExisting,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::AuthLogin,
         Action::AuthDenied,
         Action::DocumentCreate,
@@ -98,6 +101,7 @@ impl Action {
         Action::KeysRotate,
         Action::KeysRewrap,
         Action::KeysDestroy,
+        Action::KeysEncryptExisting,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -127,6 +131,7 @@ impl Action {
             Action::KeysRotate => "keys.rotate",
             Action::KeysRewrap => "keys.rewrap",
             Action::KeysDestroy => "keys.destroy",
+            Action::KeysEncryptExisting => "keys.encrypt_existing",
         }
     }
 

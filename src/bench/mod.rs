@@ -14,6 +14,7 @@ mod postgres;
 pub mod replicas;
 pub mod soak;
 mod stats;
+pub mod transfer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -230,8 +231,9 @@ impl Server {
     fn start_with(dir: &Path, settings: &[(&str, &str)]) -> Result<Self, BoxError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let base = format!("http://127.0.0.1:{port}");
+        // Without the demo's sample corpus: a run measures its own.
         let child = Command::new(std::env::current_exe()?)
-            .arg("demo")
+            .args(["demo", "--empty"])
             .current_dir(dir)
             .env("ANASPOC__SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("ANASPOC__SERVER__PUBLIC_URL", &base)
@@ -300,6 +302,17 @@ impl Server {
     /// Resident memory in KiB: (total, anonymous — heap and stacks, file-backed — mapped index
     /// pages the kernel can drop and re-read).
     fn rss_kib(&self) -> (u64, u64, u64) {
+        let fields = self.memory_kib(&["VmRSS:", "RssAnon:", "RssFile:"]);
+        (fields[0], fields[1], fields[2])
+    }
+
+    /// The peak of resident memory since the server started (KiB).
+    fn peak_rss_kib(&self) -> u64 {
+        self.memory_kib(&["VmHWM:"])[0]
+    }
+
+    /// Fields of the server's /proc status, in KiB (0 when unreadable).
+    fn memory_kib(&self, names: &[&str]) -> Vec<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         let field = |name: &str| {
             status
@@ -308,7 +321,7 @@ impl Server {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
                 .unwrap_or(0)
         };
-        (field("VmRSS:"), field("RssAnon:"), field("RssFile:"))
+        names.iter().map(|name| field(name)).collect()
     }
 
     fn stop(mut self) {

@@ -58,11 +58,11 @@ pub struct Settings {
     pub crypto: CryptoSettings,
 }
 
-/// `[crypto]`: encryption at rest of stored objects (issue 21, in progress — see README).
+/// `[crypto]`: encryption at rest of stored objects (see README, "Encryption at rest").
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CryptoSettings {
-    /// Encrypt new document versions under their organisation's key.
+    /// Encrypt stored objects (versions and their text) under their organisation's key.
     pub enabled: bool,
     /// The keyring: each organisation's KEKs, sealed under the master key (mode 0600).
     pub keyring_file: String,

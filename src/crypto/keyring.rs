@@ -33,7 +33,7 @@ pub enum KeyringError {
     UnknownVersion { organisation: String, version: u32 },
     #[error("a wrapped data key did not open: it was altered or belongs elsewhere")]
     Tampered,
-    #[error("the keyring {path}: {problem}")]
+    #[error("{path}: {problem}")]
     File { path: String, problem: String },
     #[error("the master key does not open the keyring {0} (wrong key?)")]
     WrongMasterKey(String),
@@ -111,6 +111,27 @@ impl MasterKey {
         let bytes: [u8; 32] =
             bytes.try_into().map_err(|_| KeyringError::MasterKey("must be 32 bytes, base64-encoded".into()))?;
         Ok(Self { bytes })
+    }
+
+    /// A new random master key written to `path` (mode 0600; refused if the file exists) — for
+    /// the demo, which makes its own; a deployment is given one.
+    pub fn create_file(path: &Path) -> Result<Self, KeyringError> {
+        let key = Self { bytes: new_kek()? };
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.create_new(true).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path).map_err(|e| file_error(path, e))?;
+        file.write_all(format!("{}\n", BASE64.encode(key.bytes)).as_bytes())
+            .and_then(|_| file.sync_all())
+            .map_err(|e| file_error(path, e))?;
+        Ok(key)
     }
 
     /// From a file readable by its owner only.
@@ -371,6 +392,25 @@ mod tests {
 
     fn master() -> MasterKey {
         MasterKey::from_base64(MASTER).expect("master key")
+    }
+
+    #[test]
+    fn a_created_master_key_is_owner_only_never_overwritten_and_opens_its_keyring() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("data").join("master.key");
+        MasterKey::create_file(&path).expect("created");
+        assert_eq!(std::fs::metadata(&path).expect("file").permissions().mode() & 0o777, 0o600);
+        let before = std::fs::read(&path).expect("read");
+        assert!(MasterKey::create_file(&path).is_err(), "an existing key is never overwritten");
+        assert_eq!(std::fs::read(&path).expect("read"), before);
+        let keyring = FileKeyring::open(&dir.path().join("keyring.json"), MasterKey::from_file(&path).expect("read"))
+            .expect("keyring");
+        let key = DataKey::generate().expect("data key");
+        let wrapped = keyring.wrap("RS:RS-MUP", &key).expect("wrap");
+        let again = FileKeyring::open(&dir.path().join("keyring.json"), MasterKey::from_file(&path).expect("read"))
+            .expect("reopened with the same file");
+        assert_eq!(again.unwrap(&wrapped).expect("unwrap").expose(), key.expose());
     }
 
     #[test]

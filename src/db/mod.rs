@@ -6,6 +6,7 @@ pub mod columns;
 pub mod documents;
 pub mod entities;
 pub mod feed;
+pub mod plaintext;
 pub mod rate_limits;
 pub mod requests;
 pub mod saved_searches;

@@ -147,7 +147,17 @@ impl Service {
                 .target(Target::version(&content.document_id, content.view.version))
                 .details(json!({"reason": reason}))
         };
-        let opened = self.storage.download_object(&content.key, range, content.sealed.as_deref(), content.size).await;
+        let mut opened =
+            self.storage.download_object(&content.key, range.clone(), content.sealed.as_deref(), content.size).await;
+        // A plaintext object encrypted (moved to a new key) since `content` was looked up.
+        if matches!(opened, Err(StorageError::NotFound(_)))
+            && content.sealed.is_none()
+            && let Some(row) = repo::version(&self.db, &content.document_id, content.view.version).await?
+            && row.object_key != content.key.as_str()
+        {
+            let key = ObjectKey::from_stored(&row.object_key);
+            opened = self.storage.download_object(&key, range, row.sealed.as_deref(), content.size).await;
+        }
         let mut download = match opened {
             Ok(download) => download,
             Err(error @ (StorageError::KeysDestroyed | StorageError::Tampered(_))) => {

@@ -170,6 +170,31 @@ impl Storage {
         Ok(Upload::new(key, multipart, self.part_size, limit, Some((sealer, wrapped))))
     }
 
+    /// Encrypt an object stored as received (before encryption was enabled): its bytes are
+    /// streamed from `from` into a sealed object for `organisation` at `to`; `from` is left as it
+    /// is — the caller switches the database to `to`, then deletes it. The received object
+    /// carries the plaintext's size and SHA-256, for the caller to hold against what was recorded
+    /// (an object altered in the store must not be sealed as if it were genuine).
+    pub async fn seal_existing(
+        &self,
+        from: &ObjectKey,
+        to: ObjectKey,
+        organisation: &str,
+    ) -> Result<super::ReceivedObject, StorageError> {
+        let mut plaintext = self.download(from, None).await?.stream;
+        let mut upload = self.begin_sealed_upload(to, u64::MAX, organisation).await?;
+        while let Some(piece) = plaintext.next().await {
+            if let Err(error) = match piece {
+                Ok(bytes) => upload.write(bytes).await,
+                Err(error) => Err(error),
+            } {
+                upload.abort().await;
+                return Err(error);
+            }
+        }
+        upload.finish().await
+    }
+
     /// Stream the plaintext of an encrypted object, or the range `range` of it.
     pub async fn download_sealed(
         &self,

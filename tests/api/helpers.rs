@@ -91,6 +91,15 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     settings.storage.path = dir.join("objects").display().to_string();
     settings.search.index_dir = dir.join("index").display().to_string();
     settings.audit.signing_key_file = dir.join("audit-signing-key.pem").display().to_string();
+    // Encrypted at rest, as the demo: the keyring and the master key beside (made here, as an
+    // operator would with `anaspoc keys master-key`, so that tests outside demo mode have it).
+    assert!(settings.crypto.enabled, "the demo profile encrypts at rest");
+    settings.crypto.keyring_file = dir.join("keyring.json").display().to_string();
+    let master_key = dir.join("master.key");
+    if !master_key.exists() {
+        anaspoc::crypto::keyring::MasterKey::create_file(&master_key).expect("master key");
+    }
+    settings.crypto.master_key_file = master_key.display().to_string();
     // The test binary is not `anaspoc`: point the extraction sandbox at the real one.
     settings.ingest.extractor = env!("CARGO_BIN_EXE_anaspoc").to_owned();
     settings.oidc.jwks_min_refresh_secs = 0;

@@ -1,4 +1,6 @@
-//! `document_versions`: every uploaded version of a document; never changed after insert.
+//! `document_versions`: every uploaded version of a document; never changed after insert, but
+//! for its text once extracted, and the object's key and `sealed` columns, switched together
+//! when an object stored before encryption was enabled is encrypted (`keys::encrypt_existing`).
 
 use sea_orm::entity::prelude::*;
 

@@ -11,6 +11,7 @@ pub mod document_version;
 pub mod handling_request;
 pub mod ingest_job;
 pub mod notification;
+pub mod plaintext_leftover;
 pub mod saved_search;
 pub mod user;
 pub mod web_login;

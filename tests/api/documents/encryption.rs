@@ -1,4 +1,4 @@
-//! Encryption at rest (issue 21, in progress): with `[crypto]` enabled, a stored version holds
+//! Encryption at rest (issue 21): with `[crypto]` enabled, a stored version holds
 //! no plaintext, yet downloads — whole, by range at chunk boundaries, conditional — answer the
 //! plaintext with its SHA-256 as the ETag; a stored object altered by one byte is never served.
 
@@ -19,7 +19,8 @@ on_both_backends!(
     extracted_text_is_encrypted_and_searchable,
     destroyed_keys_answer_gone_and_are_audited,
     keys_are_rotated_rewrapped_and_destroyed,
-    a_tampered_text_does_not_stop_a_replica_index
+    a_tampered_text_does_not_stop_a_replica_index,
+    replicas_share_the_keyring
 );
 
 const MASTER: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -55,14 +56,17 @@ async fn failed_download_audited(app: &TestApp, id: &str, reason: &str) {
 /// The encryption's chunk: 64 KiB of plaintext.
 const CHUNK: usize = 64 * 1024;
 
+/// Encryption at rest on, with a keyring beside the search index (replicas made from these
+/// settings share it).
+pub(super) fn enable_encryption(s: &mut anaspoc::config::Settings) {
+    let dir = std::path::Path::new(&s.search.index_dir).parent().expect("data dir").to_owned();
+    s.crypto.enabled = true;
+    s.crypto.keyring_file = dir.join("keyring.json").display().to_string();
+    s.crypto.master_key = Secret::new(MASTER);
+}
+
 async fn encrypting(backend: Backend) -> TestApp {
-    TestApp::spawn_on_with(backend, |s| {
-        let dir = std::path::Path::new(&s.search.index_dir).parent().expect("data dir").to_owned();
-        s.crypto.enabled = true;
-        s.crypto.keyring_file = dir.join("keyring.json").display().to_string();
-        s.crypto.master_key = Secret::new(MASTER);
-    })
-    .await
+    TestApp::spawn_on_with(backend, enable_encryption).await
 }
 
 fn plaintext() -> Vec<u8> {
@@ -75,7 +79,7 @@ fn plaintext() -> Vec<u8> {
 }
 
 /// The stored bytes as the object store holds them (no keyring: nothing decrypted).
-async fn stored(app: &TestApp, key: &str) -> Vec<u8> {
+pub(super) async fn stored(app: &TestApp, key: &str) -> Vec<u8> {
     let raw = Storage::from_settings(&app.settings.storage).expect("store");
     let download = raw.download(&ObjectKey::from_stored(key), None).await.expect("stored object");
     let parts: Vec<Bytes> = download.stream.try_collect().await.expect("bytes");
@@ -297,4 +301,48 @@ async fn a_tampered_text_does_not_stop_a_replica_index(backend: Backend) {
     }
     let heron: serde_json::Value = replica.get_as(&rs, "/api/v1/search?q=heron").await.json().await.expect("json");
     assert_eq!(heron["total"], 0, "the altered text is not indexed: {heron}");
+}
+
+/// Replicas share the keyring file: each reads what another wrote, and a rotation by the
+/// operator's command (its own keyring, as the command's process has) is seen by both at once —
+/// new objects under the new version, older ones still read.
+async fn replicas_share_the_keyring(backend: Backend) {
+    use anaspoc::keys::{Done, KeysCommand, run};
+    let app = encrypting(backend).await;
+    let replica = app.replica(|_| {}).await;
+    let rs = app.token("analyst-rs").await;
+    let al = app.token("analyst-al").await;
+    let everyone = json!({"releasable_to": ["ALL"]});
+    let data = plaintext();
+    let first = create(&app, &rs, &with(metadata("Prvi"), everyone.clone()), &data).await;
+    let first = first["id"].as_str().expect("id").to_owned();
+    let read = replica.get_as(&al, &format!("/api/v1/documents/{first}/content")).await;
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.bytes().await.expect("body").to_vec(), data, "the replica reads what the first wrote");
+
+    assert_eq!(
+        run(&app.settings, KeysCommand::Rotate, "RS:RS-MUP").await.expect("rotate"),
+        Done::Rotated { version: 2 }
+    );
+    let text = "Druga analiza: kamioni preko Preševa, operacija KESTREL.";
+    let second = create(&replica, &rs, &with(metadata("Drugi"), everyone), text.as_bytes()).await;
+    let second = second["id"].as_str().expect("id").to_owned();
+    assert_eq!(key_version(&app, &second).await, 2, "the replica sealed under the rotated version at once");
+    let read = app.get_as(&al, &format!("/api/v1/documents/{second}/content")).await;
+    assert_eq!(read.bytes().await.expect("body").to_vec(), text.as_bytes(), "the first reads what the replica wrote");
+    let read = replica.get_as(&al, &format!("/api/v1/documents/{first}/content")).await;
+    assert_eq!(read.bytes().await.expect("body").to_vec(), data, "version 1 still read after the rotation");
+    crate::search::wait_until_ingested(&app, &rs, &second).await;
+    for instance in [&app, &replica] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let found: serde_json::Value =
+                instance.get_as(&al, "/api/v1/search?q=kestrel").await.json().await.expect("json");
+            if found["total"] == 1 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the sealed text is not found on {}: {found}", instance.base);
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
 }

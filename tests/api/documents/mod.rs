@@ -5,6 +5,7 @@
 mod access_matrix;
 mod bad_input;
 mod conditional;
+mod encrypt_existing;
 mod encryption;
 mod group_commit;
 mod lifecycle;

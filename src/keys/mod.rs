@@ -5,7 +5,11 @@
 //! to the current version without touching the stored bytes (an UPDATE of the `sealed` columns);
 //! destruction removes every KEK of the organisation — its documents' content and text can never
 //! be read again — and stamps its documents in the change feed so every replica's index drops
-//! their text at once. Auditors keep seeing the documents' markings in the trail.
+//! their text at once. Auditors keep seeing the documents' markings in the trail. Destruction is
+//! refused while the organisation has objects stored as plaintext (before encryption was
+//! enabled): `anaspoc keys encrypt-existing` ([`encrypt_existing`]) first.
+
+pub mod encrypt_existing;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
@@ -21,12 +25,21 @@ use crate::db::entities::{document, document_version};
 pub enum KeysError {
     #[error("encryption at rest is not enabled ([crypto] enabled = false)")]
     NotEnabled,
+    #[error("crypto.master_key_file is not set: where should the master key be written?")]
+    NoMasterKeyFile,
     #[error("`{0}` is not an organisation as COUNTRY:ORGANISATION (e.g. RS:RS-MUP)")]
     Organisation(String),
     #[error(transparent)]
     Keyring(#[from] KeyringError),
+    #[error(
+        "{organisation} still has {objects} versions stored as plaintext (from before encryption was enabled), \
+         which destroying its keys would leave readable: run `anaspoc keys encrypt-existing` first"
+    )]
+    PlaintextLeft { organisation: String, objects: u64 },
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
 }
@@ -53,13 +66,17 @@ pub async fn run(settings: &Settings, command: KeysCommand, organisation: &str) 
         return Err(KeysError::Organisation(organisation.to_owned()));
     };
     let keyring = FileKeyring::from_config(&settings.crypto)?;
-    let db = crate::db::connect(&settings.database).await.map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+    let db = connect(settings).await?;
     let (action, done) = match command {
         KeysCommand::Rotate => (Action::KeysRotate, Done::Rotated { version: keyring.rotate(organisation)? }),
         KeysCommand::Rewrap => {
             (Action::KeysRewrap, Done::Rewrapped { keys: rewrap(&db, &keyring, country, name, organisation).await? })
         }
         KeysCommand::Destroy => {
+            let objects = plaintext_of(&db, country, name).await?;
+            if objects > 0 {
+                return Err(KeysError::PlaintextLeft { organisation: organisation.to_owned(), objects });
+            }
             keyring.destroy(organisation)?;
             (Action::KeysDestroy, Done::Destroyed { documents: forget_texts(&db, country, name).await? })
         }
@@ -69,18 +86,56 @@ pub async fn run(settings: &Settings, command: KeysCommand, organisation: &str) 
         Action::KeysRewrap => "rewrap",
         _ => "destroy",
     };
-    let request = RequestInfo {
-        id: uuid::Uuid::new_v4().to_string(),
-        ip: String::new(),
-        user_agent: format!("anaspoc keys {command} --organisation {organisation}"),
-    };
     let details = match &done {
         Done::Rotated { version } => json!({"organisation": organisation, "version": version}),
         Done::Rewrapped { keys } => json!({"organisation": organisation, "keys": keys}),
         Done::Destroyed { documents } => json!({"organisation": organisation, "documents": documents}),
     };
-    Log::new(db).record(NewEvent::new(Actor::anonymous(), &request, action, Outcome::Allowed).details(details)).await?;
+    record(db, action, &format!("{command} --organisation {organisation}"), details).await?;
     Ok(done)
+}
+
+/// `anaspoc keys master-key`: a new master key at `crypto.master_key_file` (mode 0600; never
+/// overwritten) — made by the operator once, before any replica starts.
+pub fn create_master_key(settings: &Settings) -> Result<std::path::PathBuf, KeysError> {
+    let path = std::path::PathBuf::from(&settings.crypto.master_key_file);
+    if path.as_os_str().is_empty() {
+        return Err(KeysError::NoMasterKeyFile);
+    }
+    crate::crypto::keyring::MasterKey::create_file(&path)?;
+    Ok(path)
+}
+
+async fn connect(settings: &Settings) -> Result<sea_orm::DatabaseConnection, KeysError> {
+    Ok(crate::db::connect(&settings.database).await.map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?)
+}
+
+/// The audit event of an operator's command `anaspoc keys {command_line}` (no actor: an operator
+/// on the server, named by the command in the user agent).
+async fn record(
+    db: sea_orm::DatabaseConnection,
+    action: Action,
+    command_line: &str,
+    details: serde_json::Value,
+) -> Result<(), KeysError> {
+    let request = RequestInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        ip: String::new(),
+        user_agent: format!("anaspoc keys {command_line}"),
+    };
+    Log::new(db).record(NewEvent::new(Actor::anonymous(), &request, action, Outcome::Allowed).details(details)).await?;
+    Ok(())
+}
+
+/// How many of `country`/`name`'s versions have an object stored as plaintext — plus, after an
+/// interrupted `encrypt-existing`, its leftovers (not told apart by organisation).
+async fn plaintext_of(db: &sea_orm::DatabaseConnection, country: &str, name: &str) -> Result<u64, KeysError> {
+    let versions = sealed_versions(db, country, name).await?;
+    let plaintext = versions
+        .iter()
+        .filter(|(_, sealed, text_key, text_sealed)| sealed.is_none() || (text_key.is_some() && text_sealed.is_none()))
+        .count();
+    Ok(plaintext as u64 + crate::db::plaintext::left(db).await?.leftovers)
 }
 
 /// The ids of the documents `country`/`name` originated.
@@ -95,17 +150,21 @@ async fn documents_of(db: &impl ConnectionTrait, country: &str, name: &str) -> R
         .await
 }
 
-/// The versions of `country`/`name`'s documents: (row id, sealed, text sealed).
+/// A version's row id, `sealed`, text key and `text_sealed`.
+type VersionKeys = (i32, Option<String>, Option<String>, Option<String>);
+
+/// The versions of `country`/`name`'s documents.
 async fn sealed_versions(
     db: &impl ConnectionTrait,
     country: &str,
     name: &str,
-) -> Result<Vec<(i32, Option<String>, Option<String>)>, sea_orm::DbErr> {
+) -> Result<Vec<VersionKeys>, sea_orm::DbErr> {
+    use document_version::Column;
     let documents = documents_of(db, country, name).await?;
     document_version::Entity::find()
         .select_only()
-        .columns([document_version::Column::Id, document_version::Column::Sealed, document_version::Column::TextSealed])
-        .filter(document_version::Column::DocumentId.is_in(documents))
+        .columns([Column::Id, Column::Sealed, Column::TextKey, Column::TextSealed])
+        .filter(Column::DocumentId.is_in(documents))
         .into_tuple()
         .all(db)
         .await
@@ -120,7 +179,7 @@ async fn rewrap(
     organisation: &str,
 ) -> Result<usize, KeysError> {
     let mut rewrapped = 0;
-    for (id, sealed, text_sealed) in sealed_versions(db, country, name).await? {
+    for (id, sealed, _, text_sealed) in sealed_versions(db, country, name).await? {
         let mut again = |column: Option<String>| -> Result<Option<String>, KeysError> {
             let Some(wrapped) = column.as_deref().and_then(WrappedKey::from_column) else { return Ok(column) };
             if wrapped.organisation != organisation {

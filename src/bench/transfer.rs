@@ -1,0 +1,159 @@
+//! `anaspoc bench --transfer MIB`: one file of MIB MiB uploaded to and downloaded from a real
+//! server (a child process, demo mode, objects in its data directory), with encryption at rest
+//! off and on, alternately over a few rounds — throughput and the server's memory side by side,
+//! and the ratio encrypted / plaintext (issue 21 aims at ≤ 10 % overhead). The client streams
+//! both ways too, so the figures are the server's. Printed, never asserted.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use super::{BoxError, Server};
+
+pub struct TransferOptions {
+    /// The file's size in MiB.
+    pub mebibytes: u64,
+    /// Rounds of (plaintext, encrypted); the median of each is printed.
+    pub rounds: usize,
+    pub seed: u64,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// One upload and download of the file by one server.
+struct Measured {
+    upload: Duration,
+    download: Duration,
+    /// Resident memory when ready, and the peak over the transfer (KiB).
+    ready_rss_kib: u64,
+    peak_rss_kib: u64,
+}
+
+pub async fn run(options: TransferOptions) -> Result<(), BoxError> {
+    let size = options.mebibytes * MIB;
+    let block = random_block(options.seed);
+    println!(
+        "transfer: one file of {} MiB up and down, {} rounds of plaintext and encrypted, alternately (objects on local disk)",
+        options.mebibytes, options.rounds
+    );
+    let mut plaintext = Vec::new();
+    let mut encrypted = Vec::new();
+    for round in 1..=options.rounds {
+        for (sealed, results) in [(false, &mut plaintext), (true, &mut encrypted)] {
+            let measured = measure(sealed, size, &block).await?;
+            println!(
+                "  round {round} {:<10} upload {:>7.1} MiB/s, download {:>7.1} MiB/s, RSS {} → {} MiB",
+                if sealed { "encrypted" } else { "plaintext" },
+                rate(size, measured.upload),
+                rate(size, measured.download),
+                measured.ready_rss_kib / 1024,
+                measured.peak_rss_kib / 1024,
+            );
+            results.push(measured);
+        }
+    }
+    let row = |results: &[Measured]| {
+        (
+            rate(size, median(results.iter().map(|m| m.upload))),
+            rate(size, median(results.iter().map(|m| m.download))),
+            results.iter().map(|m| m.peak_rss_kib).max().unwrap_or(0) as f64 / 1024.0,
+        )
+    };
+    let (plain, sealed) = (row(&plaintext), row(&encrypted));
+    println!("\n{:<22}{:>16}{:>18}{:>18}", "median of rounds", "upload MiB/s", "download MiB/s", "peak RSS MiB");
+    println!("{:<22}{:>16.1}{:>18.1}{:>18.0}", "plaintext", plain.0, plain.1, plain.2);
+    println!("{:<22}{:>16.1}{:>18.1}{:>18.0}", "encrypted", sealed.0, sealed.1, sealed.2);
+    println!(
+        "{:<22}{:>16.2}{:>18.2}{:>18.2}",
+        "encrypted / plaintext",
+        sealed.0 / plain.0,
+        sealed.1 / plain.1,
+        sealed.2 / plain.2
+    );
+    Ok(())
+}
+
+async fn measure(sealed: bool, size: u64, block: &Bytes) -> Result<Measured, BoxError> {
+    let work = tempfile::Builder::new().prefix("anaspoc-bench-transfer-").tempdir()?;
+    // The demo profile encrypts at rest (with a master key it makes in the data directory).
+    let env = [
+        ("ANASPOC__LIMITS__MAX_UPLOAD_BYTES".to_owned(), (size + 1).to_string()),
+        ("ANASPOC__CRYPTO__ENABLED".to_owned(), sealed.to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start_with(work.path(), &env)?;
+    server.wait_ready().await?;
+    let token = server.token("analyst-rs").await?;
+    let ready_rss_kib = server.rss_kib().0;
+    let client = reqwest::Client::new();
+
+    let blocks = size.div_ceil(MIB);
+    let block = block.clone();
+    let body = futures_util::stream::iter(0..blocks).map(move |i| {
+        let len = (size - i * MIB).min(MIB) as usize;
+        Ok::<Bytes, std::io::Error>(block.slice(..len))
+    });
+    let file = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), size)
+        .file_name("annex.bin")
+        .mime_str("application/octet-stream")?;
+    let metadata = json!({
+        "title": "Transfer benchmark annex",
+        "classification": "SENSITIVE",
+        "tlp": "AMBER",
+        "handling_code": "H1",
+        "releasable_to": ["ALL"],
+        "publish": true,
+    });
+    let form = reqwest::multipart::Form::new().text("metadata", metadata.to_string()).part("file", file);
+    let started = Instant::now();
+    let response =
+        client.post(format!("{}/api/v1/documents", server.base)).bearer_auth(&token).multipart(form).send().await?;
+    if !response.status().is_success() {
+        return Err(format!("the upload answered {}: {}", response.status(), response.text().await?).into());
+    }
+    let created: Value = response.json().await?;
+    let upload = started.elapsed();
+    let id = created["id"].as_str().ok_or("no id")?;
+
+    let started = Instant::now();
+    let response =
+        client.get(format!("{}/api/v1/documents/{id}/content", server.base)).bearer_auth(&token).send().await?;
+    let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let mut stream = response.bytes_stream();
+    let mut received = 0u64;
+    while let Some(chunk) = stream.next().await {
+        received += chunk?.len() as u64;
+    }
+    let download = started.elapsed();
+    if received != size || etag.trim_matches('"') != created["sha256"].as_str().unwrap_or_default() {
+        return Err(format!("the download answered {received} bytes with ETag {etag}").into());
+    }
+    let peak_rss_kib = server.peak_rss_kib();
+    server.stop();
+    Ok(Measured { upload, download, ready_rss_kib, peak_rss_kib })
+}
+
+/// 1 MiB that neither compresses nor repeats within itself (xorshift).
+fn random_block(seed: u64) -> Bytes {
+    let mut state = seed | 1;
+    let mut block = Vec::with_capacity(MIB as usize);
+    while block.len() < MIB as usize {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        block.extend_from_slice(&state.to_le_bytes());
+    }
+    Bytes::from(block)
+}
+
+fn rate(size: u64, took: Duration) -> f64 {
+    size as f64 / MIB as f64 / took.as_secs_f64().max(1e-9)
+}
+
+fn median(durations: impl Iterator<Item = Duration>) -> Duration {
+    let mut all: Vec<Duration> = durations.collect();
+    all.sort();
+    all.get(all.len() / 2).copied().unwrap_or_default()
+}
