@@ -51,7 +51,7 @@ cleanup() {
     done
   fi
   for name in "${containers[@]}"; do "$docker" rm -f -v "$name" >/dev/null 2>&1 || true; done
-  "$docker" volume rm -f "${run_id}-index-1" "${run_id}-index-2" >/dev/null 2>&1 || true
+  "$docker" volume rm -f "${run_id}-index-1" "${run_id}-index-2" "${run_id}-keyring" >/dev/null 2>&1 || true
   psql -q "$ANASPOC_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work" docker/context
   exit "$status"
@@ -134,6 +134,9 @@ ANASPOC__OIDC__ISSUER_URL=$ANASPOC_TEST_OIDC_ISSUER
 ANASPOC__OIDC__AUDIENCE=urn:anaspoc
 ANASPOC__OIDC__CLAIMS__ROLES=/roles
 ANASPOC__AUDIT__SIGNING_KEY_FILE=/run/secrets/audit_signing_key
+ANASPOC__CRYPTO__ENABLED=true
+ANASPOC__CRYPTO__KEYRING_FILE=/var/lib/anaspoc/keyring/keyring.json
+ANASPOC__CRYPTO__MASTER_KEY_FILE=/run/secrets/crypto_master_key
 ANASPOC__LOG__FORMAT=json
 EOF
 chmod 600 "$env_file"
@@ -144,7 +147,11 @@ one_shot=("$docker" run --rm --network host --read-only --cap-drop ALL --securit
 # As README shows it: the image's defaults and the one key path.
 "$docker" run --rm --read-only -e ANASPOC__AUDIT__SIGNING_KEY_FILE=/keys/audit-signing-key.pem \
   -v "$work/secrets:/keys" "$image" audit keygen
-key_mount=(-v "$work/secrets/audit-signing-key.pem:/run/secrets/audit_signing_key:ro")
+# And the master key of encryption at rest, the same way.
+"$docker" run --rm --read-only -e ANASPOC__CRYPTO__MASTER_KEY_FILE=/keys/master.key \
+  -v "$work/secrets:/keys" "$image" keys master-key
+key_mount=(-v "$work/secrets/audit-signing-key.pem:/run/secrets/audit_signing_key:ro"
+  -v "$work/secrets/master.key:/run/secrets/crypto_master_key:ro")
 "${one_shot[@]}" "${key_mount[@]}" -e ANASPOC__LOG__LEVEL=warn "$image" migrate
 
 step "fail closed: Docker's default seccomp profile leaves no sandbox, and the server refuses to start"
@@ -166,7 +173,8 @@ for replica in 1 2; do
   "$docker" run -d --name "$name" --network host --read-only --cap-drop ALL \
     --security-opt no-new-privileges --security-opt seccomp=docker/seccomp/anaspoc.json \
     --env-file "$env_file" "${key_mount[@]}" -e ANASPOC__SERVER__BIND="127.0.0.1:${!port_var}" \
-    -v "${run_id}-index-$replica:/var/lib/anaspoc/index" "$image" >/dev/null
+    -v "${run_id}-index-$replica:/var/lib/anaspoc/index" -v "${run_id}-keyring:/var/lib/anaspoc/keyring" \
+    "$image" >/dev/null
 done
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
@@ -232,6 +240,16 @@ snippet=$(curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$port_2/
 echo "found through replica 2 by a word that exists only in the scan's pixels: $snippet"
 curl -fsS "${tls[@]}" -H "Authorization: Bearer $token" "$public_url/api/v1/search?q=harbour" | grep -q "$id" ||
   fail "search through the proxy does not find the scan"
+
+step "encrypted at rest: the bucket holds no PDF, replica 2 serves the one replica 1 wrote (shared keyring)"
+stored=$(curl -fsS -r 0-6 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+  "$ANASPOC_TEST_S3_ENDPOINT/$ANASPOC_TEST_S3_BUCKET/$run_id/documents/$id/v1")
+[ "$stored" = "ANASPOC" ] || fail "the stored object is not sealed (starts with: $stored)"
+served=$(curl -fsS -r 0-4 -H "Authorization: Bearer $token" "http://127.0.0.1:$port_2/api/v1/documents/$id/content")
+[ "$served" = "%PDF-" ] || fail "replica 2 does not serve the plaintext: $served"
+curl -fsS "http://127.0.0.1:$port_2/readyz" | grep -q '"encryption":"complete"' ||
+  fail "readiness does not report encryption at rest complete: $(curl -s "http://127.0.0.1:$port_2/readyz")"
+echo "stored sealed (ANASPOC header), served as %PDF- through the other replica; /readyz: encryption complete"
 
 step "the proxy replaces a forwarding header a client planted"
 curl -fsS -o /dev/null "${tls[@]}" -H "Authorization: Bearer $token" -H "X-Forwarded-For: 203.0.113.66" \

@@ -105,6 +105,10 @@ M = [
  ("18 a timeline is one actor's", "src/audit/statistics.rs", "        if let Some(actor) = self.actor {", "        if let Some(actor) = self.actor.filter(|_| false) {", "audit::insights::activity_counts_days_denials_and_downloads::embedded"),
  ("21 a tampered text does not stop the feed", "src/search/follower.rs", "            Err(StorageError::Tampered(reason)) => {", "            Err(StorageError::Tampered(reason)) if false => {", "documents::encryption::a_tampered_text_does_not_stop_a_replica_index::embedded"),
  ("21 a bad chunk is never served", "src/crypto/envelope.rs", "        let len = self.key.open_in_place(nonce(index), Aad::from(aad), &mut chunk).map_err(|_| failed())?.len();", "        let len = self.key.open_in_place(nonce(index), Aad::from(aad), &mut chunk).map(|p| p.len()).unwrap_or(chunk.len().saturating_sub(TAG_LEN));", "documents::encryption::a_tampered_object_is_never_served::embedded"),
+ ("21 an altered object is never sealed", "src/keys/encrypt_existing.rs", "        let genuine = received.size() == plain.size && plain.sha256.is_none_or(|sha| sha == received.sha256());", "        let genuine = received.size() == plain.size;", "documents::encrypt_existing::objects_stored_before_encryption_are_encrypted_in_place::embedded"),
+ ("21 a resumed run deletes the leftovers", "src/keys/encrypt_existing.rs", "    run.delete_leftovers().await?;", "", "documents::encrypt_existing::an_interrupted_run_is_finished_by_the_next::embedded"),
+ ("21 destroy refused while plaintext remains", "src/keys/mod.rs", "            if objects > 0 {", "            if objects > u64::MAX - 1 {", "documents::encrypt_existing::objects_stored_before_encryption_are_encrypted_in_place::embedded"),
+ ("21 replicas create one keyring", "src/crypto/keyring.rs", "                let _lock = lock(path)?;\n", "", "lib:crypto::keyring::tests::replicas_starting_together_share_one_keyring"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

@@ -194,22 +194,38 @@ impl FileKeyring {
     }
 
     /// Open the keyring at `path`, or create an empty one. Refuses a file others may read and a
-    /// master key that does not open it.
+    /// master key that does not open it. Replicas starting together agree on one file: it is
+    /// created under the lock, by whichever comes first.
     pub fn open(path: &Path, master: MasterKey) -> Result<Self, KeyringError> {
-        let content = if path.exists() {
-            owner_only(path)?;
-            let content = read(path)?;
-            master
-                .open(CHECK_ORGANISATION, 0, &content.check)
-                .map_err(|_| KeyringError::WrongMasterKey(path.display().to_string()))?;
-            content
-        } else {
-            let content =
-                FileContent { format: 1, check: master.seal(CHECK_ORGANISATION, 0, &[0u8; 32])?, ..Default::default() };
-            write(path, &content)?;
-            content
+        let content = match Self::read_checked(path, &master)? {
+            Some(content) => content,
+            None => {
+                let _lock = lock(path)?;
+                match Self::read_checked(path, &master)? {
+                    Some(content) => content,
+                    None => {
+                        let check = master.seal(CHECK_ORGANISATION, 0, &[0u8; 32])?;
+                        let content = FileContent { format: 1, check, ..Default::default() };
+                        write(path, &content)?;
+                        content
+                    }
+                }
+            }
         };
         Ok(Self { path: path.to_owned(), master, content: RwLock::new((content, modified(path))) })
+    }
+
+    /// The keyring file, if there is one — readable by its owner only, and opened by `master`.
+    fn read_checked(path: &Path, master: &MasterKey) -> Result<Option<FileContent>, KeyringError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        owner_only(path)?;
+        let content = read(path)?;
+        master
+            .open(CHECK_ORGANISATION, 0, &content.check)
+            .map_err(|_| KeyringError::WrongMasterKey(path.display().to_string()))?;
+        Ok(Some(content))
     }
 
     /// Change the file under its lock: read it again (another replica may have changed it),
@@ -218,14 +234,7 @@ impl FileKeyring {
         &self,
         change: impl FnOnce(&mut FileContent, &MasterKey) -> Result<T, KeyringError>,
     ) -> Result<T, KeyringError> {
-        let lock_path = self.path.with_extension("lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| file_error(&lock_path, e))?;
-        lock.lock().map_err(|e| file_error(&lock_path, e))?;
+        let _lock = lock(&self.path)?;
         let mut content = read(&self.path)?;
         let result = change(&mut content, &self.master)?;
         write(&self.path, &content)?;
@@ -340,6 +349,20 @@ impl Keyring for FileKeyring {
             Ok(())
         })
     }
+}
+
+/// Hold the keyring's lock file (`keyring.lock` beside it) until the returned file is dropped:
+/// one writer at a time across replicas and the operator's commands.
+fn lock(path: &Path) -> Result<std::fs::File, KeyringError> {
+    let lock_path = path.with_extension("lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| file_error(&lock_path, e))?;
+    lock.lock().map_err(|e| file_error(&lock_path, e))?;
+    Ok(lock)
 }
 
 fn file_error(path: &Path, error: impl std::fmt::Display) -> KeyringError {
@@ -465,5 +488,31 @@ mod tests {
         }
         assert!(MasterKey::from_base64("short").is_err());
         assert!(MasterKey::from_base64(&BASE64.encode([1u8; 16])).is_err(), "16 bytes is not AES-256");
+    }
+
+    #[test]
+    fn replicas_starting_together_share_one_keyring() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("keyring.json");
+        let start = std::sync::Barrier::new(8);
+        let wrapped: Vec<(FileKeyring, WrappedKey, [u8; 32])> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        let keyring = FileKeyring::open(&path, master()).expect("every replica opens it");
+                        let key = DataKey::generate().expect("key");
+                        let wrapped = keyring.wrap("RS:RS-MUP", &key).expect("wrap");
+                        (keyring, wrapped, *key.expose())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("thread")).collect()
+        });
+        for (keyring, _, _) in &wrapped {
+            for (_, other, bytes) in &wrapped {
+                assert_eq!(keyring.unwrap(other).expect("each reads every other's").expose(), bytes);
+            }
+        }
     }
 }

@@ -107,6 +107,33 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     settings
 }
 
+/// What another process needs to share `settings`' data: the database, the object store, the
+/// keyring and master key of encryption at rest, the audit signing key (`ANASPOC__…` variables).
+pub fn shared_env(settings: &Settings) -> Vec<(&'static str, String)> {
+    let storage = &settings.storage;
+    let crypto = &settings.crypto;
+    let mut env = vec![
+        ("ANASPOC__DATABASE__URL", settings.database.url.clone()),
+        ("ANASPOC__AUDIT__SIGNING_KEY_FILE", settings.audit.signing_key_file.clone()),
+        ("ANASPOC__CRYPTO__ENABLED", crypto.enabled.to_string()),
+        ("ANASPOC__CRYPTO__KEYRING_FILE", crypto.keyring_file.clone()),
+        ("ANASPOC__CRYPTO__MASTER_KEY_FILE", crypto.master_key_file.clone()),
+        ("ANASPOC__CRYPTO__MASTER_KEY", crypto.master_key.expose().to_owned()),
+    ];
+    if storage.kind == anaspoc::config::StorageKind::S3 {
+        env.extend([
+            ("ANASPOC__STORAGE__KIND", "s3".to_owned()),
+            ("ANASPOC__STORAGE__ENDPOINT", storage.endpoint.clone()),
+            ("ANASPOC__STORAGE__BUCKET", storage.bucket.clone()),
+            ("ANASPOC__STORAGE__PREFIX", storage.prefix.clone()),
+            ("ANASPOC__STORAGE__ALLOW_HTTP", storage.allow_http.to_string()),
+        ]);
+    } else {
+        env.push(("ANASPOC__STORAGE__PATH", storage.path.clone()));
+    }
+    env
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,

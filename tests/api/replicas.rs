@@ -266,24 +266,13 @@ impl Replica {
             .current_dir(dir)
             .env("ANASPOC__SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("ANASPOC__SERVER__PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .env("ANASPOC__DATABASE__URL", &settings.database.url)
             .env("ANASPOC__SEARCH__INDEX_DIR", dir.join("index"))
-            .env("ANASPOC__AUDIT__SIGNING_KEY_FILE", &settings.audit.signing_key_file)
             .env("ANASPOC__OIDC__ISSUER_URL", format!("{}{}", app.base, anaspoc::auth::demo_idp::MOUNT_PATH))
             .env("ANASPOC__INGEST__EXTRACTOR", env!("CARGO_BIN_EXE_anaspoc"))
             .env("ANASPOC__LOG__LEVEL", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if settings.storage.kind == anaspoc::config::StorageKind::S3 {
-            command
-                .env("ANASPOC__STORAGE__KIND", "s3")
-                .env("ANASPOC__STORAGE__ENDPOINT", &settings.storage.endpoint)
-                .env("ANASPOC__STORAGE__BUCKET", &settings.storage.bucket)
-                .env("ANASPOC__STORAGE__PREFIX", &settings.storage.prefix)
-                .env("ANASPOC__STORAGE__ALLOW_HTTP", "true");
-        } else {
-            command.env("ANASPOC__STORAGE__PATH", &settings.storage.path);
-        }
+            .stderr(Stdio::null())
+            .envs(crate::helpers::shared_env(settings));
         for (key, value) in env {
             command.env(key, value);
         }

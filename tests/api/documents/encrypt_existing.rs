@@ -210,9 +210,22 @@ async fn an_interrupted_run_is_finished_by_the_next(backend: Backend) {
     readiness_says(&app, "incomplete").await;
     assert_eq!(plaintext_metric(&app, "leftover").await, Some(1));
 
-    let summary = encrypt_existing::run(&app.settings, false).await.expect("run");
-    assert_eq!(summary.leftovers_deleted, 1, "{summary}");
+    // The operator's command, as a process of its own.
+    let output = encrypt_existing_command(&app.settings).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("deleted 1 plaintext leftovers of an earlier run"), "{stdout}");
+    assert!(stdout.contains("left as plaintext: 0 versions, 0 texts, 0 leftovers"), "{stdout}");
     assert!(!raw.exists(&key).await.expect("head"), "the plaintext is deleted");
-    assert_eq!(summary.left, PlaintextLeft::default());
     readiness_says(&app, "complete").await;
+}
+
+/// `anaspoc keys encrypt-existing` on the database, store and keyring of `settings`.
+async fn encrypt_existing_command(settings: &anaspoc::config::Settings) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_anaspoc"))
+        .args(["--profile", "demo", "keys", "encrypt-existing"])
+        .envs(crate::helpers::shared_env(settings))
+        .output()
+        .await
+        .expect("anaspoc keys encrypt-existing")
 }

@@ -17,16 +17,24 @@ use crate::helpers::TestApp;
 const CLEAN: f64 = 0.005;
 const DEGRADED: f64 = 0.03;
 
-/// The extracted text of the document's first version, as stored beside its bytes.
-fn stored_text(app: &TestApp, id: &str) -> String {
-    let dir = Path::new(&app.settings.storage.path).join("documents").join(id);
-    let text: PathBuf = std::fs::read_dir(&dir)
-        .expect("the document's objects")
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| path.extension().is_some_and(|e| e == "txt"))
-        .unwrap_or_else(|| panic!("no extracted text in {}", dir.display()));
-    std::fs::read_to_string(text).expect("text")
+/// The extracted text of the document's first version, as stored beside its bytes (opened with
+/// the platform's keyring: it is encrypted at rest).
+async fn stored_text(app: &TestApp, id: &str) -> String {
+    use anaspoc::db::entities::document_version;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let row = document_version::Entity::find()
+        .filter(document_version::Column::DocumentId.eq(id))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("version");
+    let key = row.text_key.unwrap_or_else(|| panic!("no extracted text of {id}"));
+    let storage = anaspoc::storage::Storage::from_config(&app.settings).expect("store and keyring");
+    let size = u64::try_from(row.text_bytes.unwrap_or_default()).expect("size");
+    storage
+        .read_object_to_string(&anaspoc::storage::ObjectKey::from_stored(&key), row.text_sealed.as_deref(), size)
+        .await
+        .expect("text")
 }
 
 async fn upload_page(app: &TestApp, token: &str, sample: &Sample, how: Degradation, page: Vec<u8>) -> String {
@@ -64,7 +72,7 @@ async fn scans_in_every_language_are_read_within_the_targets() {
         let document = wait_until_ingested_by(&app, &token, id, deadline).await;
         assert_eq!(document["versions"][0]["ingest"]["state"], "indexed", "{document}");
         assert!(document["versions"][0]["ingest"].get("note").is_none(), "every pack is installed: {document}");
-        let rate = character_error_rate(sample.text, &stored_text(&app, id));
+        let rate = character_error_rate(sample.text, &stored_text(&app, id).await);
         // Serbian in both scripts on one page: see `Sample::mixes_scripts` (measured by the
         // bench; here it must stay searchable, below twice the degraded target).
         let target = match (sample.mixes_scripts(), *how == Degradation::Clean) {
@@ -141,7 +149,7 @@ async fn a_language_without_its_pack_is_read_with_the_closest_and_says_so() {
     let note = ingest["note"].as_str().unwrap_or_else(|| panic!("a note on the version: {document}"));
     assert!(note.contains("Bosnian (bos) for Croatian (hrv)"), "{note}");
     // Bosnian reads Croatian nearly as well as its own pack, and the scan is searchable.
-    let rate = character_error_rate(croatian.text, &stored_text(&app, &scan));
+    let rate = character_error_rate(croatian.text, &stored_text(&app, &scan).await);
     assert!(rate <= DEGRADED, "{:.2}% read with the stand-in pack", rate * 100.0);
     let found = search(&app, &token, &format!("q={}", q("zapljenama plovilima"))).await;
     assert!(hit_ids(&found).contains(&scan), "{found}");
@@ -159,7 +167,7 @@ async fn a_language_without_its_pack_is_read_with_the_closest_and_says_so() {
     let document = wait_until_ingested(&app, &token, &scan).await;
     let note = document["versions"][0]["ingest"]["note"].as_str().unwrap_or_default().to_owned();
     assert!(note.contains("Serbian (Cyrillic) (srp) for Macedonian (mkd)"), "{document}");
-    let rate = character_error_rate(macedonian.text, &stored_text(&app, &scan));
+    let rate = character_error_rate(macedonian.text, &stored_text(&app, &scan).await);
     assert!(rate <= DEGRADED, "{:.2}% read with the stand-in pack", rate * 100.0);
 
     // A Croatian PDF with a text layer is not read by OCR: no pack stood in, no note.
