@@ -73,11 +73,10 @@ pub async fn reindex(settings: &Settings) -> Result<(), Box<dyn std::error::Erro
     let follower = crate::search::Follower::new(db.clone(), storage, policy, index.clone(), &settings.search)?;
     follower.rebuild().await?;
     let head = crate::db::feed::head(&db).await?;
-    let bar = indicatif::ProgressBar::new(head.seq.max(0) as u64).with_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} reindexing: change {pos}/{len} {wide_bar} {per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    let bar = crate::progress::bar(
+        head.seq.max(0) as u64,
+        true,
+        "{spinner} reindexing: change {pos}/{len} {wide_bar} {per_sec} eta {eta}",
     );
     let mut position = None;
     while follower.step(&mut position).await? {

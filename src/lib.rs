@@ -24,6 +24,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
+pub mod progress;
 pub mod redirect;
 pub mod search;
 pub mod startup;

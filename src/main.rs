@@ -108,7 +108,7 @@ enum Command {
         #[arg(long)]
         ocr: bool,
         /// Instead: one file of this many MiB uploaded and downloaded with encryption at rest off
-        /// and on, three rounds each — throughput and server memory side by side.
+        /// and on, five rounds each — throughput, server CPU time and memory side by side.
         #[arg(long, value_name = "MIB")]
         transfer: Option<u64>,
     },
@@ -372,7 +372,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 level: "warn".into(),
             });
             if let Some(mebibytes) = transfer {
-                let options = anaspoc::bench::transfer::TransferOptions { mebibytes, rounds: 3, seed };
+                let options = anaspoc::bench::transfer::TransferOptions { mebibytes, rounds: 5, seed };
                 return anaspoc::bench::transfer::run(options).await.map_err(|e| e as Box<dyn std::error::Error>);
             }
             if ocr {

@@ -139,28 +139,34 @@ impl Sealer {
             key: key.sealing_key()?,
             identity: identity.to_owned(),
             index: 0,
-            pending: BytesMut::with_capacity(CHUNK_LEN),
+            pending: BytesMut::with_capacity(CHUNK_LEN + TAG_LEN),
             started: false,
         })
     }
 
-    /// Stored bytes ready to be written after `plaintext` (possibly none yet).
+    /// Stored bytes ready to be written after `plaintext` (possibly none yet). The plaintext is
+    /// copied once, into the chunk sealed in place; a piece that completes one chunk (the usual
+    /// case: network reads are smaller than a chunk) gets that chunk back without another copy.
     pub fn update(&mut self, mut plaintext: &[u8]) -> Result<Bytes, EnvelopeError> {
-        let mut out = BytesMut::new();
+        let mut sealed: Vec<Bytes> = Vec::new();
         if !self.started {
-            out.extend_from_slice(&header());
+            sealed.push(Bytes::copy_from_slice(&header()));
             self.started = true;
         }
         while !plaintext.is_empty() {
             if self.pending.len() == CHUNK_LEN {
-                let chunk = self.pending.split();
-                out.extend_from_slice(&self.seal(chunk, false)?);
+                let chunk = std::mem::replace(&mut self.pending, BytesMut::with_capacity(CHUNK_LEN + TAG_LEN));
+                sealed.push(self.seal(chunk, false)?.freeze());
             }
             let take = (CHUNK_LEN - self.pending.len()).min(plaintext.len());
             self.pending.extend_from_slice(&plaintext[..take]);
             plaintext = &plaintext[take..];
         }
-        Ok(out.freeze())
+        Ok(match sealed.len() {
+            0 => Bytes::new(),
+            1 => sealed.swap_remove(0),
+            _ => sealed.concat().into(),
+        })
     }
 
     /// The rest of the stored bytes: the last chunk.
@@ -224,6 +230,8 @@ pub struct Opener {
     pending: BytesMut,
     skip: u64,
     left: u64,
+    /// The chunk that failed, once one has: what came before it was served, nothing after.
+    failed_at: Option<u64>,
 }
 
 impl Opener {
@@ -237,26 +245,47 @@ impl Opener {
             pending: BytesMut::with_capacity(CHUNK_LEN + TAG_LEN),
             skip: range.skip,
             left: range.take,
+            failed_at: None,
         })
     }
 
-    /// Plaintext of every chunk completed by `stored` (possibly none yet).
+    /// Plaintext of every chunk completed by `stored` (possibly none yet). When a chunk fails
+    /// authentication, the chunks before it in `stored` are still returned, and the failure is
+    /// the answer to the next call (`update` or `finish`): a reader gets every intact byte up to
+    /// the altered chunk, and none of it.
     pub fn update(&mut self, mut stored: &[u8]) -> Result<Bytes, EnvelopeError> {
-        let mut out = BytesMut::new();
+        if let Some(index) = self.failed_at {
+            return Err(EnvelopeError::Tampered(index));
+        }
+        let mut opened: Vec<Bytes> = Vec::new();
         while !stored.is_empty() {
             let take = (CHUNK_LEN + TAG_LEN - self.pending.len()).min(stored.len());
             self.pending.extend_from_slice(&stored[..take]);
             stored = &stored[take..];
             if self.pending.len() == CHUNK_LEN + TAG_LEN {
-                let chunk = self.pending.split();
-                out.extend_from_slice(&self.open(chunk)?);
+                let chunk = std::mem::replace(&mut self.pending, BytesMut::with_capacity(CHUNK_LEN + TAG_LEN));
+                match self.open(chunk) {
+                    Ok(plaintext) => opened.push(plaintext),
+                    Err(error) if opened.is_empty() => return Err(error),
+                    Err(_) => {
+                        self.failed_at = Some(self.index);
+                        break;
+                    }
+                }
             }
         }
-        Ok(out.freeze())
+        Ok(match opened.len() {
+            0 => Bytes::new(),
+            1 => opened.swap_remove(0),
+            _ => opened.concat().into(),
+        })
     }
 
     /// The plaintext of the last, shorter chunk; an error if the stored bytes ended early.
     pub fn finish(mut self) -> Result<Bytes, EnvelopeError> {
+        if let Some(index) = self.failed_at {
+            return Err(EnvelopeError::Tampered(index));
+        }
         if self.left == 0 {
             return Ok(Bytes::new());
         }

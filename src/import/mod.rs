@@ -115,7 +115,11 @@ pub async fn run(settings: &Settings, options: ImportOptions) -> Result<Summary,
         parallel_files: settings.import.parallel_files,
     };
 
-    let bar = progress_bar(entries.len() as u64, options.progress);
+    let bar = crate::progress::bar(
+        entries.len() as u64,
+        options.progress,
+        "{spinner} importing: line {pos}/{len} {wide_bar} {per_sec} eta {eta}",
+    );
     let started = Instant::now();
     let mut summary = Summary::default();
     for chunk in entries.chunks(settings.import.batch_size) {
@@ -137,14 +141,4 @@ pub async fn run(settings: &Settings, options: ImportOptions) -> Result<Summary,
         summary.queued,
     );
     Ok(summary)
-}
-
-fn progress_bar(len: u64, visible: bool) -> indicatif::ProgressBar {
-    if !visible {
-        return indicatif::ProgressBar::hidden();
-    }
-    indicatif::ProgressBar::new(len).with_style(
-        indicatif::ProgressStyle::with_template("{spinner} importing: line {pos}/{len} {wide_bar} {per_sec} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    )
 }

@@ -126,7 +126,11 @@ pub async fn run(settings: &Settings, progress: bool) -> Result<Summary, KeysErr
     let storage = Storage::from_config(settings)?;
     let db = super::connect(settings).await?;
     let before = crate::db::plaintext::left(&db).await?;
-    let bar = progress_bar(before.total(), progress);
+    let bar = crate::progress::bar(
+        before.total(),
+        progress,
+        "{spinner} encrypting: {pos}/{len} objects {wide_bar} {msg} eta {eta}",
+    );
     let mut run = Run { db, storage, bar, summary: Summary::default() };
     run.delete_leftovers().await?;
     let mut after = 0;
@@ -154,16 +158,6 @@ pub async fn run(settings: &Settings, progress: bool) -> Result<Summary, KeysErr
     });
     super::record(run.db.clone(), crate::audit::Action::KeysEncryptExisting, "encrypt-existing", details).await?;
     Ok(run.summary)
-}
-
-fn progress_bar(len: u64, visible: bool) -> indicatif::ProgressBar {
-    if !visible {
-        return indicatif::ProgressBar::hidden();
-    }
-    indicatif::ProgressBar::new(len).with_style(
-        indicatif::ProgressStyle::with_template("{spinner} encrypting: {pos}/{len} objects {wide_bar} {msg} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    )
 }
 
 /// The next versions, after row `after`, with an object or a text stored as plaintext.

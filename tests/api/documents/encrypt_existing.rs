@@ -5,17 +5,17 @@
 //! every replica; an object altered in the store is reported and left alone; a run stopped
 //! half-way is finished by the next; `/readyz` and `/metrics` say what is left.
 
-use anaspoc::db::entities::{document_version, plaintext_leftover};
+use anaspoc::db::entities::plaintext_leftover;
 use anaspoc::db::plaintext::PlaintextLeft;
 use anaspoc::keys::encrypt_existing;
 use anaspoc::storage::{ObjectKey, Storage};
 use bytes::Bytes;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::json;
 use sha2::Digest;
 
 use super::encryption::{enable_encryption, stored};
-use super::{create, metadata, with};
+use super::{create, first_version, metadata, with};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 use crate::search::wait_until_ingested;
@@ -31,15 +31,6 @@ fn analysis() -> Vec<u8> {
         .take(3 * 64 * 1024 + 333)
         .copied()
         .collect()
-}
-
-async fn version(app: &TestApp, id: &str) -> document_version::Model {
-    document_version::Entity::find()
-        .filter(document_version::Column::DocumentId.eq(id))
-        .one(&app.db)
-        .await
-        .expect("query")
-        .expect("version")
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -120,7 +111,7 @@ async fn objects_stored_before_encryption_are_encrypted_in_place(backend: Backen
     assert_eq!(summary.left, PlaintextLeft { versions: 1, texts: 0, leftovers: 0 }, "{summary}");
 
     // No plaintext left in the store for what was encrypted; the old keys are gone.
-    let sealed = version(&encrypted, &big).await;
+    let sealed = first_version(&encrypted, &big).await;
     assert!(sealed.sealed.is_some() && sealed.text_sealed.is_some(), "recorded as sealed, with its text");
     assert!(!contains(&stored(&encrypted, &sealed.object_key).await, b"ADRIATIK"), "no plaintext in the store");
     let big_text = sealed.text_key.clone().expect("text key");
@@ -128,12 +119,12 @@ async fn objects_stored_before_encryption_are_encrypted_in_place(backend: Backen
     for old in [format!("documents/{big}/v1"), format!("documents/{big}/v1.txt")] {
         assert!(!raw.exists(&ObjectKey::from_stored(&old)).await.expect("head"), "{old}: the plaintext is gone");
     }
-    let text = version(&encrypted, &decoded).await;
+    let text = first_version(&encrypted, &decoded).await;
     let text_key = text.text_key.clone().expect("text key");
     assert!(text.text_sealed.is_some() && text.sealed.is_some());
     assert!(!contains(&stored(&encrypted, &text_key).await, "HERON".as_bytes()), "the text is sealed too");
     assert!(!raw.exists(&ObjectKey::from_stored(&format!("documents/{decoded}/v1.txt"))).await.expect("head"));
-    assert!(version(&encrypted, &altered).await.sealed.is_none(), "the altered object is left as it is");
+    assert!(first_version(&encrypted, &altered).await.sealed.is_none(), "the altered object is left as it is");
 
     // Downloads answer the same bytes, ETag and ranges; a fresh replica with the same keyring
     // builds its index from the sealed texts.
@@ -182,7 +173,7 @@ async fn objects_stored_before_encryption_are_encrypted_in_place(backend: Backen
     assert_eq!(plaintext_metric(&encrypted, "version").await, Some(0));
     let read = encrypted.get_as(&al, &format!("/api/v1/documents/{altered}/content")).await;
     assert_eq!(read.bytes().await.expect("body").to_vec(), original);
-    let own = version(&encrypted, &altered).await;
+    let own = first_version(&encrypted, &altered).await;
     assert_eq!(own.text_key.as_deref(), Some(own.object_key.as_str()), "its own text: still one object");
     assert!(own.sealed.is_some() && own.text_sealed == own.sealed, "sealed once, for both");
     let nothing = encrypt_existing::run(&encrypted.settings, false).await.expect("nothing left");

@@ -201,14 +201,7 @@ async fn destroyed_keys_answer_gone_and_are_audited(backend: Backend) {
 
 /// The column saying which key version a version's object is sealed under.
 async fn key_version(app: &TestApp, id: &str) -> u32 {
-    use anaspoc::db::entities::document_version;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let row = document_version::Entity::find()
-        .filter(document_version::Column::DocumentId.eq(id))
-        .one(&app.db)
-        .await
-        .expect("query")
-        .expect("version");
+    let row = super::first_version(app, id).await;
     let sealed = row.sealed.as_deref().and_then(anaspoc::crypto::keyring::WrappedKey::from_column).expect("sealed");
     sealed.version
 }
@@ -345,4 +338,47 @@ async fn replicas_share_the_keyring(backend: Backend) {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
+}
+
+/// A replica refuses to start on a keyring others may read, on a master key others may read,
+/// and on a master key that does not open the keyring — naming the file — rather than serve
+/// with keys exposed or under a key it cannot use; the running one is unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exposed_keyring_or_a_wrong_master_key_refuses_to_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    let keyring = std::path::PathBuf::from(&app.settings.crypto.keyring_file);
+    let master = std::path::PathBuf::from(&app.settings.crypto.master_key_file);
+    assert!(keyring.exists() && master.exists(), "the test settings encrypt at rest");
+    let start = |configure: &dyn Fn(&mut anaspoc::config::Settings)| {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut settings = app.replica_settings(dir.path());
+        configure(&mut settings);
+        async move {
+            let refused = anaspoc::startup::Application::build(settings).await.err().expect("refused");
+            drop(dir);
+            refused.to_string()
+        }
+    };
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+
+    mode(&keyring, 0o644);
+    let refused = start(&|_| {}).await;
+    assert!(refused.contains("keyring.json") && refused.contains("others may read"), "{refused}");
+    mode(&keyring, 0o600);
+
+    mode(&master, 0o640);
+    let refused = start(&|_| {}).await;
+    assert!(refused.contains("master.key") && refused.contains("others may read"), "{refused}");
+    mode(&master, 0o600);
+
+    let refused = start(&|s| s.crypto.master_key = Secret::new("OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk=")).await;
+    assert!(refused.contains("does not open the keyring"), "{refused}");
+
+    let rs = app.token("analyst-rs").await;
+    let created = create(&app, &rs, &metadata("Još radi"), b"Analiza: server radi dalje.").await;
+    let read = app.get_as(&rs, &format!("/api/v1/documents/{}/content", created["id"].as_str().expect("id"))).await;
+    assert_eq!(read.bytes().await.expect("body").to_vec(), b"Analiza: server radi dalje.");
 }

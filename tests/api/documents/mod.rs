@@ -138,6 +138,18 @@ pub async fn stored_objects(app: &TestApp) -> Vec<String> {
 }
 
 /// Rows in `documents` and `document_versions`.
+/// The row of a document's first version, as the database holds it.
+pub async fn first_version(app: &TestApp, id: &str) -> anaspoc::db::entities::document_version::Model {
+    use anaspoc::db::entities::document_version;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    document_version::Entity::find()
+        .filter(document_version::Column::DocumentId.eq(id))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("version")
+}
+
 pub async fn stored_rows(app: &TestApp) -> (usize, usize) {
     use anaspoc::db::entities::{document, document_version};
     use sea_orm::{EntityTrait, PaginatorTrait};

@@ -20,14 +20,7 @@ const DEGRADED: f64 = 0.03;
 /// The extracted text of the document's first version, as stored beside its bytes (opened with
 /// the platform's keyring: it is encrypted at rest).
 async fn stored_text(app: &TestApp, id: &str) -> String {
-    use anaspoc::db::entities::document_version;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let row = document_version::Entity::find()
-        .filter(document_version::Column::DocumentId.eq(id))
-        .one(&app.db)
-        .await
-        .expect("query")
-        .expect("version");
+    let row = crate::documents::first_version(app, id).await;
     let key = row.text_key.unwrap_or_else(|| panic!("no extracted text of {id}"));
     let storage = anaspoc::storage::Storage::from_config(&app.settings).expect("store and keyring");
     let size = u64::try_from(row.text_bytes.unwrap_or_default()).expect("size");
