@@ -77,15 +77,15 @@ pub async fn run(options: TransferOptions) -> Result<(), BoxError> {
     };
     let (plain, sealed) = (row(&plaintext), row(&encrypted));
     println!(
-        "\n{:<22}{:>14}{:>16}{:>16}{:>18}{:>14}",
+        "\n{:<22}{:>14}{:>16}{:>18}{:>20}{:>14}",
         "median of rounds", "upload MiB/s", "download MiB/s", "upload CPU s/GiB", "download CPU s/GiB", "peak RSS MiB"
     );
     for (name, row) in [("plaintext", plain), ("encrypted", sealed)] {
-        println!("{name:<22}{:>14.1}{:>16.1}{:>16.2}{:>18.2}{:>14.0}", row[0], row[1], row[2], row[3], row[4]);
+        println!("{name:<22}{:>14.1}{:>16.1}{:>18.2}{:>20.2}{:>14.0}", row[0], row[1], row[2], row[3], row[4]);
     }
     let ratio: Vec<f64> = sealed.iter().zip(plain).map(|(s, p)| s / p).collect();
     println!(
-        "{:<22}{:>14.2}{:>16.2}{:>16.2}{:>18.2}{:>14.2}",
+        "{:<22}{:>14.2}{:>16.2}{:>18.2}{:>20.2}{:>14.2}",
         "encrypted / plaintext", ratio[0], ratio[1], ratio[2], ratio[3], ratio[4]
     );
     Ok(())
