@@ -150,8 +150,9 @@ one_shot=("$docker" run --rm --network host --read-only --cap-drop ALL --securit
 # And the master key of encryption at rest, the same way.
 "$docker" run --rm --read-only -e ANASPOC__CRYPTO__MASTER_KEY_FILE=/keys/master.key \
   -v "$work/secrets:/keys" "$image" keys master-key
+# The keyring volume goes with the keys: every replica shares it.
 key_mount=(-v "$work/secrets/audit-signing-key.pem:/run/secrets/audit_signing_key:ro"
-  -v "$work/secrets/master.key:/run/secrets/crypto_master_key:ro")
+  -v "$work/secrets/master.key:/run/secrets/crypto_master_key:ro" -v "${run_id}-keyring:/var/lib/anaspoc/keyring")
 "${one_shot[@]}" "${key_mount[@]}" -e ANASPOC__LOG__LEVEL=warn "$image" migrate
 
 step "fail closed: Docker's default seccomp profile leaves no sandbox, and the server refuses to start"
@@ -173,8 +174,7 @@ for replica in 1 2; do
   "$docker" run -d --name "$name" --network host --read-only --cap-drop ALL \
     --security-opt no-new-privileges --security-opt seccomp=docker/seccomp/anaspoc.json \
     --env-file "$env_file" "${key_mount[@]}" -e ANASPOC__SERVER__BIND="127.0.0.1:${!port_var}" \
-    -v "${run_id}-index-$replica:/var/lib/anaspoc/index" -v "${run_id}-keyring:/var/lib/anaspoc/keyring" \
-    "$image" >/dev/null
+    -v "${run_id}-index-$replica:/var/lib/anaspoc/index" "$image" >/dev/null
 done
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
@@ -242,7 +242,9 @@ curl -fsS "${tls[@]}" -H "Authorization: Bearer $token" "$public_url/api/v1/sear
   fail "search through the proxy does not find the scan"
 
 step "encrypted at rest: the bucket holds no PDF, replica 2 serves the one replica 1 wrote (shared keyring)"
-stored=$(curl -fsS -r 0-6 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+empty_sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+stored=$(curl -fsS -r 0-6 -H "x-amz-content-sha256: $empty_sha256" --aws-sigv4 "aws:amz:us-east-1:s3" \
+  --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
   "$ANASPOC_TEST_S3_ENDPOINT/$ANASPOC_TEST_S3_BUCKET/$run_id/documents/$id/v1")
 [ "$stored" = "ANASPOC" ] || fail "the stored object is not sealed (starts with: $stored)"
 served=$(curl -fsS -r 0-4 -H "Authorization: Bearer $token" "http://127.0.0.1:$port_2/api/v1/documents/$id/content")

@@ -260,6 +260,13 @@ fn extract(input: &std::path::Path, media_type: &str, ocr: &anaspoc::ingest::ext
     }
 }
 
+/// `anaspoc keys master-key`: a new master key at `crypto.master_key_file`.
+fn master_key(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let path = anaspoc::keys::create_master_key(settings)?;
+    println!("created {}; give every replica this file, and keep a copy offline", path.display());
+    Ok(())
+}
+
 /// `anaspoc keys encrypt-existing`: the summary on standard output; a failure if any object was
 /// left unencrypted.
 async fn encrypt_existing(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
@@ -311,16 +318,14 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
             anaspoc::cli::audit(&settings, command.into()).await
         }
+        // Like the audit signing key: made before the rest of the configuration exists.
+        Command::Keys(KeysCommand::MasterKey) => master_key(&Settings::load(&configured)?),
         Command::Keys(command) => {
             let settings = Settings::load_valid(&configured)?;
             anaspoc::telemetry::init(&anaspoc::config::LogSettings { level: "warn".into(), ..settings.log.clone() });
             let (command, organisation) = match command {
                 KeysCommand::EncryptExisting => return encrypt_existing(&settings).await,
-                KeysCommand::MasterKey => {
-                    let path = anaspoc::keys::create_master_key(&settings)?;
-                    println!("created {}; give every replica this file, and keep a copy offline", path.display());
-                    return Ok(());
-                }
+                KeysCommand::MasterKey => return master_key(&settings),
                 KeysCommand::Rotate { organisation } => (anaspoc::keys::KeysCommand::Rotate, organisation),
                 KeysCommand::Rewrap { organisation } => (anaspoc::keys::KeysCommand::Rewrap, organisation),
                 KeysCommand::Destroy { organisation, yes } => {
