@@ -29,6 +29,8 @@ pub const HEADER_LEN: u64 = 12;
 pub const CHUNK_LEN: usize = 64 * 1024;
 /// AES-GCM's authentication tag.
 pub const TAG_LEN: usize = 16;
+/// A chunk as stored: its ciphertext and tag.
+pub const SEALED_CHUNK_LEN: usize = CHUNK_LEN + TAG_LEN;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EnvelopeError {
@@ -139,7 +141,7 @@ impl Sealer {
             key: key.sealing_key()?,
             identity: identity.to_owned(),
             index: 0,
-            pending: BytesMut::with_capacity(CHUNK_LEN + TAG_LEN),
+            pending: BytesMut::with_capacity(SEALED_CHUNK_LEN),
             started: false,
         })
     }
@@ -155,7 +157,7 @@ impl Sealer {
         }
         while !plaintext.is_empty() {
             if self.pending.len() == CHUNK_LEN {
-                let chunk = std::mem::replace(&mut self.pending, BytesMut::with_capacity(CHUNK_LEN + TAG_LEN));
+                let chunk = std::mem::replace(&mut self.pending, BytesMut::with_capacity(SEALED_CHUNK_LEN));
                 sealed.push(self.seal(chunk, false)?.freeze());
             }
             let take = (CHUNK_LEN - self.pending.len()).min(plaintext.len());
@@ -207,7 +209,7 @@ pub struct StoredRange {
 
 /// The stored bytes holding plaintext `range` of an object of `size` plaintext bytes.
 pub fn stored_range(range: Range<u64>, size: u64) -> StoredRange {
-    let sealed = (CHUNK_LEN + TAG_LEN) as u64;
+    let sealed = SEALED_CHUNK_LEN as u64;
     let first_chunk = range.start / CHUNK_LEN as u64;
     let last_chunk = range.end.saturating_sub(1).max(range.start) / CHUNK_LEN as u64;
     let last_chunk = last_chunk.min(chunks(size) - 1);
@@ -242,43 +244,48 @@ impl Opener {
             identity: identity.to_owned(),
             index: range.first_chunk,
             last_index: chunks(size) - 1,
-            pending: BytesMut::with_capacity(CHUNK_LEN + TAG_LEN),
+            pending: BytesMut::with_capacity(SEALED_CHUNK_LEN),
             skip: range.skip,
             left: range.take,
             failed_at: None,
         })
     }
 
-    /// Plaintext of every chunk completed by `stored` (possibly none yet). When a chunk fails
-    /// authentication, the chunks before it in `stored` are still returned, and the failure is
-    /// the answer to the next call (`update` or `finish`): a reader gets every intact byte up to
-    /// the altered chunk, and none of it.
-    pub fn update(&mut self, mut stored: &[u8]) -> Result<Bytes, EnvelopeError> {
+    /// Plaintext of every chunk completed by `stored` (possibly none yet), one piece per chunk.
+    /// Whole chunks of a read that nothing else holds (a local file read) are decrypted where
+    /// they lie, without a copy; only bytes of a chunk split across reads are gathered. When a
+    /// chunk fails authentication, the chunks before it in `stored` are still returned, and the
+    /// failure is the answer to the next call (`update` or `finish`): a reader gets every intact
+    /// byte up to the altered chunk, and none of it.
+    pub fn update(&mut self, stored: Bytes) -> Result<Vec<Bytes>, EnvelopeError> {
         if let Some(index) = self.failed_at {
             return Err(EnvelopeError::Tampered(index));
         }
-        let mut opened: Vec<Bytes> = Vec::new();
+        // Decryption needs the bytes writable: a shared read is copied once, here.
+        let mut stored = stored.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+        let mut opened = Vec::new();
         while !stored.is_empty() {
-            let take = (CHUNK_LEN + TAG_LEN - self.pending.len()).min(stored.len());
-            self.pending.extend_from_slice(&stored[..take]);
-            stored = &stored[take..];
-            if self.pending.len() == CHUNK_LEN + TAG_LEN {
-                let chunk = std::mem::replace(&mut self.pending, BytesMut::with_capacity(CHUNK_LEN + TAG_LEN));
-                match self.open(chunk) {
-                    Ok(plaintext) => opened.push(plaintext),
-                    Err(error) if opened.is_empty() => return Err(error),
-                    Err(_) => {
-                        self.failed_at = Some(self.index);
-                        break;
-                    }
+            let chunk = if self.pending.is_empty() && stored.len() >= SEALED_CHUNK_LEN {
+                stored.split_to(SEALED_CHUNK_LEN)
+            } else {
+                let take = (SEALED_CHUNK_LEN - self.pending.len()).min(stored.len());
+                self.pending.extend_from_slice(&stored.split_to(take));
+                if self.pending.len() < SEALED_CHUNK_LEN {
+                    break;
+                }
+                std::mem::replace(&mut self.pending, BytesMut::with_capacity(SEALED_CHUNK_LEN))
+            };
+            match self.open(chunk) {
+                Ok(plaintext) if plaintext.is_empty() => {}
+                Ok(plaintext) => opened.push(plaintext),
+                Err(error) if opened.is_empty() => return Err(error),
+                Err(_) => {
+                    self.failed_at = Some(self.index);
+                    break;
                 }
             }
         }
-        Ok(match opened.len() {
-            0 => Bytes::new(),
-            1 => opened.swap_remove(0),
-            _ => opened.concat().into(),
-        })
+        Ok(opened)
     }
 
     /// The plaintext of the last, shorter chunk; an error if the stored bytes ended early.
@@ -356,7 +363,7 @@ mod tests {
         let mut opener = Opener::new(key, identity, &wanted, size)?;
         let mut out = Vec::new();
         for part in bytes.chunks(piece.max(1)) {
-            out.extend_from_slice(&opener.update(part)?);
+            out.extend(opener.update(Bytes::copy_from_slice(part))?.concat());
         }
         out.extend_from_slice(&opener.finish()?);
         Ok(out)
@@ -371,8 +378,12 @@ mod tests {
                 let stored = seal(&key, &data, piece);
                 assert_eq!(stored.len() as u64, stored_len(len as u64), "stored size of {len}");
                 assert!(is_encrypted(&stored));
-                let all = open(&key, IDENTITY, &stored, 0..len as u64, len as u64, 4096).expect("opens");
-                assert_eq!(all, data, "{len} bytes in pieces of {piece}");
+                // Stored reads of every kind: small, a chunk each, several chunks at once (opened
+                // where they lie), chunks split across reads, the whole object in one.
+                for read in [4096, SEALED_CHUNK_LEN, 4 * SEALED_CHUNK_LEN, 3 * SEALED_CHUNK_LEN + 5, usize::MAX] {
+                    let all = open(&key, IDENTITY, &stored, 0..len as u64, len as u64, read).expect("opens");
+                    assert_eq!(all, data, "{len} bytes sealed in pieces of {piece}, read {read} at a time");
+                }
             }
         }
     }
@@ -427,6 +438,36 @@ mod tests {
         assert!(open(&other, IDENTITY, &stored, whole.clone(), size, 4096).is_err(), "wrong key");
         // A whole object presented as shorter: its "last" chunk is not the last.
         assert!(open(&key, IDENTITY, &stored, 0..CHUNK_LEN as u64, CHUNK_LEN as u64, 4096).is_err(), "size lied");
+    }
+
+    #[test]
+    fn a_stored_read_held_elsewhere_is_opened_from_a_copy() {
+        let key = DataKey::generate().expect("key");
+        let data = plaintext(2 * CHUNK_LEN + 3);
+        let stored = Bytes::from(seal(&key, &data, CHUNK_LEN));
+        let size = data.len() as u64;
+        let wanted = stored_range(0..size, size);
+        let held = stored.slice(wanted.stored.start as usize..);
+        let mut opener = Opener::new(&key, IDENTITY, &wanted, size).expect("opener");
+        let mut out = opener.update(held.clone()).expect("opens").concat();
+        out.extend_from_slice(&opener.finish().expect("opens"));
+        assert_eq!(out, data);
+        assert_eq!(held, stored[wanted.stored.start as usize..], "the other holder's bytes are untouched");
+    }
+
+    #[test]
+    fn a_tampered_chunk_in_one_read_ends_after_the_intact_ones() {
+        let key = DataKey::generate().expect("key");
+        let data = plaintext(3 * CHUNK_LEN);
+        let mut stored = seal(&key, &data, CHUNK_LEN);
+        stored[HEADER_LEN as usize + SEALED_CHUNK_LEN + 7] ^= 1;
+        let size = data.len() as u64;
+        let wanted = stored_range(0..size, size);
+        let mut opener = Opener::new(&key, IDENTITY, &wanted, size).expect("opener");
+        let read = Bytes::from(stored[HEADER_LEN as usize..].to_vec());
+        let served = opener.update(read).expect("the first chunk is intact").concat();
+        assert_eq!(served, data[..CHUNK_LEN], "only the chunk before the altered one");
+        assert_eq!(opener.finish(), Err(EnvelopeError::Tampered(1)));
     }
 
     #[test]

@@ -97,7 +97,10 @@ mod tests {
         let unwrapped = kek.unwrap(&wrapped).expect("unwrap");
         let range = stored_range(0..7, 7);
         let mut opener = Opener::new(&unwrapped, "documents/x/v1", &range, 7).expect("opener");
-        let mut plain = opener.update(&stored[range.stored.start as usize..]).expect("open").to_vec();
+        let mut plain = opener
+            .update(bytes::Bytes::copy_from_slice(&stored[range.stored.start as usize..]))
+            .expect("open")
+            .concat();
         plain.extend_from_slice(&opener.finish().expect("open"));
         assert_eq!(plain, b"Analiza");
 

@@ -285,6 +285,9 @@ impl Pipeline {
         doc: &document::Model,
         row: &document_version::Model,
     ) -> Result<(String, Option<String>), IngestError> {
+        if let Some(unsupported) = super::extract::unsupported(&row.media_type) {
+            return Err(IngestError::Extraction(unsupported.to_string()));
+        }
         let key = ObjectKey::from_stored(&row.object_key);
         let size = u64::try_from(row.size_bytes).unwrap_or_default();
         let download = self.storage.download_object(&key, None, row.sealed.as_deref(), size).await?;

@@ -97,8 +97,10 @@ pub struct Storage {
     keyring: Option<Arc<dyn crate::crypto::keyring::Keyring>>,
 }
 
-/// How much of a local file one read takes (and one piece of a download holds).
-const LOCAL_READ_BYTES: usize = 256 * 1024;
+/// How much of a local file one read takes (and one piece of a download holds): about 256 KiB,
+/// exactly four stored chunks of an encrypted object, so that a download's reads (which start
+/// at a chunk) hold whole chunks, opened where they lie without being gathered.
+const LOCAL_READ_BYTES: usize = 4 * crate::crypto::envelope::SEALED_CHUNK_LEN;
 
 impl Storage {
     pub fn from_settings(settings: &StorageSettings) -> Result<Self, StorageError> {

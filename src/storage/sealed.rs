@@ -218,27 +218,26 @@ impl Storage {
             other => StorageError::Store(other),
         }))?;
         let stored = result.into_stream().map_err(StorageError::Store);
-        let stream = futures_util::stream::unfold((stored, Some(opener)), |(mut stored, opener)| async move {
+        // Each stored read opens into whole chunks' plaintext, handed on one chunk at a time.
+        let opened = futures_util::stream::unfold((stored, Some(opener)), |(mut stored, opener)| async move {
             let mut opener = opener?;
-            loop {
-                let opened = match stored.next().await {
-                    Some(Ok(bytes)) => opener.update(&bytes),
-                    Some(Err(error)) => return Some((Err(error), (stored, None))),
-                    None => {
-                        let last = opener.finish().map_err(|e| StorageError::Tampered(e.to_string()));
-                        return match last {
-                            Ok(bytes) if bytes.is_empty() => None,
-                            last => Some((last, (stored, None))),
-                        };
-                    }
-                };
-                match opened {
-                    Ok(bytes) if bytes.is_empty() => continue,
-                    Ok(bytes) => return Some((Ok::<Bytes, StorageError>(bytes), (stored, Some(opener)))),
-                    Err(error) => return Some((Err(StorageError::Tampered(error.to_string())), (stored, None))),
+            let opened = match stored.next().await {
+                Some(Ok(bytes)) => opener.update(bytes),
+                Some(Err(error)) => return Some((Err(error), (stored, None))),
+                None => {
+                    let last = opener.finish().map_err(|e| StorageError::Tampered(e.to_string()));
+                    return Some((last.map(|bytes| vec![bytes]), (stored, None)));
                 }
+            };
+            match opened {
+                Ok(chunks) => Some((Ok(chunks), (stored, Some(opener)))),
+                Err(error) => Some((Err(StorageError::Tampered(error.to_string())), (stored, None))),
             }
         });
+        let stream = opened
+            .map_ok(|chunks| futures_util::stream::iter(chunks.into_iter().map(Ok)))
+            .try_flatten()
+            .try_filter(|bytes| std::future::ready(!bytes.is_empty()));
         Ok(Download { range, stream: stream.boxed() })
     }
 }
