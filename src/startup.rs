@@ -60,6 +60,11 @@ pub enum StartupError {
     Web(#[from] crate::web::WebError),
     #[error(transparent)]
     Digests(#[from] notify::DigestConfigError),
+    #[error(
+        "the database holds objects encrypted at rest, which this replica could not read: [crypto] is \
+         off here. Set [crypto] enabled = true with the master key and keyring of the other replicas"
+    )]
+    EncryptionOff,
 }
 
 /// Choose aws-lc-rs as the process-wide rustls provider (the only one compiled in). Idempotent.
@@ -138,6 +143,9 @@ impl Application {
             tracing::info!(file = %master_key_file.display(), "demo: made a master key for encryption at rest");
         }
         let storage = Storage::from_config(&settings)?;
+        if !crypto.enabled && db::plaintext::any_sealed(&db).await.map_err(db::DbError::from)? {
+            return Err(StartupError::EncryptionOff);
+        }
         let audit_log = audit::Log::with_metrics(db.clone(), &metrics).start_group_commit();
         // This replica's index follows the database's change feed; extraction is a job done
         // once per cluster by whichever replica runs workers.

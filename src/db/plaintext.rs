@@ -35,6 +35,14 @@ pub async fn left(db: &impl ConnectionTrait) -> Result<PlaintextLeft, sea_orm::D
     Ok(PlaintextLeft { versions, texts, leftovers })
 }
 
+/// Whether any object is stored encrypted: a replica with `[crypto]` off could not read it, and
+/// refuses to start rather than answer its downloads with errors.
+pub async fn any_sealed(db: &impl ConnectionTrait) -> Result<bool, sea_orm::DbErr> {
+    use document_version::Column;
+    let sealed = Condition::any().add(Column::Sealed.is_not_null()).add(Column::TextSealed.is_not_null());
+    Ok(document_version::Entity::find().filter(sealed).one(db).await?.is_some())
+}
+
 /// A text stored as plaintext in an object of its own (most plain-text files are their own
 /// text: one object, sealed with the version).
 pub fn separate_plaintext_text() -> Condition {

@@ -144,16 +144,7 @@ async fn objects_stored_before_encryption_are_encrypted_in_place(backend: Backen
     assert_eq!(range.bytes().await.expect("body").to_vec(), data[chunk - 5..=chunk + 5]);
     let fresh = encrypted.replica(|_| {}).await;
     for word in ["adriatik", "heron"] {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let found: serde_json::Value =
-                fresh.get_as(&al, &format!("/api/v1/search?q={word}")).await.json().await.expect("json");
-            if found["total"] == 1 {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "{word} not found from the sealed text: {found}");
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
+        crate::search::until_total(&fresh, &al, &format!("q={word}"), 1, "found from the sealed text").await;
     }
 
     // Destroying keys is refused while the organisation has plaintext: it would stay readable.

@@ -12,6 +12,7 @@ use sha2::Digest;
 use super::{create, metadata, with};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
+use crate::search::until_total;
 
 on_both_backends!(
     stored_versions_are_encrypted_and_ranges_intact,
@@ -243,16 +244,7 @@ async fn keys_are_rotated_rewrapped_and_destroyed(backend: Backend) {
     let done = run(&app.settings, KeysCommand::Destroy, "RS:RS-MUP").await.expect("destroy");
     assert_eq!(done, Done::Destroyed { documents: 2 });
     assert_eq!(app.get_as(&al, &format!("/api/v1/documents/{first}/content")).await.status(), 410);
-    // The index follows the change feed: under a loaded machine that can take a while.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let found: serde_json::Value = app.get_as(&al, "/api/v1/search?q=osprey").await.json().await.expect("json");
-        if found["total"] == 0 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the shredded text is still searchable: {found}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    until_total(&app, &al, "q=osprey", 0, "the shredded text leaves the index").await;
     let events = crate::audit::all_events(&app).await;
     for action in [Action::KeysRotate, Action::KeysRewrap, Action::KeysDestroy] {
         let event = events.iter().find(|e| e.action == action).unwrap_or_else(|| panic!("{action:?} audited"));
@@ -282,16 +274,7 @@ async fn a_tampered_text_does_not_stop_a_replica_index(backend: Backend) {
     create(&app, &rs, &metadata("Kelebija"), "Zaplena na Kelebiji, operacija PELICAN.".as_bytes()).await;
 
     let replica = app.replica(|_| {}).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let found: serde_json::Value =
-            replica.get_as(&rs, "/api/v1/search?q=pelican").await.json().await.expect("json");
-        if found["total"] == 1 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the replica's index stopped at the altered text: {found}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    until_total(&replica, &rs, "q=pelican", 1, "the replica's index goes on past the altered text").await;
     let heron: serde_json::Value = replica.get_as(&rs, "/api/v1/search?q=heron").await.json().await.expect("json");
     assert_eq!(heron["total"], 0, "the altered text is not indexed: {heron}");
 }
@@ -327,24 +310,16 @@ async fn replicas_share_the_keyring(backend: Backend) {
     assert_eq!(read.bytes().await.expect("body").to_vec(), data, "version 1 still read after the rotation");
     crate::search::wait_until_ingested(&app, &rs, &second).await;
     for instance in [&app, &replica] {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let found: serde_json::Value =
-                instance.get_as(&al, "/api/v1/search?q=kestrel").await.json().await.expect("json");
-            if found["total"] == 1 {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "the sealed text is not found on {}: {found}", instance.base);
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
+        until_total(instance, &al, "q=kestrel", 1, "the sealed text is found on every replica").await;
     }
 }
 
 /// A replica refuses to start on a keyring others may read, on a master key others may read,
 /// and on a master key that does not open the keyring — naming the file — rather than serve
-/// with keys exposed or under a key it cannot use; the running one is unaffected.
+/// with keys exposed or under a key it cannot use; the running one is unaffected. With
+/// encryption off, it refuses a database that holds encrypted objects (it could not read them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_exposed_keyring_or_a_wrong_master_key_refuses_to_start() {
+async fn an_exposed_keyring_a_wrong_master_key_or_encryption_off_refuses_to_start() {
     use std::os::unix::fs::PermissionsExt;
     let app = TestApp::spawn().await;
     let keyring = std::path::PathBuf::from(&app.settings.crypto.keyring_file);
@@ -381,4 +356,9 @@ async fn an_exposed_keyring_or_a_wrong_master_key_refuses_to_start() {
     let created = create(&app, &rs, &metadata("Još radi"), b"Analiza: server radi dalje.").await;
     let read = app.get_as(&rs, &format!("/api/v1/documents/{}/content", created["id"].as_str().expect("id"))).await;
     assert_eq!(read.bytes().await.expect("body").to_vec(), b"Analiza: server radi dalje.");
+
+    // A replica with encryption off could not read what is stored now: it says so at start,
+    // rather than answer downloads with errors.
+    let refused = start(&|s| s.crypto.enabled = false).await;
+    assert!(refused.contains("encrypted at rest") && refused.contains("[crypto] is off"), "{refused}");
 }

@@ -44,6 +44,21 @@ pub async fn search(app: &TestApp, token: &str, query: &str) -> Value {
     body
 }
 
+/// Poll `GET /api/v1/search?{query}` until it answers `total` hits — an index follows the change
+/// feed, which on a loaded machine can take a while — and return that answer; fails after 60 s
+/// saying `what` was expected.
+pub async fn until_total(app: &TestApp, token: &str, query: &str, total: u64, what: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = search(app, token, query).await;
+        if found["total"] == total {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what} ({} on {query}): {found}", app.base);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Ids of the hits, in order.
 pub fn hit_ids(result: &Value) -> Vec<String> {
     result["hits"].as_array().expect("hits").iter().map(|h| h["id"].as_str().expect("id").to_owned()).collect()
