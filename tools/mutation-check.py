@@ -110,6 +110,9 @@ M = [
  ("21 destroy refused while plaintext remains", "src/keys/mod.rs", "            if objects > 0 {", "            if objects > u64::MAX - 1 {", "documents::encrypt_existing::objects_stored_before_encryption_are_encrypted_in_place::embedded"),
  ("21 replicas create one keyring", "src/crypto/keyring.rs", "                let _lock = lock(path)?;\n", "", "lib:crypto::keyring::tests::replicas_starting_together_share_one_keyring"),
  ("21 encryption off refuses encrypted data", "src/startup.rs", "        if !crypto.enabled && db::plaintext::any_sealed(", "        if false && db::plaintext::any_sealed(", "documents::encryption::an_exposed_keyring_a_wrong_master_key_or_encryption_off_refuses_to_start"),
+ ("21 rewrap never overwrites a newer value", "src/keys/mod.rs", "        .filter(column.eq(stored))\n", "", "documents::encryption::keys_are_rotated_rewrapped_and_destroyed::embedded"),
+ ("21 destroy refuses an organisation without keys", "src/crypto/keyring.rs", "                .get_mut(organisation)\n                .ok_or_else(|| KeyringError::NoKeys(organisation.to_owned()))?;", "                .entry(organisation.to_owned())\n                .or_default();", "documents::encryption::keys_are_rotated_rewrapped_and_destroyed::embedded"),
+ ("21 an empty text is sealed too", "src/storage/sealed.rs", "        upload.complete().await\n    }", "        upload.finish().await\n    }", "lib:storage::sealed::tests::an_existing_empty_object_is_sealed_too"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

@@ -75,8 +75,7 @@ impl DataKey {
 impl Drop for DataKey {
     fn drop(&mut self) {
         // Not left in freed memory.
-        self.bytes.iter_mut().for_each(|b| *b = 0);
-        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+        zeroize::Zeroize::zeroize(&mut self.bytes);
     }
 }
 

@@ -20,6 +20,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::envelope::DataKey;
 use super::wrapping::Kek;
@@ -29,6 +30,8 @@ pub enum KeyringError {
     /// The organisation's keys were destroyed (crypto-shredding): its material is gone.
     #[error("the keys of {0} were destroyed")]
     Destroyed(String),
+    #[error("the keyring holds no keys of {0} (organisations are COUNTRY:ORGANISATION, as their documents name them)")]
+    NoKeys(String),
     #[error("no key version {version} for {organisation}")]
     UnknownVersion { organisation: String, version: u32 },
     #[error("a wrapped data key did not open: it was altered or belongs elsewhere")]
@@ -99,17 +102,20 @@ pub struct MasterKey {
 
 impl Drop for MasterKey {
     fn drop(&mut self) {
-        self.bytes.iter_mut().for_each(|b| *b = 0);
+        self.bytes.zeroize();
     }
 }
 
 impl MasterKey {
     pub fn from_base64(text: &str) -> Result<Self, KeyringError> {
-        let bytes = BASE64
-            .decode(text.trim())
-            .map_err(|_| KeyringError::MasterKey("is not base64 (make one with `openssl rand -base64 32`)".into()))?;
-        let bytes: [u8; 32] =
-            bytes.try_into().map_err(|_| KeyringError::MasterKey("must be 32 bytes, base64-encoded".into()))?;
+        let decoded =
+            Zeroizing::new(BASE64.decode(text.trim()).map_err(|_| {
+                KeyringError::MasterKey("is not base64 (make one with `openssl rand -base64 32`)".into())
+            })?);
+        let bytes: [u8; 32] = decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyringError::MasterKey("must be 32 bytes, base64-encoded".into()))?;
         Ok(Self { bytes })
     }
 
@@ -148,11 +154,11 @@ impl MasterKey {
         Ok(BASE64.encode(sealer.wrap(&DataKey::from_bytes(*kek)).map_err(|_| KeyringError::Random)?))
     }
 
-    fn open(&self, organisation: &str, version: u32, sealed: &str) -> Result<[u8; 32], KeyringError> {
+    fn open(&self, organisation: &str, version: u32, sealed: &str) -> Result<Zeroizing<[u8; 32]>, KeyringError> {
         let opener =
             Kek::new(&self.bytes, &format!("kek {organisation}"), version).map_err(|_| KeyringError::Random)?;
         let bytes = BASE64.decode(sealed).map_err(|_| KeyringError::Tampered)?;
-        Ok(*opener.unwrap(&bytes).map_err(|_| KeyringError::Tampered)?.expose())
+        Ok(Zeroizing::new(*opener.unwrap(&bytes).map_err(|_| KeyringError::Tampered)?.expose()))
     }
 }
 
@@ -343,7 +349,11 @@ impl Keyring for FileKeyring {
 
     fn destroy(&self, organisation: &str) -> Result<(), KeyringError> {
         self.change(|content, _| {
-            let keys = content.organisations.entry(organisation.to_owned()).or_default();
+            // A misspelt organisation must not report a destruction that destroyed nothing.
+            let keys = content
+                .organisations
+                .get_mut(organisation)
+                .ok_or_else(|| KeyringError::NoKeys(organisation.to_owned()))?;
             keys.versions.clear();
             keys.destroyed_at = Some(chrono::Utc::now().to_rfc3339());
             Ok(())
@@ -391,20 +401,23 @@ fn read(path: &Path) -> Result<FileContent, KeyringError> {
     Ok(content)
 }
 
-/// Write the whole file beside it, owner-only, synced, then rename it into place.
+/// Write the whole file to a new temporary file beside it (created afresh, owner-only: never an
+/// existing file or a link someone left there), synced, renamed into place, and the rename made
+/// durable by syncing the folder — a destruction or rotation reported done survives a power cut.
 fn write(path: &Path, content: &FileContent) -> Result<(), KeyringError> {
-    let temporary = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).truncate(true).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&temporary).map_err(|e| file_error(&temporary, e))?;
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".keyring-")
+        .suffix(".tmp")
+        .tempfile_in(folder)
+        .map_err(|e| file_error(folder, e))?;
     let text = serde_json::to_vec_pretty(content).map_err(|e| file_error(path, e))?;
-    file.write_all(&text).and_then(|_| file.sync_all()).map_err(|e| file_error(&temporary, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| file_error(path, e))
+    file.write_all(&text).and_then(|_| file.as_file().sync_all()).map_err(|e| file_error(file.path(), e))?;
+    file.persist(path).map_err(|e| file_error(path, e.error))?;
+    std::fs::File::open(folder).and_then(|folder| folder.sync_all()).map_err(|e| file_error(folder, e))
 }
 
 #[cfg(test)]

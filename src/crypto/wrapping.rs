@@ -5,6 +5,7 @@
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroize;
 
 use super::envelope::{DataKey, EnvelopeError};
 
@@ -65,8 +66,11 @@ impl Kek {
             .map_err(|_| EnvelopeError::Tampered(0))?;
         let mut bytes = [0u8; 32];
         bytes.copy_from_slice(opened);
-        sealed.iter_mut().for_each(|b| *b = 0);
-        Ok(DataKey::from_bytes(bytes))
+        let key = DataKey::from_bytes(bytes);
+        // No copy of the key left behind in freed memory.
+        bytes.zeroize();
+        sealed.zeroize();
+        Ok(key)
     }
 }
 

@@ -220,7 +220,7 @@ impl Pipeline {
     pub async fn extract(&self, document_id: &str, version: i32, lease: &Lease) -> Result<bool, IngestError> {
         let row = repo::version(&self.db, document_id, version).await?.ok_or(IngestError::Gone)?;
         let doc = repo::find(&self.db, document_id).await?.ok_or(IngestError::Gone)?;
-        let (key, bytes, detected, note, sealed) = match &row.text_key {
+        let (key, bytes, detected, note, sealed, written) = match &row.text_key {
             // Recorded already (by a worker whose finish was lost): just finish.
             Some(key) => (
                 key.clone(),
@@ -228,20 +228,29 @@ impl Pipeline {
                 row.detected_language.clone(),
                 row.ingest_note.clone(),
                 row.text_sealed.clone(),
+                None,
             ),
             None => {
                 let (text, note) = self.extract_text(&doc, &row).await?;
-                let key = ObjectKey::text_of(&row.object_key);
+                let key = ObjectKey::text_of_attempt(&row.object_key);
                 // Under the key of the document's organisation, as its bytes are.
                 let organisation = crate::policy::organisation_key(&doc.originator_country, &doc.originator_org);
                 let sealed = self.storage.put_for(&key, Bytes::copy_from_slice(text.as_bytes()), &organisation).await?;
                 let bytes = text.len() as i64;
                 let detected = if doc.language.is_none() { language::detect_apart(text).await } else { None };
-                (key.as_str().to_owned(), bytes, detected, note, sealed.as_ref().map(WrappedKey::to_column))
+                let column = sealed.as_ref().map(WrappedKey::to_column);
+                (key.as_str().to_owned(), bytes, detected, note, column, Some(key))
             }
         };
         let txn = self.db.begin().await?;
         if !jobs::hold(&txn, lease).await? {
+            drop(txn);
+            // Another worker holds the job now: the text this attempt wrote is nobody's.
+            if let Some(key) = written
+                && let Err(error) = self.storage.delete(&key).await
+            {
+                tracing::warn!(key = key.as_str(), %error, "could not delete the text of a lapsed attempt");
+            }
             return Ok(false);
         }
         document_version::Entity::update_many()

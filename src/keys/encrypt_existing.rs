@@ -156,7 +156,7 @@ pub async fn run(settings: &Settings, progress: bool) -> Result<Summary, KeysErr
         "failed": summary.failed,
         "left": summary.left.total(),
     });
-    super::record(run.db.clone(), crate::audit::Action::KeysEncryptExisting, "encrypt-existing", details).await?;
+    super::record(&run.db, crate::audit::Action::KeysEncryptExisting, "encrypt-existing", details).await?;
     Ok(run.summary)
 }
 

@@ -72,27 +72,45 @@ pub async fn run(settings: &Settings, command: KeysCommand, organisation: &str) 
         KeysCommand::Rewrap => {
             (Action::KeysRewrap, Done::Rewrapped { keys: rewrap(&db, &keyring, country, name, organisation).await? })
         }
-        KeysCommand::Destroy => {
-            let objects = plaintext_of(&db, country, name).await?;
-            if objects > 0 {
-                return Err(KeysError::PlaintextLeft { organisation: organisation.to_owned(), objects });
-            }
-            keyring.destroy(organisation)?;
-            (Action::KeysDestroy, Done::Destroyed { documents: forget_texts(&db, country, name).await? })
-        }
+        KeysCommand::Destroy => return destroy(&db, &keyring, country, name, organisation).await,
     };
-    let command = match action {
-        Action::KeysRotate => "rotate",
-        Action::KeysRewrap => "rewrap",
-        _ => "destroy",
-    };
-    let details = match &done {
-        Done::Rotated { version } => json!({"organisation": organisation, "version": version}),
-        Done::Rewrapped { keys } => json!({"organisation": organisation, "keys": keys}),
-        Done::Destroyed { documents } => json!({"organisation": organisation, "documents": documents}),
-    };
-    record(db, action, &format!("{command} --organisation {organisation}"), details).await?;
+    record_done(&db, action, organisation, &done).await?;
     Ok(done)
+}
+
+/// Crypto-shredding: refused while plaintext would survive it; audited as soon as the keys are
+/// gone, whatever happens next (a second run after a failure stamps the documents again).
+async fn destroy(
+    db: &sea_orm::DatabaseConnection,
+    keyring: &FileKeyring,
+    country: &str,
+    name: &str,
+    organisation: &str,
+) -> Result<Done, KeysError> {
+    let objects = plaintext_of(db, country, name).await?;
+    if objects > 0 {
+        return Err(KeysError::PlaintextLeft { organisation: organisation.to_owned(), objects });
+    }
+    let documents = documents_of(db, country, name).await?;
+    keyring.destroy(organisation)?;
+    let done = Done::Destroyed { documents: documents.len() };
+    record_done(db, Action::KeysDestroy, organisation, &done).await?;
+    forget_texts(db, &documents).await?;
+    Ok(done)
+}
+
+async fn record_done(
+    db: &sea_orm::DatabaseConnection,
+    action: Action,
+    organisation: &str,
+    done: &Done,
+) -> Result<(), KeysError> {
+    let (command, details) = match done {
+        Done::Rotated { version } => ("rotate", json!({"organisation": organisation, "version": version})),
+        Done::Rewrapped { keys } => ("rewrap", json!({"organisation": organisation, "keys": keys})),
+        Done::Destroyed { documents } => ("destroy", json!({"organisation": organisation, "documents": documents})),
+    };
+    record(db, action, &format!("{command} --organisation {organisation}"), details).await
 }
 
 /// `anaspoc keys master-key`: a new master key at `crypto.master_key_file` (mode 0600; never
@@ -113,7 +131,7 @@ async fn connect(settings: &Settings) -> Result<sea_orm::DatabaseConnection, Key
 /// The audit event of an operator's command `anaspoc keys {command_line}` (no actor: an operator
 /// on the server, named by the command in the user agent).
 async fn record(
-    db: sea_orm::DatabaseConnection,
+    db: &sea_orm::DatabaseConnection,
     action: Action,
     command_line: &str,
     details: serde_json::Value,
@@ -123,7 +141,9 @@ async fn record(
         ip: String::new(),
         user_agent: format!("anaspoc keys {command_line}"),
     };
-    Log::new(db).record(NewEvent::new(Actor::anonymous(), &request, action, Outcome::Allowed).details(details)).await?;
+    Log::new(db.clone())
+        .record(NewEvent::new(Actor::anonymous(), &request, action, Outcome::Allowed).details(details))
+        .await?;
     Ok(())
 }
 
@@ -178,39 +198,55 @@ async fn rewrap(
     name: &str,
     organisation: &str,
 ) -> Result<usize, KeysError> {
+    use document_version::Column;
     let mut rewrapped = 0;
     for (id, sealed, _, text_sealed) in sealed_versions(db, country, name).await? {
-        let mut again = |column: Option<String>| -> Result<Option<String>, KeysError> {
-            let Some(wrapped) = column.as_deref().and_then(WrappedKey::from_column) else { return Ok(column) };
-            if wrapped.organisation != organisation {
-                return Ok(column);
-            }
-            let data_key = keyring.unwrap(&wrapped)?;
-            let fresh = keyring.wrap(organisation, &data_key)?;
-            if fresh.version != wrapped.version {
+        for (column, stored) in [(Column::Sealed, sealed), (Column::TextSealed, text_sealed)] {
+            let Some(stored) = stored else { continue };
+            if rewrap_column(db, keyring, organisation, id, column, &stored).await? {
                 rewrapped += 1;
             }
-            Ok(Some(fresh.to_column()))
-        };
-        let (sealed, text_sealed) = (again(sealed)?, again(text_sealed)?);
-        document_version::Entity::update_many()
-            .col_expr(document_version::Column::Sealed, Expr::value(sealed))
-            .col_expr(document_version::Column::TextSealed, Expr::value(text_sealed))
-            .filter(document_version::Column::Id.eq(id))
-            .exec(db)
-            .await?;
+        }
     }
     Ok(rewrapped)
 }
 
+/// Re-wrap the data key `stored` in `column` of version row `id`, if it is `organisation`'s
+/// under an older KEK version; whether the row changed. Compare-and-set on `stored`: the
+/// platform keeps writing while the command runs (extraction records a text, `encrypt-existing`
+/// switches an object), and what it wrote meanwhile — wrapped under the current version
+/// already — is never overwritten with the value read before.
+pub async fn rewrap_column(
+    db: &impl ConnectionTrait,
+    keyring: &impl Keyring,
+    organisation: &str,
+    id: i32,
+    column: document_version::Column,
+    stored: &str,
+) -> Result<bool, KeysError> {
+    let Some(wrapped) = WrappedKey::from_column(stored).filter(|w| w.organisation == organisation) else {
+        return Ok(false);
+    };
+    let fresh = keyring.wrap(organisation, &keyring.unwrap(&wrapped)?)?;
+    if fresh.version == wrapped.version {
+        return Ok(false);
+    }
+    let updated = document_version::Entity::update_many()
+        .col_expr(column, Expr::value(Some(fresh.to_column())))
+        .filter(document_version::Column::Id.eq(id))
+        .filter(column.eq(stored))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
 /// Stamp the organisation's documents in the change feed: every replica re-indexes them, and
 /// their text — unreadable now — leaves the index.
-async fn forget_texts(db: &sea_orm::DatabaseConnection, country: &str, name: &str) -> Result<usize, KeysError> {
-    let ids = documents_of(db, country, name).await?;
-    for batch in ids.chunks(500) {
+async fn forget_texts(db: &sea_orm::DatabaseConnection, documents: &[String]) -> Result<(), KeysError> {
+    for batch in documents.chunks(500) {
         let txn = db.begin().await?;
         crate::db::feed::stamp_all(&txn, batch).await?;
         txn.commit().await?;
     }
-    Ok(ids.len())
+    Ok(())
 }

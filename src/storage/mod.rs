@@ -71,6 +71,15 @@ impl ObjectKey {
         Self(Path::from(format!("{version_key}.txt")))
     }
 
+    /// The text one extraction attempt stores: `documents/{uuid}/v{n}.{attempt}.txt`. Each
+    /// attempt writes its own object, so a worker whose lease lapsed mid-extraction never
+    /// overwrites the text another worker recorded (sealed under that worker's data key, it
+    /// would fail its integrity check for ever).
+    pub fn text_of_attempt(version_key: &str) -> Self {
+        let attempt = uuid::Uuid::new_v4().simple().to_string();
+        Self(Path::from(format!("{version_key}.{}.txt", &attempt[..8])))
+    }
+
     /// Re-open a key previously produced here and stored in the database.
     pub fn from_stored(key: &str) -> Self {
         Self(Path::from(key))
@@ -242,5 +251,22 @@ impl Storage {
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Storage({})", self.store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ObjectKey;
+
+    #[test]
+    fn each_extraction_attempt_stores_its_text_apart() {
+        let version = ObjectKey::version(uuid::Uuid::new_v4(), 3);
+        let first = ObjectKey::text_of_attempt(version.as_str());
+        let second = ObjectKey::text_of_attempt(version.as_str());
+        assert_ne!(first.as_str(), second.as_str(), "a lapsed attempt never writes over the next one's text");
+        for text in [&first, &second] {
+            let beside = text.as_str().strip_prefix(&format!("{}.", version.as_str()));
+            assert!(beside.is_some_and(|rest| rest.ends_with(".txt")), "{}", text.as_str());
+        }
     }
 }

@@ -192,7 +192,7 @@ impl Storage {
                 return Err(error);
             }
         }
-        upload.finish().await
+        upload.complete().await
     }
 
     /// Stream the plaintext of an encrypted object, or the range `range` of it.
@@ -328,6 +328,23 @@ mod tests {
         let served: Vec<u8> = parts.iter().filter_map(|p| p.as_ref().ok()).flat_map(|b| b.to_vec()).collect();
         assert_eq!(served, data[..CHUNK_LEN], "the intact first chunk, nothing of the second");
         assert!(matches!(parts.last(), Some(Err(StorageError::Tampered(_)))), "then an error");
+    }
+
+    /// Texts stored as plaintext before encryption include empty ones (a scan without words):
+    /// they are encrypted like the rest, or they would stay plaintext — and block shredding — for ever.
+    #[tokio::test]
+    async fn an_existing_empty_object_is_sealed_too() {
+        let dir = tempfile::tempdir().expect("dir");
+        let storage = storage(dir.path());
+        let plain = ObjectKey::from_stored("documents/scan/v1.txt");
+        storage.put(&plain, Bytes::new()).await.expect("empty plaintext");
+        let sealed = ObjectKey::from_stored("documents/scan/v1.txt.sealed");
+        let received = storage.seal_existing(&plain, sealed.clone(), "RS:RS-MUP").await.expect("sealed");
+        assert_eq!(received.size(), 0);
+        let wrapped = received.sealed().expect("sealed").clone();
+        assert_eq!(read(&storage, &sealed, None, &wrapped, 0).await.expect("opens"), b"");
+        let stored = std::fs::read(dir.path().join("objects").join(sealed.as_str())).expect("stored");
+        assert_eq!(stored.len() as u64, stored_len(0), "a header and one authenticated empty chunk");
     }
 
     #[tokio::test]

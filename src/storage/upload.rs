@@ -120,12 +120,19 @@ impl Upload {
         Ok(())
     }
 
-    /// Complete the object; only now does it become visible at its key.
+    /// Complete the object; only now does it become visible at its key. An empty file is
+    /// refused (nothing was uploaded).
     pub async fn finish(self) -> Result<ReceivedObject, StorageError> {
         if self.size == 0 {
             self.abort().await;
             return Err(StorageError::Empty);
         }
+        self.complete().await
+    }
+
+    /// Complete the object, empty or not: an object the platform itself wrote may be empty (the
+    /// text extracted from a scan without words), and is encrypted all the same.
+    pub(super) async fn complete(self) -> Result<ReceivedObject, StorageError> {
         let Upload { key, mut writer, hasher, size, head, sealing, .. } = self;
         let sealed = match sealing {
             Some((sealer, wrapped)) => {

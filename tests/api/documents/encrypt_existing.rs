@@ -78,6 +78,10 @@ async fn objects_stored_before_encryption_are_encrypted_in_place(backend: Backen
         wait_until_ingested(&plain, &rs, id).await;
     }
     assert!(contains(&stored(&plain, &format!("documents/{big}/v1")).await, b"ADRIATIK"), "plaintext at first");
+    let mut plain_texts = Vec::new();
+    for id in [&big, &decoded] {
+        plain_texts.push(first_version(&plain, id).await.text_key.expect("a text of its own"));
+    }
     // Someone changes a stored object behind the platform's back: it must not be sealed as if
     // it were what was uploaded.
     let raw = Storage::from_settings(&plain.settings.storage).expect("store");
@@ -116,14 +120,14 @@ async fn objects_stored_before_encryption_are_encrypted_in_place(backend: Backen
     assert!(!contains(&stored(&encrypted, &sealed.object_key).await, b"ADRIATIK"), "no plaintext in the store");
     let big_text = sealed.text_key.clone().expect("text key");
     assert!(!contains(&stored(&encrypted, &big_text).await, b"ADRIATIK"), "nor in its text");
-    for old in [format!("documents/{big}/v1"), format!("documents/{big}/v1.txt")] {
+    for old in [format!("documents/{big}/v1"), plain_texts[0].clone()] {
         assert!(!raw.exists(&ObjectKey::from_stored(&old)).await.expect("head"), "{old}: the plaintext is gone");
     }
     let text = first_version(&encrypted, &decoded).await;
     let text_key = text.text_key.clone().expect("text key");
     assert!(text.text_sealed.is_some() && text.sealed.is_some());
     assert!(!contains(&stored(&encrypted, &text_key).await, "HERON".as_bytes()), "the text is sealed too");
-    assert!(!raw.exists(&ObjectKey::from_stored(&format!("documents/{decoded}/v1.txt"))).await.expect("head"));
+    assert!(!raw.exists(&ObjectKey::from_stored(&plain_texts[1])).await.expect("head"), "its plaintext is gone");
     assert!(first_version(&encrypted, &altered).await.sealed.is_none(), "the altered object is left as it is");
 
     // Downloads answer the same bytes, ETag and ranges; a fresh replica with the same keyring

@@ -165,7 +165,9 @@ async fn extracted_text_is_encrypted_and_searchable(backend: Backend) {
     for created in [&office, &legacy] {
         let id = created["id"].as_str().expect("id");
         crate::search::wait_until_ingested(&app, &rs, id).await;
-        let text = stored(&app, &format!("documents/{id}/v1.txt")).await;
+        let text_key = super::first_version(&app, id).await.text_key.expect("text key");
+        assert_ne!(text_key, format!("documents/{id}/v1"), "a text of its own");
+        let text = stored(&app, &text_key).await;
         assert!(!text.windows(7).any(|w| w == b"KESTREL"), "the stored text holds no plaintext");
     }
     let found: serde_json::Value = app.get_as(&rs, "/api/v1/search?q=kestrel").await.json().await.expect("json");
@@ -213,7 +215,8 @@ async fn key_version(app: &TestApp, id: &str) -> u32 {
 /// audited; the trail still shows the documents' markings to auditors.
 async fn keys_are_rotated_rewrapped_and_destroyed(backend: Backend) {
     use anaspoc::audit::Action;
-    use anaspoc::keys::{Done, KeysCommand, run};
+    use anaspoc::crypto::keyring::KeyringError;
+    use anaspoc::keys::{Done, KeysCommand, KeysError, run};
     let app = encrypting(backend).await;
     let rs = app.token("analyst-rs").await;
     let everyone = json!({"releasable_to": ["ALL"]});
@@ -230,9 +233,21 @@ async fn keys_are_rotated_rewrapped_and_destroyed(backend: Backend) {
     let second = after["id"].as_str().expect("id").to_owned();
     assert_eq!(key_version(&app, &second).await, 2, "new objects under the new version");
     let stored_before = stored(&app, &format!("documents/{first}/v1")).await;
+    let read_before = super::first_version(&app, &first).await;
     let done = run(&app.settings, KeysCommand::Rewrap, "RS:RS-MUP").await.expect("rewrap");
     assert!(matches!(done, Done::Rewrapped { keys } if keys >= 1), "{done:?}");
     assert_eq!(key_version(&app, &first).await, 2, "re-wrapped");
+    // A re-wrap working from a value read before someone else wrote the column (extraction
+    // recording a text, encrypt-existing switching an object) leaves what was written.
+    let written = super::first_version(&app, &first).await.sealed;
+    let keyring = anaspoc::crypto::keyring::FileKeyring::from_config(&app.settings.crypto).expect("keyring");
+    let stale = read_before.sealed.as_deref().expect("sealed");
+    let column = anaspoc::db::entities::document_version::Column::Sealed;
+    let changed = anaspoc::keys::rewrap_column(&app.db, &keyring, "RS:RS-MUP", read_before.id, column, stale)
+        .await
+        .expect("rewrap column");
+    assert!(!changed, "a stale value is not re-wrapped over a newer one");
+    assert_eq!(super::first_version(&app, &first).await.sealed, written, "the newer value stays");
     assert_eq!(stored(&app, &format!("documents/{first}/v1")).await, stored_before, "the stored bytes untouched");
     let al = app.token("analyst-al").await;
     let read = app.get_as(&al, &format!("/api/v1/documents/{first}/content")).await;
@@ -241,6 +256,12 @@ async fn keys_are_rotated_rewrapped_and_destroyed(backend: Backend) {
     let found: serde_json::Value = app.get_as(&al, "/api/v1/search?q=osprey").await.json().await.expect("json");
     assert_eq!(found["total"], 1, "searchable before: {found}");
 
+    // A misspelt organisation destroys nothing and says so, rather than reporting a shredding.
+    let misspelt = run(&app.settings, KeysCommand::Destroy, "RS:RS-MUPP").await;
+    assert!(
+        matches!(misspelt, Err(KeysError::Keyring(KeyringError::NoKeys(ref o))) if o == "RS:RS-MUPP"),
+        "{misspelt:?}"
+    );
     let done = run(&app.settings, KeysCommand::Destroy, "RS:RS-MUP").await.expect("destroy");
     assert_eq!(done, Done::Destroyed { documents: 2 });
     assert_eq!(app.get_as(&al, &format!("/api/v1/documents/{first}/content")).await.status(), 410);
@@ -261,11 +282,11 @@ async fn keys_are_rotated_rewrapped_and_destroyed(backend: Backend) {
 async fn a_tampered_text_does_not_stop_a_replica_index(backend: Backend) {
     let app = encrypting(backend).await;
     let rs = app.token("analyst-rs").await;
-    // Windows-1250: its text is a separate object (`v1.txt`), not the file itself.
+    // Windows-1250: its text is a separate object, not the file itself.
     let (cp1250, _, _) = encoding_rs::WINDOWS_1250.encode("Šverc cigareta preko Horgoša, operacija HERON.");
     let altered = create(&app, &rs, &metadata("Horgoš"), &cp1250).await;
     let id = altered["id"].as_str().expect("id").to_owned();
-    let key = format!("documents/{id}/v1.txt");
+    let key = super::first_version(&app, &id).await.text_key.expect("text key");
     let mut text = stored(&app, &key).await;
     let last = text.len() - 1;
     text[last] ^= 0x01;
