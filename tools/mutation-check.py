@@ -113,6 +113,7 @@ M = [
  ("21 rewrap never overwrites a newer value", "src/keys/mod.rs", "        .filter(column.eq(stored))\n", "", "documents::encryption::keys_are_rotated_rewrapped_and_destroyed::embedded"),
  ("21 destroy refuses an organisation without keys", "src/crypto/keyring.rs", "                .get_mut(organisation)\n                .ok_or_else(|| KeyringError::NoKeys(organisation.to_owned()))?;", "                .entry(organisation.to_owned())\n                .or_default();", "documents::encryption::keys_are_rotated_rewrapped_and_destroyed::embedded"),
  ("21 an empty text is sealed too", "src/storage/sealed.rs", "        upload.complete().await\n    }", "        upload.finish().await\n    }", "lib:storage::sealed::tests::an_existing_empty_object_is_sealed_too"),
+ ("21 a keyring write removes leftovers", "src/crypto/keyring.rs", "    remove_leftovers(path, folder, &prefix);\n", "", "lib:crypto::keyring::tests::a_write_removes_what_a_cut_off_write_left"),
  ("12 one JWKS refetch", "src/auth/jwks.rs", "        self.state.read().await.attempted_at.is_none_or(|at| at.elapsed() >= self.min_refresh)", "        true", "token_hardening::an_unknown_kid_refreshes_the_jwks_once_and_is_rate_limited"),
 ]
 only=sys.argv[1:] 

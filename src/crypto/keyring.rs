@@ -409,15 +409,42 @@ fn write(path: &Path, content: &FileContent) -> Result<(), KeyringError> {
         Some(folder) if !folder.as_os_str().is_empty() => folder,
         _ => Path::new("."),
     };
+    let prefix = temporary_prefix(path);
     let mut file = tempfile::Builder::new()
-        .prefix(".keyring-")
+        .prefix(&prefix)
         .suffix(".tmp")
         .tempfile_in(folder)
         .map_err(|e| file_error(folder, e))?;
     let text = serde_json::to_vec_pretty(content).map_err(|e| file_error(path, e))?;
     file.write_all(&text).and_then(|_| file.as_file().sync_all()).map_err(|e| file_error(file.path(), e))?;
     file.persist(path).map_err(|e| file_error(path, e.error))?;
-    std::fs::File::open(folder).and_then(|folder| folder.sync_all()).map_err(|e| file_error(folder, e))
+    std::fs::File::open(folder).and_then(|folder| folder.sync_all()).map_err(|e| file_error(folder, e))?;
+    remove_leftovers(path, folder, &prefix);
+    Ok(())
+}
+
+/// The temporary files of the keyring at `path` begin with this (so that two keyrings in one
+/// folder never touch each other's).
+fn temporary_prefix(path: &Path) -> String {
+    format!(".{}-", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
+}
+
+/// Remove what a write cut off by a crash left beside the keyring — a copy of it from before,
+/// perhaps holding keys destroyed since — and the fixed-name `keyring.tmp` earlier versions
+/// wrote. Called under the lock, once the new file is in place: no other write is under way.
+fn remove_leftovers(path: &Path, folder: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(folder) else { return };
+    let old_temporary = path.with_extension("tmp");
+    let old_temporary = old_temporary.file_name();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let name = file_name.to_string_lossy();
+        let leftover =
+            (name.starts_with(prefix) && name.ends_with(".tmp")) || Some(file_name.as_os_str()) == old_temporary;
+        if leftover && let Err(error) = std::fs::remove_file(entry.path()) {
+            tracing::warn!(file = %entry.path().display(), %error, "could not remove a keyring leftover");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -484,6 +511,34 @@ mod tests {
         assert!(keyring.unwrap(&albanian).is_ok(), "other organisations keep theirs");
         let text = std::fs::read_to_string(&path).expect("file");
         assert!(!text.contains(MASTER), "the master key is not in the file");
+    }
+
+    /// A write cut off by a crash leaves a copy of the keyring beside it — perhaps from before
+    /// a destruction, holding the destroyed keys. The next write removes it (and the fixed-name
+    /// `keyring.tmp` of earlier versions); another keyring's files in the folder stay.
+    #[test]
+    fn a_write_removes_what_a_cut_off_write_left() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("keyring.json");
+        let keyring = FileKeyring::open(&path, master()).expect("new keyring");
+        keyring.wrap("RS:RS-MUP", &DataKey::generate().expect("data key")).expect("wrap");
+        let before_destruction = std::fs::read(&path).expect("file");
+        let leftovers = [dir.path().join(".keyring.json-a1b2c3.tmp"), dir.path().join("keyring.tmp")];
+        for leftover in &leftovers {
+            std::fs::write(leftover, &before_destruction).expect("leftover");
+        }
+        let other = dir.path().join(".other.json-d4e5f6.tmp");
+        std::fs::write(&other, b"another keyring's write in progress").expect("other");
+
+        keyring.destroy("RS:RS-MUP").expect("destroy");
+        for leftover in &leftovers {
+            assert!(!leftover.exists(), "{} removed", leftover.display());
+        }
+        assert!(other.exists(), "another keyring's file stays");
+        let files: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+        assert_eq!(files.len(), 3, "keyring.json, keyring.lock and the other's: {files:?}");
+        assert_eq!(std::fs::metadata(&path).expect("file").permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

@@ -232,40 +232,61 @@ impl Pipeline {
             ),
             None => {
                 let (text, note) = self.extract_text(&doc, &row).await?;
-                let key = ObjectKey::text_of_attempt(&row.object_key);
+                let bytes = text.len() as i64;
+                let body = Bytes::copy_from_slice(text.as_bytes());
+                let detected = if doc.language.is_none() { language::detect_apart(text).await } else { None };
+                // Encrypted, each attempt writes an object of its own: a worker whose lease
+                // lapsed would otherwise overwrite the text another recorded, under another data
+                // key, and it would fail its integrity check for ever. In plaintext every attempt
+                // writes the same bytes at the same key, and a retry after a crash replaces what
+                // the crashed attempt left — no plaintext object stays that no row names.
+                let (key, own) = if self.storage.encrypts() {
+                    (ObjectKey::text_of_attempt(&row.object_key), true)
+                } else {
+                    (ObjectKey::text_of(&row.object_key), false)
+                };
                 // Under the key of the document's organisation, as its bytes are.
                 let organisation = crate::policy::organisation_key(&doc.originator_country, &doc.originator_org);
-                let sealed = self.storage.put_for(&key, Bytes::copy_from_slice(text.as_bytes()), &organisation).await?;
-                let bytes = text.len() as i64;
-                let detected = if doc.language.is_none() { language::detect_apart(text).await } else { None };
+                let sealed = self.storage.put_for(&key, body, &organisation).await?;
                 let column = sealed.as_ref().map(WrappedKey::to_column);
-                (key.as_str().to_owned(), bytes, detected, note, column, Some(key))
+                (key.as_str().to_owned(), bytes, detected, note, column, own.then_some(key))
             }
         };
-        let txn = self.db.begin().await?;
-        if !jobs::hold(&txn, lease).await? {
-            drop(txn);
-            // Another worker holds the job now: the text this attempt wrote is nobody's.
-            if let Some(key) = written
-                && let Err(error) = self.storage.delete(&key).await
-            {
-                tracing::warn!(key = key.as_str(), %error, "could not delete the text of a lapsed attempt");
+        let held = async {
+            let txn = self.db.begin().await?;
+            if !jobs::hold(&txn, lease).await? {
+                return Ok(None);
             }
-            return Ok(false);
+            document_version::Entity::update_many()
+                .col_expr(document_version::Column::TextKey, Expr::value(Some(key)))
+                .col_expr(document_version::Column::TextBytes, Expr::value(Some(bytes)))
+                .col_expr(document_version::Column::TextSealed, Expr::value(sealed))
+                .col_expr(document_version::Column::DetectedLanguage, Expr::value(detected))
+                .col_expr(document_version::Column::IngestState, Expr::value("indexed"))
+                .col_expr(document_version::Column::IngestError, Expr::value(Option::<String>::None))
+                .col_expr(document_version::Column::IngestNote, Expr::value(note))
+                .filter(document_version::Column::Id.eq(row.id))
+                .exec(&txn)
+                .await?;
+            feed::stamp(&txn, document_id).await?;
+            let finished = jobs::finish(&txn, lease).await?;
+            Ok::<_, IngestError>(Some((txn, finished)))
         }
-        document_version::Entity::update_many()
-            .col_expr(document_version::Column::TextKey, Expr::value(Some(key)))
-            .col_expr(document_version::Column::TextBytes, Expr::value(Some(bytes)))
-            .col_expr(document_version::Column::TextSealed, Expr::value(sealed))
-            .col_expr(document_version::Column::DetectedLanguage, Expr::value(detected))
-            .col_expr(document_version::Column::IngestState, Expr::value("indexed"))
-            .col_expr(document_version::Column::IngestError, Expr::value(Option::<String>::None))
-            .col_expr(document_version::Column::IngestNote, Expr::value(note))
-            .filter(document_version::Column::Id.eq(row.id))
-            .exec(&txn)
-            .await?;
-        feed::stamp(&txn, document_id).await?;
-        let finished = jobs::finish(&txn, lease).await?;
+        .await;
+        let (txn, finished) = match held {
+            Ok(Some(held)) => held,
+            unrecorded => {
+                // Another worker holds the job now, or the database failed before the commit:
+                // the text this attempt wrote is nobody's.
+                if let Some(key) = written
+                    && let Err(error) = self.storage.delete(&key).await
+                {
+                    tracing::warn!(key = key.as_str(), %error, "could not delete the text of an unrecorded attempt");
+                }
+                return unrecorded.map(|_| false);
+            }
+        };
+        // A commit that fails has an unknown outcome: the text stays (it may be recorded).
         txn.commit().await?;
         self.trigger.wake();
         Ok(finished)

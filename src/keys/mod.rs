@@ -91,8 +91,9 @@ async fn destroy(
     if objects > 0 {
         return Err(KeysError::PlaintextLeft { organisation: organisation.to_owned(), objects });
     }
-    let documents = documents_of(db, country, name).await?;
     keyring.destroy(organisation)?;
+    // Listed after: a document committed until now was sealed under the keys just destroyed.
+    let documents = documents_of(db, country, name).await?;
     let done = Done::Destroyed { documents: documents.len() };
     record_done(db, Action::KeysDestroy, organisation, &done).await?;
     forget_texts(db, &documents).await?;

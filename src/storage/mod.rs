@@ -71,8 +71,8 @@ impl ObjectKey {
         Self(Path::from(format!("{version_key}.txt")))
     }
 
-    /// The text one extraction attempt stores: `documents/{uuid}/v{n}.{attempt}.txt`. Each
-    /// attempt writes its own object, so a worker whose lease lapsed mid-extraction never
+    /// The encrypted text one extraction attempt stores: `documents/{uuid}/v{n}.{attempt}.txt`.
+    /// Each attempt writes its own object, so a worker whose lease lapsed mid-extraction never
     /// overwrites the text another worker recorded (sealed under that worker's data key, it
     /// would fail its integrity check for ever).
     pub fn text_of_attempt(version_key: &str) -> Self {

@@ -50,6 +50,11 @@ impl Storage {
         self
     }
 
+    /// Whether what this store writes is encrypted.
+    pub fn encrypts(&self) -> bool {
+        self.keyring.is_some()
+    }
+
     fn keyring(&self) -> Result<&Arc<dyn Keyring>, StorageError> {
         self.keyring.as_ref().ok_or_else(|| StorageError::Config("encryption needs a keyring ([crypto])".into()))
     }

@@ -18,8 +18,9 @@ pub struct Model {
     pub filename: String,
     pub created_by: String,
     pub created_at: ChronoDateTimeUtc,
-    /// Object key of the extracted text (`documents/{uuid}/v{n}.txt`, `v{n}.{attempt}.txt` from the
-    /// ingest pipeline, or the version's own key when the file is its own text), once extracted.
+    /// Object key of the extracted text (`documents/{uuid}/v{n}.txt`, `v{n}.{attempt}.txt` when the
+    /// ingest pipeline encrypts it, or the version's own key when the file is its own text), once
+    /// extracted.
     pub text_key: Option<String>,
     pub text_bytes: Option<i64>,
     /// `pending`, `indexed` or `failed`.
