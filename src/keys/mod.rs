@@ -67,14 +67,12 @@ pub async fn run(settings: &Settings, command: KeysCommand, organisation: &str) 
     };
     let keyring = FileKeyring::from_config(&settings.crypto)?;
     let db = connect(settings).await?;
-    let (action, done) = match command {
-        KeysCommand::Rotate => (Action::KeysRotate, Done::Rotated { version: keyring.rotate(organisation)? }),
-        KeysCommand::Rewrap => {
-            (Action::KeysRewrap, Done::Rewrapped { keys: rewrap(&db, &keyring, country, name, organisation).await? })
-        }
+    let done = match command {
+        KeysCommand::Rotate => Done::Rotated { version: keyring.rotate(organisation)? },
+        KeysCommand::Rewrap => Done::Rewrapped { keys: rewrap(&db, &keyring, country, name, organisation).await? },
         KeysCommand::Destroy => return destroy(&db, &keyring, country, name, organisation).await,
     };
-    record_done(&db, action, organisation, &done).await?;
+    record_done(&db, organisation, &done).await?;
     Ok(done)
 }
 
@@ -95,21 +93,21 @@ async fn destroy(
     // Listed after: a document committed until now was sealed under the keys just destroyed.
     let documents = documents_of(db, country, name).await?;
     let done = Done::Destroyed { documents: documents.len() };
-    record_done(db, Action::KeysDestroy, organisation, &done).await?;
+    record_done(db, organisation, &done).await?;
     forget_texts(db, &documents).await?;
     Ok(done)
 }
 
-async fn record_done(
-    db: &sea_orm::DatabaseConnection,
-    action: Action,
-    organisation: &str,
-    done: &Done,
-) -> Result<(), KeysError> {
-    let (command, details) = match done {
-        Done::Rotated { version } => ("rotate", json!({"organisation": organisation, "version": version})),
-        Done::Rewrapped { keys } => ("rewrap", json!({"organisation": organisation, "keys": keys})),
-        Done::Destroyed { documents } => ("destroy", json!({"organisation": organisation, "documents": documents})),
+/// The audit event of what a command did to `organisation`'s keys.
+async fn record_done(db: &sea_orm::DatabaseConnection, organisation: &str, done: &Done) -> Result<(), KeysError> {
+    let (action, command, details) = match done {
+        Done::Rotated { version } => {
+            (Action::KeysRotate, "rotate", json!({"organisation": organisation, "version": version}))
+        }
+        Done::Rewrapped { keys } => (Action::KeysRewrap, "rewrap", json!({"organisation": organisation, "keys": keys})),
+        Done::Destroyed { documents } => {
+            (Action::KeysDestroy, "destroy", json!({"organisation": organisation, "documents": documents}))
+        }
     };
     record(db, action, &format!("{command} --organisation {organisation}"), details).await
 }
